@@ -1,0 +1,60 @@
+/* PDQ perceptual hash, bit-identical to Meta's C++ reference (pdq/cpp).
+ *
+ * The full-resolution stages (luma, two-pass Jarosz box filter, decimation to
+ * 64x64) have one implementation per instruction set; everything after the
+ * 64x64 buffer is shared scalar code. No function here allocates, does I/O or
+ * touches Python: the caller owns every buffer (see pdq_scratch_floats). */
+#ifndef TIDEHASH_PDQ_H
+#define TIDEHASH_PDQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../cpu/cpu.h"
+
+#define PDQ_HASH_BYTES 32
+#define PDQ_NUM_DIHEDRAL 8
+#define PDQ_MIN_DIM 5
+/* Widest vector (floats) any kernel uses; scratch is sized for it. */
+#define PDQ_MAX_LANES 16
+
+enum {
+    PDQ_OK = 0,
+    PDQ_EBADARG = -1, /* null pointer, non-positive size, bad channel count or stride */
+    PDQ_EISA = -2     /* the requested instruction set is not available */
+};
+
+/* An 8-bit image: `rows` lines of `cols` pixels, `channels` bytes per pixel,
+ * consecutive lines `row_stride` bytes apart.
+ *   channels 1: grey, Y = (float)v
+ *   channels 3: packed RGB
+ *   channels 4: RGBX / RGBA as Pillow stores it; the 4th byte is ignored. */
+typedef struct {
+    const uint8_t *data;
+    int64_t rows;
+    int64_t cols;
+    int64_t row_stride;
+    int channels;
+} pdq_pixels;
+
+/* Floats of scratch that pdq_hash needs for an image of this size (0 on overflow). */
+size_t pdq_scratch_floats(int64_t rows, int64_t cols);
+
+/* Hashes `px`. With dihedral == 0 follows the reference's single-hash entry point
+ * (an exactly 64x64 image skips the filter) and writes hashes[0]; with dihedral != 0
+ * follows the dihedral entry point (always filters) and writes the 8 variants in the
+ * order original, rot90, rot180, rot270, flipx, flipy, flipp, flipm.
+ * Hash bytes are big-endian as the reference prints them (bytes.fromhex(hex)). */
+int pdq_hash(const pdq_pixels *px, th_isa isa, int dihedral, float *scratch,
+             uint8_t hashes[][PDQ_HASH_BYTES], int *quality);
+
+/* Internal: the 64x64 downscale for one ISA (luma + filter + decimation). */
+typedef void (*pdq_downscale_fn)(const pdq_pixels *px, float *scratch, float *out64x64);
+void pdq_downscale_scalar(const pdq_pixels *px, float *scratch, float *out64x64);
+void pdq_downscale_avx2(const pdq_pixels *px, float *scratch, float *out64x64);
+void pdq_downscale_avx512(const pdq_pixels *px, float *scratch, float *out64x64);
+
+/* Internal: DCT table, filled once at import (th_cpu_init time). */
+void pdq_init(void);
+
+#endif

@@ -1,0 +1,19 @@
+"""tidehash: perceptual hashing (PDQ bit-exact with Meta's reference) with SIMD C kernels.
+
+Images are hashed on the device that holds them; only hashes travel."""
+
+from .cpu import available_isas, cpu_info, use_isa
+from .errors import DecodeError, HashFormatError, ImageTooLargeError, TidehashError
+from .files import FileHashes, hash_file, hash_files
+from .hashes import PDQHash, array_to_hex, hamming, hashes_to_array, hex_to_array
+from .image import DEFAULT_MAX_PIXELS
+from .pdq import DIHEDRAL_NAMES, pdq_hash, pdq_hash_dihedral
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS", "DIHEDRAL_NAMES", "DecodeError", "FileHashes", "HashFormatError",
+    "ImageTooLargeError", "PDQHash", "TidehashError", "__version__", "array_to_hex",
+    "available_isas", "cpu_info", "hamming", "hash_file", "hash_files", "hashes_to_array",
+    "hex_to_array", "pdq_hash", "pdq_hash_dihedral", "use_isa",
+]

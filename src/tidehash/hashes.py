@@ -1,0 +1,190 @@
+"""Hash values and conversions between hex strings, bytes and (N, 32) arrays.
+
+Batch conversions go through bytes.hex / bytes.fromhex and NumPy, never a
+Python loop per bit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Union
+
+import numpy as np
+
+from .errors import HashFormatError
+
+PDQ_BYTES = 32
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+class PDQHash:
+    """An immutable 256-bit PDQ hash and its quality (0-100).
+
+    ``.hex`` is the reference's 64 lower-case hex digits, ``.bytes`` the 32 bytes
+    of ``bytes.fromhex(hex)``. Two hashes are equal when their bits and quality
+    are equal; ``quality`` is None for a hash read from a list that carries none.
+    """
+
+    __slots__ = ("_bytes", "_quality")
+
+    def __init__(self, data: bytes, quality: int | None = None):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"PDQHash needs 32 bytes, not {type(data).__name__}")
+        data = bytes(data)
+        if len(data) != PDQ_BYTES:
+            raise HashFormatError(f"a PDQ hash is 32 bytes, got {len(data)}")
+        if quality is not None:
+            if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)):
+                raise TypeError("quality must be an int or None")
+            quality = int(quality)
+            if not 0 <= quality <= 100:
+                raise ValueError(f"quality must be in 0..100, got {quality}")
+        object.__setattr__(self, "_bytes", data)
+        object.__setattr__(self, "_quality", quality)
+
+    @classmethod
+    def from_hex(cls, text: str, quality: int | None = None) -> PDQHash:
+        return cls(parse_hex(text), quality)
+
+    @property
+    def hex(self) -> str:
+        return self._bytes.hex()
+
+    @property
+    def bytes(self) -> bytes:
+        return self._bytes
+
+    @property
+    def quality(self) -> int | None:
+        return self._quality
+
+    def to_array(self) -> np.ndarray:
+        """The hash as a (32,) uint8 array."""
+        return np.frombuffer(self._bytes, dtype=np.uint8).copy()
+
+    def distance(self, other: HashLike) -> int:
+        return hamming(self, other)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("PDQHash is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("PDQHash is immutable")
+
+    def __eq__(self, other):
+        if not isinstance(other, PDQHash):
+            return NotImplemented
+        return self._bytes == other._bytes and self._quality == other._quality
+
+    def __hash__(self):
+        return hash((self._bytes, self._quality))
+
+    def __repr__(self):
+        return f"PDQHash({self.hex!r}, quality={self._quality})"
+
+    def __str__(self):
+        return self.hex
+
+    def __reduce__(self):
+        return (PDQHash, (self._bytes, self._quality))
+
+
+HashLike = Union[PDQHash, str, bytes, bytearray, memoryview]
+
+
+def parse_hex(text: str) -> bytes:
+    """64 hex digits (either case) to 32 bytes; anything else is a HashFormatError."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected a hex string, not {type(text).__name__}")
+    if _HEX64.fullmatch(text) is None:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise HashFormatError(f"not a 256-bit hash (64 hex digits): {shown!r}")
+    return bytes.fromhex(text)
+
+
+def _one(value: HashLike) -> bytes:
+    if isinstance(value, PDQHash):
+        return value.bytes
+    if isinstance(value, str):
+        return parse_hex(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        b = bytes(value)
+        if len(b) != PDQ_BYTES:
+            raise HashFormatError(f"a PDQ hash is 32 bytes, got {len(b)}")
+        return b
+    if isinstance(value, np.ndarray):
+        arr = as_hash_array(value)
+        if arr.shape[0] != 1:
+            raise HashFormatError(f"expected one hash, got an array of shape {value.shape}")
+        return arr.tobytes()
+    raise TypeError(f"cannot read a hash from {type(value).__name__}")
+
+
+def as_hash_array(value) -> np.ndarray:
+    """Validate and return an (N, 32) C-contiguous uint8 array (a (32,) array is one hash)."""
+    arr = np.asarray(value)
+    if arr.dtype != np.uint8:
+        raise TypeError(f"hash arrays must be uint8, not {arr.dtype}")
+    if arr.ndim == 1 and arr.shape[0] == PDQ_BYTES:
+        arr = arr.reshape(1, PDQ_BYTES)
+    if arr.ndim != 2 or arr.shape[1] != PDQ_BYTES:
+        raise HashFormatError(f"hash arrays have shape (N, 32), got {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def hashes_to_array(values: Iterable[HashLike]) -> np.ndarray:
+    """Hex strings, bytes or PDQHash objects to an (N, 32) uint8 array."""
+    if isinstance(values, np.ndarray):
+        return as_hash_array(values)
+    values = list(values)
+    if values and all(isinstance(v, str) for v in values):
+        return hex_to_array(values)
+    out = np.empty((len(values), PDQ_BYTES), dtype=np.uint8)
+    for i, v in enumerate(values):
+        out[i] = np.frombuffer(_one(v), dtype=np.uint8)
+    return out
+
+
+def hex_to_array(values: Iterable[str]) -> np.ndarray:
+    """64-digit hex strings to an (N, 32) uint8 array; a bad string is named by index."""
+    values = values if isinstance(values, list) else list(values)
+    joined = "".join(values)
+    try:
+        if len(joined) != 64 * len(values):
+            raise ValueError
+        raw = bytes.fromhex(joined)
+        if len(raw) != PDQ_BYTES * len(values):
+            raise ValueError
+    except (ValueError, TypeError):
+        for i, v in enumerate(values):
+            try:
+                parse_hex(v)
+            except (HashFormatError, TypeError) as exc:
+                raise HashFormatError(f"hash {i}: {exc}") from None
+        raise HashFormatError("malformed hex hashes") from None
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(values), PDQ_BYTES).copy()
+
+
+def array_to_hex(arr) -> list[str]:
+    """An (N, 32) uint8 array to N lower-case hex strings."""
+    arr = as_hash_array(arr)
+    text = arr.tobytes().hex()
+    return [text[i:i + 64] for i in range(0, len(text), 64)]
+
+
+def hamming(a, b):
+    """Hamming distance between hashes.
+
+    Two single hashes (PDQHash, hex, 32 bytes) give an int. Arrays of shape (N, 32)
+    and/or (32,) broadcast and give an int array of N distances."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        x = as_hash_array(a) if isinstance(a, np.ndarray) else as_hash_array(
+            np.frombuffer(_one(a), np.uint8))
+        y = as_hash_array(b) if isinstance(b, np.ndarray) else as_hash_array(
+            np.frombuffer(_one(b), np.uint8))
+        if x.shape[0] != y.shape[0] and 1 not in (x.shape[0], y.shape[0]):
+            raise ValueError(f"cannot compare {x.shape[0]} hashes with {y.shape[0]}")
+        return _POPCOUNT8[np.bitwise_xor(x, y)].sum(axis=1, dtype=np.int64)
+    diff = int.from_bytes(_one(a), "big") ^ int.from_bytes(_one(b), "big")
+    return bin(diff).count("1")

@@ -1,0 +1,167 @@
+"""The decoding policy: which pixels are hashed.
+
+Compatibility with existing hash lists decides it (DESIGN.md):
+* Pillow, full resolution; EXIF orientation is NOT applied (rotations are caught
+  by dihedral matching, and reference hashes are made without it);
+* alpha is dropped without compositing; palettes are expanded;
+* 16-bit grey samples keep their high byte;
+* CMYK, YCbCr, LA, I, F (and other rare modes) go through Pillow's conversion to RGB;
+* grey images (L, and 1 as 0/255) hash their grey value directly.
+
+Pixels reach the kernel either as a Pillow image read in place through its Arrow
+export (4 bytes per pixel for RGB/RGBA/RGBX, 1 for L) or as a C-contiguous uint8
+NumPy array of shape (H, W), (H, W, 3) or (H, W, 4).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import DecodeError, ImageTooLargeError
+
+#: Default decompression-bomb limit, in pixels (Pillow's own error threshold).
+DEFAULT_MAX_PIXELS = 2 * 89_478_485
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
+
+_DIRECT_MODES = ("L", "RGB", "RGBA", "RGBX")
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+@dataclass(frozen=True)
+class Pixels:
+    """What the kernel reads: a Pillow image in a direct mode, or a uint8 array."""
+
+    image: Image.Image | None = None
+    array: np.ndarray | None = None
+
+
+def source_name(source: Source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    return str(getattr(source, "name", "<file>"))
+
+
+def _open_stream(source: Source, name: str):
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            if os.path.isdir(source):
+                raise DecodeError(name, "is a directory")
+            if os.path.getsize(source) == 0:
+                raise DecodeError(name, "empty file")
+            return open(source, "rb")
+        except OSError as exc:
+            raise DecodeError(name, exc.strerror or str(exc)) from None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise DecodeError(name, "empty file")
+        return io.BytesIO(bytes(source))
+    if hasattr(source, "read"):
+        seekable = getattr(source, "seekable", None)
+        if seekable is None or not seekable():
+            data = source.read()
+            if not data:
+                raise DecodeError(name, "empty file")
+            return io.BytesIO(data)
+        return source
+    raise TypeError(f"expected a path, bytes or a binary file object, not {type(source).__name__}")
+
+
+def _check_size(im: Image.Image, name: str, max_pixels: int | None) -> None:
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        raise DecodeError(name, f"image has no pixels ({w}x{h})")
+    if max_pixels is not None and w * h > max_pixels:
+        raise ImageTooLargeError(
+            name, f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
+                  "(decompression-bomb guard; raise max_pixels to allow it)")
+
+
+def _preallocate_single_block(im: Image.Image) -> None:
+    """Decode into one contiguous block so the Arrow export can be read in place.
+
+    Pillow splits images over 16 MB into several blocks, which its Arrow export
+    refuses; a decoder reuses an image already allocated with its mode and size.
+    Purely an optimisation: if it does not take, the pixels are copied instead."""
+    if im.mode not in _DIRECT_MODES:
+        return
+    new_block = getattr(Image.core, "new_block", None)
+    if new_block is None:
+        return
+    try:
+        im.im = new_block(im.mode, im.size)
+    except Exception:  # noqa: BLE001 - an optimisation must never break decoding
+        pass
+
+
+def decode(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Pixels:
+    """Decode a file (path, bytes or binary file object) under the decoding policy."""
+    name = source_name(source)
+    stream = _open_stream(source, name)
+    close = stream is not source
+    try:
+        try:
+            im = Image.open(stream)
+        except UnidentifiedImageError:
+            raise DecodeError(name, "not a recognised image format") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLargeError(name, str(exc)) from None
+        _check_size(im, name, max_pixels)
+        _preallocate_single_block(im)
+        try:
+            im.load()
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLargeError(name, str(exc)) from None
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
+                struct.error) as exc:
+            raise DecodeError(name, f"cannot decode image: {exc}") from None
+        except MemoryError:
+            raise DecodeError(name, "not enough memory to decode the image") from None
+        return normalize(im, name)
+    finally:
+        if close:
+            stream.close()
+
+
+def normalize(im: Image.Image, name: str = "<image>") -> Pixels:
+    """Apply the mode policy to a loaded Pillow image."""
+    mode = im.mode
+    try:
+        if mode in _DIRECT_MODES:
+            return Pixels(image=im)
+        if mode == "1":
+            return Pixels(image=im.convert("L"))
+        if mode in ("P", "PA"):
+            return Pixels(image=im.convert("RGBA"))  # palette expanded, alpha then ignored
+        if mode in _SIXTEEN_BIT:
+            arr = np.asarray(im)
+            return Pixels(array=np.ascontiguousarray((arr >> 8).astype(np.uint8)))
+        return Pixels(image=im.convert("RGB"))
+    except (ValueError, OSError) as exc:
+        raise DecodeError(name, f"unsupported image mode {mode!r}: {exc}") from None
+
+
+def arrow_capsules(im: Image.Image):
+    """(schema, array) capsules of a Pillow image in place, or None if unavailable
+    (older Pillow, or an image stored in several blocks)."""
+    export = getattr(im, "__arrow_c_array__", None)
+    if export is None:
+        return None
+    try:
+        return export()
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def pil_to_array(im: Image.Image) -> np.ndarray:
+    """A copy of a direct-mode image as (H, W), (H, W, 3) or (H, W, 4) uint8."""
+    return np.ascontiguousarray(np.asarray(im))
