@@ -103,6 +103,8 @@ def pdq_hash_lines(const uint8_t[:, ::1] lines, int channels, int isa, bint dihe
 
     Returns (hash bytes, 32 per hash, 1 or 8 hashes; quality)."""
     cdef pdq_pixels px
+    if channels not in (1, 3, 4):
+        raise ValueError(f"channels must be 1, 3 or 4, got {channels}")
     if lines.shape[0] == 0 or lines.shape[1] == 0 or lines.shape[1] % channels:
         raise ValueError("empty image or line length not a multiple of the channel count")
     px.data = &lines[0, 0]
