@@ -68,11 +68,11 @@ int th_isa_supported(th_isa isa) {
         return 1;
 #ifdef TH_X86
     case TH_ISA_AVX2: {
-        uint32_t need = TH_CPU_AVX | TH_CPU_AVX2 | TH_CPU_OS_YMM;
+        uint32_t need = TH_CPU_AVX | TH_CPU_AVX2 | TH_CPU_POPCNT | TH_CPU_OS_YMM;
         return (f & need) == need;
     }
     case TH_ISA_AVX512: {
-        uint32_t need = TH_CPU_AVX | TH_CPU_AVX2 | TH_CPU_OS_YMM | TH_CPU_OS_ZMM | TH_CPU_AVX512F |
+        uint32_t need = TH_CPU_AVX | TH_CPU_AVX2 | TH_CPU_POPCNT | TH_CPU_OS_YMM | TH_CPU_OS_ZMM | TH_CPU_AVX512F |
                         TH_CPU_AVX512BW | TH_CPU_AVX512VL | TH_CPU_AVX512DQ |
                         TH_CPU_AVX512VPOPCNTDQ;
         return (f & need) == need;

@@ -7,13 +7,14 @@ from .errors import DecodeError, HashFormatError, ImageTooLargeError, TidehashEr
 from .files import FileHashes, hash_file, hash_files
 from .hashes import PDQHash, array_to_hex, hamming, hashes_to_array, hex_to_array
 from .image import DEFAULT_MAX_PIXELS
+from .index import Index, IndexFormatError
 from .pdq import DIHEDRAL_NAMES, pdq_hash, pdq_hash_dihedral
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "DIHEDRAL_NAMES", "DecodeError", "FileHashes", "HashFormatError",
-    "ImageTooLargeError", "PDQHash", "TidehashError", "__version__", "array_to_hex",
+    "ImageTooLargeError", "Index", "IndexFormatError", "PDQHash", "TidehashError", "__version__", "array_to_hex",
     "available_isas", "cpu_info", "hamming", "hash_file", "hash_files", "hashes_to_array",
     "hex_to_array", "pdq_hash", "pdq_hash_dihedral", "use_isa",
 ]

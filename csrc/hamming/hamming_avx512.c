@@ -1,0 +1,66 @@
+/* Hamming scans, AVX-512 with VPOPCNTDQ: one vector = one word of 8 codes.
+ * For 256-bit codes the first two words are summed first; a group of 8 rows
+ * whose 128-bit partial distances all exceed the threshold is skipped, which
+ * for range search and k-NN discards almost every group at half the work. */
+#include <immintrin.h>
+
+#include "hamming.h"
+
+static inline __m512i wdist(const uint64_t *pg, int w, uint64_t qw) {
+    return _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)(pg + w * 8)),
+                                                _mm512_set1_epi64((long long)qw)));
+}
+
+static inline __attribute__((always_inline)) __m512i xword(const uint64_t *pg, int w,
+                                                           uint64_t qw) {
+    return _mm512_xor_si512(_mm512_loadu_si512((const void *)(pg + w * 8)),
+                            _mm512_set1_epi64((long long)qw));
+}
+
+/* Sum of popcounts of words [w0, w1) for 8 codes. VPOPCNTQ is the bottleneck
+ * (one zmm every two cycles on Zen 4), so three words at a time go through a
+ * carry-save adder first: x+y+z = popcnt(x^y^z) + 2 popcnt(maj(x,y,z)), two
+ * popcounts instead of three. */
+static inline __attribute__((always_inline)) __m512i sum_words(const uint64_t *pg,
+                                                               const uint64_t *q, int w0,
+                                                               int w1) {
+    __m512i d = _mm512_setzero_si512();
+    int w = w0;
+    for (; w + 3 <= w1; w += 3) {
+        const __m512i x = xword(pg, w, q[w]), y = xword(pg, w + 1, q[w + 1]),
+                      z = xword(pg, w + 2, q[w + 2]);
+        const __m512i ones = _mm512_ternarylogic_epi64(x, y, z, 0x96);
+        const __m512i twos = _mm512_ternarylogic_epi64(x, y, z, 0xe8);
+        d = _mm512_add_epi64(d, _mm512_popcnt_epi64(ones));
+        d = _mm512_add_epi64(d, _mm512_slli_epi64(_mm512_popcnt_epi64(twos), 1));
+    }
+    for (; w < w1; w++) d = _mm512_add_epi64(d, _mm512_popcnt_epi64(xword(pg, w, q[w])));
+    return d;
+}
+
+static inline __attribute__((always_inline)) unsigned group_dist(const uint64_t *pg,
+                                                                 const uint64_t *q, int words,
+                                                                 int fw, int32_t thr,
+                                                                 int32_t out[8]) {
+    const __m512i t = _mm512_set1_epi64(thr);
+    __m512i d = sum_words(pg, q, 0, fw);
+    if (fw < words) {
+        if (_mm512_cmple_epi64_mask(d, t) == 0) return 0;
+        d = _mm512_add_epi64(d, sum_words(pg, q, fw, words));
+    }
+    const unsigned m = _mm512_cmple_epi64_mask(d, t);
+    if (m) _mm256_storeu_si256((__m256i *)out, _mm512_cvtepi64_epi32(d));
+    return m;
+}
+
+/* the smallest filter distance among 32 rows decides for all of them */
+static inline __attribute__((always_inline)) uint32_t partial_mask4(const uint64_t *pg,
+                                                                    const uint64_t *q, int words,
+                                                                    int fw, int32_t thr) {
+    __m512i best = sum_words(pg, q, 0, fw);
+    for (int g = 1; g < 4; g++) best = _mm512_min_epu64(best, sum_words(pg + g * 8 * words, q, 0, fw));
+    return _mm512_cmple_epi64_mask(best, _mm512_set1_epi64(thr));
+}
+
+#define KERNELS_NAME hamming_avx512
+#include "hamming_body.h"

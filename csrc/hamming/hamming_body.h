@@ -1,0 +1,204 @@
+/* The scan loops of every ISA, written once. The including file defines:
+ *   group_dist(planar_group, q, words, fw, thr, out[8]) -> bitmask of the 8 rows
+ *       whose distance is <= thr; out[j] holds the distance of every row in the
+ *       mask. With fw < words it may return 0 as soon as the distance over the
+ *       first fw words exceeds thr for all 8 rows.
+ *   partial_mask4(planar_group, q, words, fw, thr) -> zero only if no row of the 4
+ *       consecutive groups is within thr over the first fw words.
+ *   KERNELS_NAME, the exported hamming_kernels table.
+ *
+ * Tiling: the database is cut into tiles of rows that fit in L1 (32 KB). A tile
+ * is transposed once into "planar" groups of 8 rows (word w of 8 rows adjacent,
+ * so one vector holds one word of 8 codes and no horizontal sum is needed), then
+ * every query of the batch is scanned against it while it is hot. */
+
+#include <string.h>
+
+#include "hamming.h"
+
+#define TILE_WORDS 4096 /* uint64 per tile: 32 KB */
+
+/* always inlined into a words == 4 (PDQ) copy and a generic copy, so the 256-bit
+ * case gets fully unrolled loops with constant offsets */
+#define HAMMING_INLINE static inline __attribute__((always_inline))
+
+
+HAMMING_INLINE int64_t tile_rows_for(int words) {
+    int64_t t = TILE_WORDS / words;
+    return t - t % 8;
+}
+
+/* rows [0, nrows) of a row-major block -> planar groups; the last group is zero-padded */
+HAMMING_INLINE void to_planar(const uint64_t *rows, int64_t nrows, int words, uint64_t *planar) {
+    const int64_t groups = (nrows + 7) / 8;
+    for (int64_t g = 0; g < groups; g++) {
+        uint64_t *pg = planar + g * 8 * words;
+        for (int j = 0; j < 8; j++) {
+            const int64_t r = g * 8 + j;
+            for (int w = 0; w < words; w++) pg[w * 8 + j] = r < nrows ? rows[r * words + w] : 0;
+        }
+    }
+}
+
+static unsigned valid_mask(int64_t remaining) {
+    return remaining >= 8 ? 0xffu : (1u << remaining) - 1u;
+}
+
+/* How many leading words the cheap filter sums: the fewest w whose expected
+ * distance between unrelated codes (32 bits a word, sd 4 sqrt(w)) exceeds the
+ * threshold by 4.5 sd, so that a block of 32 unrelated rows is almost never let
+ * through. Only speed depends on this choice, never results. */
+static inline int filter_words(int32_t thr, int words) {
+    for (int w = 1; w < words; w++) {
+        const int64_t margin = 32 * (int64_t)w - thr;
+        if (margin > 0 && margin * margin >= 324 * (int64_t)w) return w;
+    }
+    return words;
+}
+
+static int bad_args(const uint64_t *q, int64_t nq, const hamming_db *db) {
+    return q == NULL || db == NULL || nq < 0 || db->n < 0 || (db->n > 0 && db->db == NULL) ||
+           db->words < 1 || db->words > HAMMING_MAX_WORDS;
+}
+
+HAMMING_INLINE int distances_impl(const uint64_t *q, int64_t nq, const hamming_db *db,
+                                  int32_t *out, const int words) {
+    const int64_t tile = tile_rows_for(words), n = db->n;
+    uint64_t planar[TILE_WORDS];
+    for (int64_t t0 = 0; t0 < n; t0 += tile) {
+        const int64_t nt = n - t0 < tile ? n - t0 : tile;
+        to_planar(db->db + t0 * words, nt, words, planar);
+        for (int64_t qi = 0; qi < nq; qi++) {
+            const uint64_t *qq = q + qi * words;
+            int32_t *o = out + qi * n + t0;
+            for (int64_t g = 0; g * 8 < nt; g++) {
+                int32_t d[8];
+                group_dist(planar + g * 8 * words, qq, words, words, INT32_MAX, d);
+                const int64_t m = nt - g * 8 < 8 ? nt - g * 8 : 8;
+                for (int64_t j = 0; j < m; j++) o[g * 8 + j] = d[j];
+            }
+        }
+    }
+    return HAMMING_OK;
+}
+
+HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *db, int radius,
+                              hamming_sink sink, void *ctx, const int words, const int fw) {
+    const int64_t tile = tile_rows_for(words), n = db->n;
+    uint64_t planar[TILE_WORDS];
+    hamming_hit buf[256];
+    int nbuf = 0;
+    for (int64_t t0 = 0; t0 < n; t0 += tile) {
+        const int64_t nt = n - t0 < tile ? n - t0 : tile;
+        const int64_t groups = (nt + 7) / 8;
+        to_planar(db->db + t0 * words, nt, words, planar);
+        for (int64_t qi = 0; qi < nq; qi++) {
+            const uint64_t *qq = q + qi * words;
+            for (int64_t g = 0; g < groups; g++) {
+                /* a block of 4 groups with no candidate is skipped at once */
+                if (fw < words && (g & 3) == 0 && g + 4 <= groups &&
+                    partial_mask4(planar + g * 8 * words, qq, words, fw, radius) == 0) {
+                    g += 3;
+                    continue;
+                }
+                int32_t d[8];
+                unsigned m = group_dist(planar + g * 8 * words, qq, words, fw, radius, d);
+                if (m == 0) continue;
+                m &= valid_mask(nt - g * 8);
+                while (m) {
+                    const int j = __builtin_ctz(m);
+                    m &= m - 1;
+                    buf[nbuf].query = qi;
+                    buf[nbuf].row = db->row_base + t0 + g * 8 + j;
+                    buf[nbuf].distance = d[j];
+                    if (++nbuf == 256) {
+                        if (sink(ctx, buf, nbuf)) return HAMMING_ESINK;
+                        nbuf = 0;
+                    }
+                }
+            }
+        }
+    }
+    if (nbuf && sink(ctx, buf, nbuf)) return HAMMING_ESINK;
+    return HAMMING_OK;
+}
+
+HAMMING_INLINE int knn_impl(const uint64_t *q, int64_t nq, const hamming_db *db, int k,
+                            int32_t *dist, int64_t *rows, const int words) {
+    const int64_t tile = tile_rows_for(words), n = db->n;
+    uint64_t planar[TILE_WORDS];
+    for (int64_t qi = 0; qi < nq; qi++) hamming_heap_init(dist + qi * k, rows + qi * k, k);
+    for (int64_t t0 = 0; t0 < n; t0 += tile) {
+        const int64_t nt = n - t0 < tile ? n - t0 : tile;
+        const int64_t groups = (nt + 7) / 8;
+        to_planar(db->db + t0 * words, nt, words, planar);
+        for (int64_t qi = 0; qi < nq; qi++) {
+            const uint64_t *qq = q + qi * words;
+            int32_t *hd = dist + qi * k;
+            int64_t *hr = rows + qi * k;
+            for (int64_t g = 0; g < groups; g++) {
+                /* rows arrive in increasing order, so an equal distance never
+                 * displaces a kept row: only strictly smaller ones can enter */
+                const int32_t thr = hd[0] == INT32_MAX ? INT32_MAX : hd[0] - 1;
+                if (thr < 0) break;
+                const int fw = filter_words(thr, words);
+                if (fw < words && (g & 3) == 0 && g + 4 <= groups &&
+                    partial_mask4(planar + g * 8 * words, qq, words, fw, thr) == 0) {
+                    g += 3;
+                    continue;
+                }
+                int32_t d[8];
+                unsigned m;
+                if (words == 4) { /* constant filter widths keep the PDQ copy unrolled */
+                    switch (fw) {
+                    case 1: m = group_dist(planar + g * 32, qq, 4, 1, thr, d); break;
+                    case 2: m = group_dist(planar + g * 32, qq, 4, 2, thr, d); break;
+                    case 3: m = group_dist(planar + g * 32, qq, 4, 3, thr, d); break;
+                    default: m = group_dist(planar + g * 32, qq, 4, 4, thr, d); break;
+                    }
+                } else {
+                    m = group_dist(planar + g * 8 * words, qq, words, fw, thr, d);
+                }
+                if (m == 0) continue;
+                m &= valid_mask(nt - g * 8);
+                while (m) {
+                    const int j = __builtin_ctz(m);
+                    m &= m - 1;
+                    hamming_heap_push(hd, hr, k, d[j], db->row_base + t0 + g * 8 + j);
+                }
+            }
+        }
+    }
+    for (int64_t qi = 0; qi < nq; qi++) hamming_heap_finish(dist + qi * k, rows + qi * k, k);
+    return HAMMING_OK;
+}
+
+static int scan_distances(const uint64_t *q, int64_t nq, const hamming_db *db, int32_t *out) {
+    if (bad_args(q, nq, db) || out == NULL) return HAMMING_EBADARG;
+    return db->words == 4 ? distances_impl(q, nq, db, out, 4)
+                          : distances_impl(q, nq, db, out, db->words);
+}
+
+static int scan_range(const uint64_t *q, int64_t nq, const hamming_db *db, int radius,
+                      hamming_sink sink, void *ctx) {
+    if (bad_args(q, nq, db) || sink == NULL || radius < 0) return HAMMING_EBADARG;
+    const int fw = filter_words(radius, db->words);
+    if (db->words == 4) { /* PDQ: one fully unrolled copy per filter width */
+        switch (fw) {
+        case 1: return range_impl(q, nq, db, radius, sink, ctx, 4, 1);
+        case 2: return range_impl(q, nq, db, radius, sink, ctx, 4, 2);
+        case 3: return range_impl(q, nq, db, radius, sink, ctx, 4, 3);
+        default: return range_impl(q, nq, db, radius, sink, ctx, 4, 4);
+        }
+    }
+    return range_impl(q, nq, db, radius, sink, ctx, db->words, fw);
+}
+
+static int scan_knn(const uint64_t *q, int64_t nq, const hamming_db *db, int k, int32_t *dist,
+                    int64_t *rows) {
+    if (bad_args(q, nq, db) || k < 1 || dist == NULL || rows == NULL) return HAMMING_EBADARG;
+    return db->words == 4 ? knn_impl(q, nq, db, k, dist, rows, 4)
+                          : knn_impl(q, nq, db, k, dist, rows, db->words);
+}
+
+const hamming_kernels KERNELS_NAME = {scan_distances, scan_range, scan_knn};
