@@ -26,6 +26,7 @@ static inline __attribute__((always_inline)) __m512i sum_words(const uint64_t *p
                                                                int w1) {
     __m512i d = _mm512_setzero_si512();
     int w = w0;
+#ifndef HAMMING_NO_CSA
     for (; w + 3 <= w1; w += 3) {
         const __m512i x = xword(pg, w, q[w]), y = xword(pg, w + 1, q[w + 1]),
                       z = xword(pg, w + 2, q[w + 2]);
@@ -34,6 +35,7 @@ static inline __attribute__((always_inline)) __m512i sum_words(const uint64_t *p
         d = _mm512_add_epi64(d, _mm512_popcnt_epi64(ones));
         d = _mm512_add_epi64(d, _mm512_slli_epi64(_mm512_popcnt_epi64(twos), 1));
     }
+#endif
     for (; w < w1; w++) d = _mm512_add_epi64(d, _mm512_popcnt_epi64(xword(pg, w, q[w])));
     return d;
 }

@@ -93,27 +93,34 @@ HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *d
         const int64_t groups = (nt + 7) / 8;
         to_planar(db->db + t0 * words, nt, words, planar);
         for (int64_t qi = 0; qi < nq; qi++) {
-            const uint64_t *qq = q + qi * words;
-            for (int64_t g = 0; g < groups; g++) {
-                /* a block of 4 groups with no candidate is skipped at once */
-                if (fw < words && (g & 3) == 0 && g + 4 <= groups &&
-                    partial_mask4(planar + g * 8 * words, qq, words, fw, radius) == 0) {
-                    g += 3;
-                    continue;
+            /* a local copy of the query cannot alias the hit buffer, so its
+             * broadcasts stay in registers across the scan */
+            uint64_t qq[HAMMING_MAX_WORDS];
+            memcpy(qq, q + qi * words, (size_t)words * sizeof(uint64_t));
+            int64_t g = 0;
+            for (;;) {
+                /* skip blocks of 4 groups (32 rows) with no candidate at once */
+                while (g + 4 <= groups &&
+                       partial_mask4(planar + g * 8 * words, qq, words, fw, radius) == 0) {
+                    g += 4;
                 }
-                int32_t d[8];
-                unsigned m = group_dist(planar + g * 8 * words, qq, words, fw, radius, d);
-                if (m == 0) continue;
-                m &= valid_mask(nt - g * 8);
-                while (m) {
-                    const int j = __builtin_ctz(m);
-                    m &= m - 1;
-                    buf[nbuf].query = qi;
-                    buf[nbuf].row = db->row_base + t0 + g * 8 + j;
-                    buf[nbuf].distance = d[j];
-                    if (++nbuf == 256) {
-                        if (sink(ctx, buf, nbuf)) return HAMMING_ESINK;
-                        nbuf = 0;
+                if (g >= groups) break;
+                const int64_t g_end = g + 4 <= groups ? g + 4 : groups;
+                for (; g < g_end; g++) {
+                    int32_t d[8];
+                    unsigned m = group_dist(planar + g * 8 * words, qq, words, fw, radius, d);
+                    if (m == 0) continue;
+                    m &= valid_mask(nt - g * 8);
+                    while (m) {
+                        const int j = __builtin_ctz(m);
+                        m &= m - 1;
+                        buf[nbuf].query = qi;
+                        buf[nbuf].row = db->row_base + t0 + g * 8 + j;
+                        buf[nbuf].distance = d[j];
+                        if (++nbuf == 256) {
+                            if (sink(ctx, buf, nbuf)) return HAMMING_ESINK;
+                            nbuf = 0;
+                        }
                     }
                 }
             }
@@ -133,40 +140,48 @@ HAMMING_INLINE int knn_impl(const uint64_t *q, int64_t nq, const hamming_db *db,
         const int64_t groups = (nt + 7) / 8;
         to_planar(db->db + t0 * words, nt, words, planar);
         for (int64_t qi = 0; qi < nq; qi++) {
-            const uint64_t *qq = q + qi * words;
+            uint64_t qq[HAMMING_MAX_WORDS];
+            memcpy(qq, q + qi * words, (size_t)words * sizeof(uint64_t));
             int32_t *hd = dist + qi * k;
             int64_t *hr = rows + qi * k;
-            for (int64_t g = 0; g < groups; g++) {
-                /* rows arrive in increasing order, so an equal distance never
-                 * displaces a kept row: only strictly smaller ones can enter */
-                const int32_t thr = hd[0] == INT32_MAX ? INT32_MAX : hd[0] - 1;
-                if (thr < 0) break;
-                const int fw = filter_words(thr, words);
-                if (fw < words && (g & 3) == 0 && g + 4 <= groups &&
-                    partial_mask4(planar + g * 8 * words, qq, words, fw, thr) == 0) {
-                    g += 3;
-                    continue;
+            /* rows arrive in increasing order, so an equal distance never
+             * displaces a kept row: only strictly smaller ones can enter */
+#define KNN_THRESHOLD (hd[0] == INT32_MAX ? INT32_MAX : hd[0] - 1)
+            int64_t g = 0;
+            while (g < groups && KNN_THRESHOLD >= 0) {
+                int32_t thr = KNN_THRESHOLD;
+                int fw = filter_words(thr, words);
+                while (g + 4 <= groups &&
+                       partial_mask4(planar + g * 8 * words, qq, words, fw, thr) == 0) {
+                    g += 4;
                 }
-                int32_t d[8];
-                unsigned m;
-                if (words == 4) { /* constant filter widths keep the PDQ copy unrolled */
-                    switch (fw) {
-                    case 1: m = group_dist(planar + g * 32, qq, 4, 1, thr, d); break;
-                    case 2: m = group_dist(planar + g * 32, qq, 4, 2, thr, d); break;
-                    case 3: m = group_dist(planar + g * 32, qq, 4, 3, thr, d); break;
-                    default: m = group_dist(planar + g * 32, qq, 4, 4, thr, d); break;
+                const int64_t g_end = g + 4 <= groups ? g + 4 : groups;
+                for (; g < g_end; g++) {
+                    thr = KNN_THRESHOLD;
+                    if (thr < 0) break;
+                    fw = filter_words(thr, words);
+                    int32_t d[8];
+                    unsigned m;
+                    if (words == 4) { /* constant filter widths keep the PDQ copy unrolled */
+                        switch (fw) {
+                        case 1: m = group_dist(planar + g * 32, qq, 4, 1, thr, d); break;
+                        case 2: m = group_dist(planar + g * 32, qq, 4, 2, thr, d); break;
+                        case 3: m = group_dist(planar + g * 32, qq, 4, 3, thr, d); break;
+                        default: m = group_dist(planar + g * 32, qq, 4, 4, thr, d); break;
+                        }
+                    } else {
+                        m = group_dist(planar + g * 8 * words, qq, words, fw, thr, d);
                     }
-                } else {
-                    m = group_dist(planar + g * 8 * words, qq, words, fw, thr, d);
-                }
-                if (m == 0) continue;
-                m &= valid_mask(nt - g * 8);
-                while (m) {
-                    const int j = __builtin_ctz(m);
-                    m &= m - 1;
-                    hamming_heap_push(hd, hr, k, d[j], db->row_base + t0 + g * 8 + j);
+                    if (m == 0) continue;
+                    m &= valid_mask(nt - g * 8);
+                    while (m) {
+                        const int j = __builtin_ctz(m);
+                        m &= m - 1;
+                        hamming_heap_push(hd, hr, k, d[j], db->row_base + t0 + g * 8 + j);
+                    }
                 }
             }
+#undef KNN_THRESHOLD
         }
     }
     for (int64_t qi = 0; qi < nq; qi++) hamming_heap_finish(dist + qi * k, rows + qi * k, k);
