@@ -243,13 +243,18 @@ class Index:
             return
         starts, lengths = mih_layout(self.bits, n)
         codes = st.codes[:n]
-        offsets, rows = [], []
-        for s, ln in zip(starts, lengths):
-            off = np.empty((1 << ln) + 1, np.uint32)
-            rw = np.empty(n, np.uint32)
-            _native.mih_build(codes, s, ln, off, rw)
-            offsets.append(off)
-            rows.append(rw)
+        offsets = [np.empty((1 << ln) + 1, np.uint32) for ln in lengths]
+        rows = [np.empty(n, np.uint32) for _ in lengths]
+
+        def build(i):
+            _native.mih_build(codes, starts[i], lengths[i], offsets[i], rows[i])
+
+        if self.threads > 1:  # one table per thread; the kernel releases the GIL
+            with ThreadPoolExecutor(self.threads) as ex:
+                list(ex.map(build, range(len(lengths))))
+        else:
+            for i in range(len(lengths)):
+                build(i)
         self._state = _Snapshot(st.codes, st.ids, n, _MIH(n, starts, lengths, offsets, rows))
 
     def _mih_for_search(self, st: _Snapshot, radius: int, nq: int) -> tuple[_Snapshot, bool]:
