@@ -47,6 +47,7 @@ _FLAT_NS_PER_COMPARISON = {1: 0.10, 2: 0.13, 3: 0.21, 4: 0.30}
 _MIH_NS_PER_PROBE = 30.0
 _MIH_MIN_ROWS = 1 << 16      # below this a flat scan is always cheap enough
 _MIH_TAIL_FRACTION = 8       # rebuild MIH once rows added since its build exceed n / 8
+_PARALLEL_MIN_WORK = 1 << 20  # row comparisons below which threads cost more than they save
 
 
 class IndexFormatError(TidehashError, ValueError):
@@ -83,12 +84,21 @@ def _filter_words(radius: int, words: int) -> int:
     return words
 
 
-def mih_layout(bits: int, n: int) -> tuple[list, list]:
+_MIH_MAX_SUBSTRING = 24      # 2**24 offsets (64 MB) per table at most
+_MIH_MAX_TABLES = 64
+
+
+def mih_layout(bits: int, n: int) -> tuple[list, list] | None:
     """Substring starts and lengths for n codes: m ~ bits / log2(n) substrings
-    (Norouzi et al.), each at most 32 bits, lengths differing by at most one."""
-    m = max(1, round(bits / math.log2(max(n, 2))))
-    m = max(m, -(-bits // 32))
-    m = min(m, bits // 4, 64)
+    (Norouzi et al.), each at most min(24, log2(n) + 2) bits so a table's offsets
+    stay within ~4n entries, lengths differing by at most one. None when that
+    needs more than 64 tables (very wide codes): such indexes are searched flat."""
+    # at most ~4n offsets per table, so tables cost O(n) memory
+    max_len = min(_MIH_MAX_SUBSTRING, max(8, math.ceil(math.log2(max(n, 2))) + 2))
+    m_min = -(-bits // max_len)
+    if m_min > _MIH_MAX_TABLES:
+        return None
+    m = min(max(round(bits / math.log2(max(n, 2))), m_min), _MIH_MAX_TABLES, bits // 4)
     base, extra = divmod(bits, m)
     lengths = [base + (1 if i < extra else 0) for i in range(m)]
     starts = [sum(lengths[:i]) for i in range(m)]
@@ -140,8 +150,9 @@ class Index:
     def _codes_of(self, hashes, what: str = "hashes") -> np.ndarray:
         """(k, words) uint64 from an (k, bits/8) uint8 array, hex strings or bytes."""
         nbytes = self.bits // 8
-        if isinstance(hashes, (str, bytes, bytearray, memoryview)):
-            hashes = [hashes]
+        if isinstance(hashes, (str, bytes, bytearray, memoryview)) or \
+                isinstance(getattr(hashes, "bytes", None), bytes):
+            hashes = [hashes]  # one hash (hex, bytes or PDQHash)
         if isinstance(hashes, np.ndarray):
             arr = hashes
             if arr.dtype != np.uint8:
@@ -241,7 +252,11 @@ class Index:
         if n == 0:
             self._state = _Snapshot(st.codes, st.ids, 0, None)
             return
-        starts, lengths = mih_layout(self.bits, n)
+        layout = mih_layout(self.bits, n)
+        if layout is None:
+            raise ValueError(f"{self.bits}-bit codes need more than {_MIH_MAX_TABLES} "
+                             f"multi-index tables at n={n}; use strategy='flat'")
+        starts, lengths = layout
         codes = st.codes[:n]
         offsets = [np.empty((1 << ln) + 1, np.uint32) for ln in lengths]
         rows = [np.empty(n, np.uint32) for _ in lengths]
@@ -280,7 +295,10 @@ class Index:
         return st, st.mih is not None
 
     def _mih_cheaper(self, n: int, radius: int, nq: int) -> bool:
-        starts, lengths = mih_layout(self.bits, n)
+        layout = mih_layout(self.bits, n)
+        if layout is None:
+            return False
+        _, lengths = layout
         sub = radius // len(lengths)
         probes = sum(_native.mih_probes(ln, sub) for ln in lengths)
         candidates = sum(_native.mih_probes(ln, sub) * n / (1 << ln) for ln in lengths)
@@ -313,39 +331,52 @@ class Index:
             mih = st.mih
             parts.append(self._parallel(
                 lambda qs: _native.mih_range(mih.starts, mih.lengths, mih.offsets, mih.rows,
-                                             codes[:mih.n], qs, radius, isa), q))
+                                             codes[:mih.n], qs, radius, isa), q,
+                work=q.shape[0] * 1e4))
             lo = mih.n
         else:
             lo = 0
         if lo < st.n:
             tail = codes[lo:]
-            if q.shape[0] == 1 and self.threads > 1 and tail.shape[0] >= 1 << 16:
+            if q.shape[0] == 1 and self.threads > 1 and tail.shape[0] >= _PARALLEL_MIN_WORK:
                 parts.append(self._parallel_rows(
                     lambda a, b: _native.hamming_range(q, tail[a:b], radius, isa, lo + a),
                     tail.shape[0]))
             else:
                 parts.append(self._parallel(
-                    lambda qs: _native.hamming_range(qs, tail, radius, isa, lo), q))
+                    lambda qs: _native.hamming_range(qs, tail, radius, isa, lo), q,
+                    work=q.shape[0] * tail.shape[0]))
+        if not parts:  # empty index
+            return st, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32)
         qi = np.concatenate([p[0] for p in parts])
         rows = np.concatenate([p[1] for p in parts])
         dist = np.concatenate([p[2] for p in parts])
         return st, qi, rows, dist
 
-    def _parallel(self, fn, q: np.ndarray):
-        """Run fn over chunks of queries on self.threads threads; concatenates and
-        offsets the query indices."""
-        if self.threads == 1 or q.shape[0] < 2:
+    def _pool(self) -> ThreadPoolExecutor:
+        pool = self.__dict__.get("_executor")
+        if pool is None:
+            with self._write:
+                pool = self.__dict__.get("_executor")
+                if pool is None:
+                    pool = ThreadPoolExecutor(self.threads, thread_name_prefix="tidehash-index")
+                    self._executor = pool
+        return pool
+
+    def _parallel(self, fn, q: np.ndarray, work: float = float("inf")):
+        """Run fn over chunks of queries on self.threads threads (when the work, in
+        row comparisons, is worth it); concatenates and offsets the query indices."""
+        if self.threads == 1 or q.shape[0] < 2 or work < _PARALLEL_MIN_WORK:
             return fn(q)
         bounds = np.linspace(0, q.shape[0], min(self.threads, q.shape[0]) + 1).astype(int)
-        with ThreadPoolExecutor(len(bounds) - 1) as ex:
-            outs = list(ex.map(lambda ab: fn(q[ab[0]:ab[1]]), zip(bounds[:-1], bounds[1:])))
+        outs = list(self._pool().map(lambda ab: fn(q[ab[0]:ab[1]]),
+                                     zip(bounds[:-1], bounds[1:])))
         return (np.concatenate([o[0] + a for o, a in zip(outs, bounds[:-1])]),
                 np.concatenate([o[1] for o in outs]), np.concatenate([o[2] for o in outs]))
 
     def _parallel_rows(self, fn, n: int):
         bounds = np.linspace(0, n, self.threads + 1).astype(int)
-        with ThreadPoolExecutor(self.threads) as ex:
-            outs = list(ex.map(lambda ab: fn(ab[0], ab[1]), zip(bounds[:-1], bounds[1:])))
+        outs = list(self._pool().map(lambda ab: fn(ab[0], ab[1]), zip(bounds[:-1], bounds[1:])))
         return tuple(np.concatenate([o[i] for o in outs]) for i in range(3))
 
     def search_range(self, queries, radius: int, *, dihedral: bool = False):
@@ -402,12 +433,13 @@ class Index:
     def _knn_rows(self, codes, q, k, isa):
         if codes.shape[0] == 0:
             return (np.full((q.shape[0], k), -1, np.int32), np.full((q.shape[0], k), -1, np.int64))
-        if self.threads == 1 or q.shape[0] < 2:
+        if self.threads == 1 or q.shape[0] < 2 or \
+                q.shape[0] * codes.shape[0] < _PARALLEL_MIN_WORK:
             return _native.hamming_knn(q, codes, k, isa)
         bounds = np.linspace(0, q.shape[0], min(self.threads, q.shape[0]) + 1).astype(int)
-        with ThreadPoolExecutor(len(bounds) - 1) as ex:
-            outs = list(ex.map(lambda ab: _native.hamming_knn(q[ab[0]:ab[1]], codes, k, isa),
-                               zip(bounds[:-1], bounds[1:])))
+        outs = list(self._pool().map(
+            lambda ab: _native.hamming_knn(q[ab[0]:ab[1]], codes, k, isa),
+            zip(bounds[:-1], bounds[1:])))
         return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
     # ------------------------------------------------------------------ files
@@ -467,6 +499,8 @@ class Index:
         if version != _VERSION:
             raise IndexFormatError(f"{path}: index format version {version} is not supported "
                                    f"(this tidehash reads version {_VERSION})")
+        if any(head[_HEADER.size:_HEADER_SPACE]):
+            raise IndexFormatError(f"{path}: header is corrupt (reserved bytes are not zero)")
         if bits < 64 or bits % 64 or bits > 4096 or flags != 0:
             raise IndexFormatError(f"{path}: bad header (bits={bits}, flags={flags})")
         words = bits // 64
@@ -485,8 +519,11 @@ class Index:
                     f.seek(codes_off)
                     codes = np.fromfile(f, dtype="<u8", count=n * words).reshape(n, words)
                     ids = np.fromfile(f, dtype="<i8", count=n)
-            if verify and zlib.crc32(memoryview(ids), zlib.crc32(memoryview(codes))) != crc:
-                raise IndexFormatError(f"{path}: data is corrupt (checksum mismatch)")
+            if verify:
+                if zlib.crc32(memoryview(ids), zlib.crc32(memoryview(codes))) != crc:
+                    raise IndexFormatError(f"{path}: data is corrupt (checksum mismatch)")
+                if ids.min() < 0:
+                    raise IndexFormatError(f"{path}: negative ids (ids are >= 0)")
             if not np.little_endian:  # the file is little-endian; a big-endian host copies
                 codes, ids = codes.astype(np.uint64), ids.astype(np.int64)
             index._state = _Snapshot(codes, ids, n, None)
