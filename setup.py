@@ -18,11 +18,12 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+ARM64 = platform.machine().lower() in ("aarch64", "arm64")
 SANITIZE = os.environ.get("TIDEHASH_SANITIZE", "") not in ("", "0")
 
 COMMON = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-strict-aliasing",
           "-Wall", "-Wextra", "-Wno-unused-function"]
-BASELINE = ["-march=x86-64"] if X86 else []
+BASELINE = ["-march=x86-64"] if X86 else (["-march=armv8-a"] if ARM64 else [])
 SAN_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
              "-fno-omit-frame-pointer", "-g", "-O1"]
 
@@ -43,7 +44,10 @@ C_SOURCES = [
     ("csrc/hamming/hamming_avx512.c", ["-mavx2", "-mpopcnt", "-mavx512f", "-mavx512bw",
                                        "-mavx512vl", "-mavx512dq", "-mavx512vpopcntdq"]),
     ("csrc/mih/mih_popcnt.c", ["-mpopcnt"]),
-] if X86 else [])
+] if X86 else []) + ([
+    ("csrc/hamming/hamming_neon.c", []),  # Advanced SIMD is baseline on arm64
+    ("csrc/mih/mih_popcnt.c", []),
+] if ARM64 else [])
 
 
 # an edit to any kernel header rebuilds every object (the per-ISA bodies are headers)

@@ -45,6 +45,16 @@ static uint32_t detect(void) {
     }
     return f;
 }
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1 << 1)
+#endif
+static uint32_t detect(void) {
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMD) ? TH_CPU_NEON : 0;
+}
+#elif defined(__aarch64__)
+static uint32_t detect(void) { return TH_CPU_NEON; } /* Advanced SIMD is part of ARMv8-A */
 #else
 static uint32_t detect(void) { return 0; }
 #endif
@@ -78,6 +88,10 @@ int th_isa_supported(th_isa isa) {
         return (f & need) == need;
     }
 #endif
+#if defined(__aarch64__)
+    case TH_ISA_NEON:
+        return (f & TH_CPU_NEON) != 0;
+#endif
     default:
         return 0;
     }
@@ -95,6 +109,7 @@ const char *th_isa_name(th_isa isa) {
     case TH_ISA_SCALAR: return "scalar";
     case TH_ISA_AVX2: return "avx2";
     case TH_ISA_AVX512: return "avx512";
+    case TH_ISA_NEON: return "neon";
     default: return "unknown";
     }
 }

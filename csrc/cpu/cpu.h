@@ -12,7 +12,8 @@ typedef enum {
     TH_ISA_SCALAR = 0,
     TH_ISA_AVX2 = 1,
     TH_ISA_AVX512 = 2,
-    TH_ISA_COUNT = 3
+    TH_ISA_NEON = 3, /* arm64 */
+    TH_ISA_COUNT = 4
 } th_isa;
 
 /* Feature bits reported by th_cpu_features(). */
@@ -31,7 +32,8 @@ enum {
     TH_CPU_AVX512DQ = 1u << 11,
     TH_CPU_AVX512VPOPCNTDQ = 1u << 12,
     TH_CPU_OS_YMM = 1u << 13, /* XCR0 saves SSE+AVX state */
-    TH_CPU_OS_ZMM = 1u << 14  /* XCR0 saves opmask+ZMM state */
+    TH_CPU_OS_ZMM = 1u << 14, /* XCR0 saves opmask+ZMM state */
+    TH_CPU_NEON = 1u << 15    /* arm64 Advanced SIMD (HWCAP_ASIMD) */
 };
 
 /* Detected once by th_cpu_init(); later calls return the cached values. */

@@ -47,6 +47,7 @@ const hamming_kernels *hamming_kernels_for(th_isa isa);
 extern const hamming_kernels hamming_scalar;
 extern const hamming_kernels hamming_avx2;
 extern const hamming_kernels hamming_avx512;
+extern const hamming_kernels hamming_neon;
 
 /* k-NN heap helpers shared by all ISAs (hamming_common.c). The heap of one
  * query is a max-heap on (distance, row): its root is the worst kept result.

@@ -10,6 +10,9 @@ const hamming_kernels *hamming_kernels_for(th_isa isa) {
     case TH_ISA_AVX2: return &hamming_avx2;
     case TH_ISA_AVX512: return &hamming_avx512;
 #endif
+#if defined(__aarch64__)
+    case TH_ISA_NEON: return &hamming_neon;
+#endif
     default: return NULL;
     }
 }

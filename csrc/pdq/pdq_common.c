@@ -147,6 +147,9 @@ static pdq_downscale_fn downscale_for(th_isa isa) {
     case TH_ISA_AVX2: return pdq_downscale_avx2;
     case TH_ISA_AVX512: return pdq_downscale_avx512;
 #endif
+#if defined(__aarch64__)
+    case TH_ISA_NEON: return pdq_downscale_scalar; /* no NEON PDQ kernel yet */
+#endif
     default: return NULL;
     }
 }

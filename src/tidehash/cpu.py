@@ -18,7 +18,7 @@ from . import _native
 _NAMES = tuple(_native.isa_name(i) for i in range(_native.ISA_COUNT))
 _FEATURE_NAMES = (
     "sse2", "ssse3", "sse4_1", "popcnt", "avx", "avx2", "fma", "bmi2", "avx512f",
-    "avx512bw", "avx512vl", "avx512dq", "avx512vpopcntdq", "os_ymm", "os_zmm",
+    "avx512bw", "avx512vl", "avx512dq", "avx512vpopcntdq", "os_ymm", "os_zmm", "neon",
 )
 
 
