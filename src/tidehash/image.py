@@ -33,6 +33,7 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
 
 _DIRECT_MODES = ("L", "RGB", "RGBA", "RGBX")
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+_PREALLOCATE_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "BMP", "PPM")
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def _check_size(im: Image.Image, name: str, max_pixels: int | None) -> None:
     if max_pixels is not None and w * h > max_pixels:
         raise ImageTooLargeError(
             name, f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
-                  "(decompression-bomb guard; raise max_pixels to allow it)")
+                  "(decompression-bomb guard; raise max_pixels, and above "
+                  f"{DEFAULT_MAX_PIXELS} also PIL.Image.MAX_IMAGE_PIXELS, to allow it)")
 
 
 def _preallocate_single_block(im: Image.Image) -> None:
@@ -92,7 +94,9 @@ def _preallocate_single_block(im: Image.Image) -> None:
     Pillow splits images over 16 MB into several blocks, which its Arrow export
     refuses; a decoder reuses an image already allocated with its mode and size.
     Purely an optimisation: if it does not take, the pixels are copied instead."""
-    if im.mode not in _DIRECT_MODES:
+    # Only formats whose load() decodes into an image already allocated with
+    # their mode and size (ICO, ICNS, GBR would take it as "already loaded").
+    if im.mode not in _DIRECT_MODES or im.format not in _PREALLOCATE_FORMATS or not im.tile:
         return
     new_block = getattr(Image.core, "new_block", None)
     if new_block is None:
@@ -115,6 +119,9 @@ def decode(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Pi
             raise DecodeError(name, "not a recognised image format") from None
         except Image.DecompressionBombError as exc:
             raise ImageTooLargeError(name, str(exc)) from None
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
+                struct.error) as exc:
+            raise DecodeError(name, f"cannot read image header: {exc}") from None
         _check_size(im, name, max_pixels)
         _preallocate_single_block(im)
         try:
