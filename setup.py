@@ -8,6 +8,7 @@ Everything else builds for the baseline (-march=x86-64).
 TIDEHASH_SANITIZE=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer.
 """
 
+import glob
 import os
 import platform
 import sys
@@ -38,6 +39,10 @@ C_SOURCES = [
 ] if X86 else [])
 
 
+# an edit to any kernel header rebuilds every object (the per-ISA bodies are headers)
+HEADERS = sorted(glob.glob("csrc/**/*.h", recursive=True))
+
+
 class BuildExt(build_ext):
     def build_extension(self, ext):
         objects = []
@@ -45,7 +50,7 @@ class BuildExt(build_ext):
             extra = ["-std=c99"] + COMMON + flags + (SAN_FLAGS if SANITIZE else [])
             objects += self.compiler.compile(
                 [src], output_dir=self.build_temp, include_dirs=["csrc"],
-                extra_postargs=extra, debug=self.debug)
+                extra_postargs=extra, debug=self.debug, depends=HEADERS)
         ext.extra_objects = list(ext.extra_objects or []) + objects
         super().build_extension(ext)
 
@@ -59,7 +64,7 @@ def extension():
     return Extension(
         "tidehash._native",
         sources=["src/tidehash/_native.pyx"],
-        depends=[src for src, _ in C_SOURCES],
+        depends=[src for src, _ in C_SOURCES] + HEADERS,
         include_dirs=["csrc"],
         extra_compile_args=cflags,
         extra_link_args=ldflags,
