@@ -589,3 +589,27 @@ def test_large_palette_png(tmp_path):
         assert check.mode == "P"
         idx = np.asarray(check)
     assert_same(file_hash(p), h(palette[idx]))
+
+
+def test_reused_decode_buffer_never_leaks_between_files(tmp_path):
+    """hash_file decodes into a per-thread buffer reused for the next file of the
+    same mode and size: alternating two different images of one size (and a third
+    of another size in between) must give each its own hash every time, and a
+    Pixels object from decode() without reuse must stay intact."""
+    rng = np.random.default_rng(99)
+    arrays, paths = [], []
+    for i, shape in enumerate([(300, 200, 3), (300, 200, 3), (120, 90, 3)]):
+        a = np.asarray(Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
+                       .resize((shape[1], shape[0])))
+        p = tmp_path / f"reuse{i}.png"
+        Image.fromarray(a).save(p)
+        arrays.append(a)
+        paths.append(p)
+    expected = [tidehash.pdq_hash(a) for a in arrays]
+    assert len(set(expected)) == 3
+    from tidehash.image import decode
+    kept = decode(paths[0])
+    for order in ([0, 1, 0, 1], [1, 2, 0, 0, 2, 1]):
+        for i in order:
+            assert tidehash.hash_file(paths[i]).pdq == expected[i]
+    assert tidehash.pdq_hash(kept.image if kept.image is not None else kept.array) == expected[0]
