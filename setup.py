@@ -54,6 +54,10 @@ C_SOURCES = [
 HEADERS = sorted(glob.glob("csrc/**/*.h", recursive=True))
 
 
+# an edit to any kernel header rebuilds every object (the per-ISA bodies are headers)
+HEADERS = sorted(glob.glob("csrc/**/*.h", recursive=True))
+
+
 class BuildExt(build_ext):
     def build_extension(self, ext):
         objects = []

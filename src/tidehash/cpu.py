@@ -43,7 +43,10 @@ def _index(name: str) -> int:
 def _default_isa() -> int:
     forced = os.environ.get("TIDEHASH_ISA", "").strip()
     if forced:
-        return _index(forced)  # a bad value fails loudly at import rather than being ignored
+        try:
+            return _index(forced)
+        except ValueError as exc:  # fail loudly at import rather than ignore it
+            raise ValueError(f"TIDEHASH_ISA={forced!r}: {exc}") from None
     return _native.best_isa()
 
 

@@ -56,7 +56,7 @@ def hash_file(source: Source, *, dihedral: bool = False,
     """Decode one file (path, bytes or binary file object) and hash it.
 
     Raises DecodeError (ImageTooLargeError over ``max_pixels``) for a bad file."""
-    pixels = decode(source, max_pixels=max_pixels)
+    pixels = decode(source, max_pixels=max_pixels, reuse_buffer=True)  # hashed right away
     raw, quality = _hash_pixels(pixels, dihedral)
     name = source_name(source)
     if dihedral:

@@ -149,11 +149,12 @@ def hashes_to_array(values: Iterable[HashLike]) -> np.ndarray:
 def hex_to_array(values: Iterable[str]) -> np.ndarray:
     """64-digit hex strings to an (N, 32) uint8 array; a bad string is named by index."""
     values = values if isinstance(values, list) else list(values)
-    joined = "".join(values)
     try:
-        if len(joined) != 64 * len(values):
+        # every entry must be 64 characters on its own: a 63 and a 65 would
+        # otherwise join into two well-formed-looking hashes
+        if not all(isinstance(v, str) and len(v) == 64 for v in values):
             raise ValueError
-        raw = bytes.fromhex(joined)
+        raw = bytes.fromhex("".join(values))
         if len(raw) != PDQ_BYTES * len(values):
             raise ValueError
     except (ValueError, TypeError):

@@ -1,0 +1,192 @@
+"""The command line, run as a user runs it: a separate process, `python -m tidehash.cli`."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tidehash
+
+# the subprocess imports the same tidehash these tests imported (in-place build or installed)
+SRC = str(pathlib.Path(tidehash.__file__).resolve().parents[1])
+
+
+def cli(*args, cwd=None, **env_extra) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    env.update(env_extra)
+    return subprocess.run([sys.executable, "-m", "tidehash.cli", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def lines(stdout: str) -> list[dict]:
+    out = []
+    for line in stdout.splitlines():
+        assert line.strip(), "no blank lines in JSON-lines output"
+        out.append(json.loads(line))
+    return out
+
+
+def make(tmp_path, name: str, seed: int, size=(90, 120)) -> pathlib.Path:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (size[0] // 10, size[1] // 10, 3), dtype=np.uint8)
+    arr = np.asarray(Image.fromarray(small).resize((size[1], size[0]), Image.BILINEAR))
+    p = tmp_path / name
+    Image.fromarray(arr).save(p)
+    return p
+
+
+@pytest.fixture
+def good(tmp_path):
+    return [make(tmp_path, "a.png", 1), make(tmp_path, "b.jpg", 2),
+            make(tmp_path, "c d (spaces).png", 3), make(tmp_path, "é-unicode.png", 4)]
+
+
+def test_hash_good_files(good):
+    r = cli("hash", *good)
+    assert r.returncode == 0, r.stderr
+    recs = lines(r.stdout)
+    assert len(recs) == len(good)
+    for p, rec in zip(good, recs):
+        want = tidehash.hash_file(p).pdq
+        assert set(rec) == {"path", "pdq", "quality"}
+        assert rec["path"] == str(p)
+        assert rec["pdq"] == want.hex
+        assert rec["quality"] == want.quality
+        assert isinstance(rec["quality"], int)
+        assert len(rec["pdq"]) == 64 and rec["pdq"] == rec["pdq"].lower()
+
+
+def test_hash_relative_paths_keep_the_path_as_given(tmp_path, good):
+    r = cli("hash", "a.png", "./b.jpg", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert [rec["path"] for rec in lines(r.stdout)] == ["a.png", "./b.jpg"]
+
+
+def test_hash_with_a_bad_file(tmp_path, good):
+    bad = tmp_path / "broken.jpg"
+    data = good[1].read_bytes()
+    bad.write_bytes(data[: len(data) // 2])  # truncated in half
+    txt = tmp_path / "readme.txt"
+    txt.write_text("not an image")
+    missing = tmp_path / "missing.png"
+    args = [good[0], bad, good[1], txt, missing, good[2]]
+    r = cli("hash", "--workers", "2", *args)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    recs = lines(r.stdout)
+    assert [rec["path"] for rec in recs] == [str(a) for a in args]  # input order
+    for a, rec in zip(args, recs):
+        if a in good:
+            assert rec["pdq"] == tidehash.hash_file(a).pdq.hex
+            assert "error" not in rec
+        else:
+            assert set(rec) == {"path", "error"}
+            assert isinstance(rec["error"], str) and rec["error"]
+    assert "Traceback" not in r.stderr
+
+
+def test_hash_only_bad_files(tmp_path):
+    p = tmp_path / "empty.png"
+    p.write_bytes(b"")
+    r = cli("hash", p)
+    assert r.returncode == 1
+    (rec,) = lines(r.stdout)
+    assert set(rec) == {"path", "error"}
+    assert rec["path"] == str(p) and "empty" in rec["error"]
+    assert "Traceback" not in r.stderr
+
+
+def test_hash_header_truncated_jpeg_is_an_error_record(tmp_path, good):
+    # Image.open raising OSError (see test_bad_inputs) must still be a record here
+    p = tmp_path / "hdr.jpg"
+    p.write_bytes(good[1].read_bytes()[:100])
+    r = cli("hash", "--workers", "1", p, good[0])
+    assert r.returncode == 1
+    recs = lines(r.stdout)
+    assert recs[0]["path"] == str(p) and "error" in recs[0]
+    assert recs[1]["pdq"] == tidehash.hash_file(good[0]).pdq.hex
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_hash_workers(good, workers):
+    r = cli("hash", "--workers", workers, *good)
+    assert r.returncode == 0, r.stderr
+    assert [rec["pdq"] for rec in lines(r.stdout)] == [tidehash.hash_file(p).pdq.hex
+                                                       for p in good]
+
+
+def test_hash_dihedral(good):
+    r = cli("hash", "--dihedral", *good[:2])
+    assert r.returncode == 0, r.stderr
+    recs = lines(r.stdout)
+    assert len(recs) == 2
+    for p, rec in zip(good, recs):
+        want = tidehash.hash_file(p, dihedral=True)
+        assert rec["path"] == str(p)
+        assert isinstance(rec["pdq_dihedral"], list)
+        assert len(rec["pdq_dihedral"]) == 8
+        assert rec["pdq_dihedral"] == [h.hex for h in want.pdq_dihedral]
+        assert rec["pdq"] == want.pdq.hex == rec["pdq_dihedral"][0]
+        assert rec["quality"] == want.pdq.quality
+        # the 8 variants of a non-symmetric image differ
+        assert len(set(rec["pdq_dihedral"])) == 8
+
+
+def test_hash_max_pixels(good):
+    r = cli("hash", "--max-pixels", "1000", good[0])
+    assert r.returncode == 1
+    (rec,) = lines(r.stdout)
+    assert rec["path"] == str(good[0]) and "1000" in rec["error"]
+
+
+def test_hash_isa_env(good):
+    r = cli("hash", good[0], TIDEHASH_ISA="scalar")
+    assert r.returncode == 0, r.stderr
+    assert lines(r.stdout)[0]["pdq"] == tidehash.hash_file(good[0]).pdq.hex
+
+
+def test_info():
+    r = cli("info")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["version"] == tidehash.__version__
+    assert info["active_isa"] in tidehash.available_isas()
+    assert info["active_isa"] == tidehash.cpu_info()["best_isa"]
+    assert info["available_isas"] == list(tidehash.available_isas())
+    assert isinstance(info["features"], list)
+
+
+def test_info_with_forced_isa():
+    r = cli("info", TIDEHASH_ISA="scalar")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["active_isa"] == "scalar"
+    assert info["forced_by_env"] == "scalar"
+
+
+def test_version():
+    r = cli("--version")
+    assert r.returncode == 0
+    assert tidehash.__version__ in r.stdout
+
+
+@pytest.mark.parametrize("args", [(), ("hash",), ("frobnicate",), ("hash", "--workers")])
+def test_usage_errors(args):
+    r = cli(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "usage" in r.stderr.lower()
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr
+
+
+def test_help():
+    r = cli("--help")
+    assert r.returncode == 0
+    assert "hash" in r.stdout and "info" in r.stdout
