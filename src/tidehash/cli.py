@@ -30,6 +30,12 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_bench(args) -> int:
+    from .bench.__main__ import main as bench_main
+
+    return bench_main(args.args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tidehash", description=__doc__)
     parser.add_argument("--version", action="version", version=f"tidehash {__version__}")
@@ -43,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_hash)
     p = sub.add_parser("info", help="version, CPU features and SIMD level in use")
     p.set_defaults(func=_cmd_info)
+    p = sub.add_parser("bench", help="benchmarks on this hardware (tidehash bench search --help)",
+                       add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 
