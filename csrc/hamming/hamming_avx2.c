@@ -4,6 +4,10 @@
  * words <= 63, so the sum is split in chunks of 31 words to stay exact). */
 #include <immintrin.h>
 
+/* The vector code here is written with intrinsics; letting the compiler also
+ * auto-vectorise the scalar row loops (range_direct) only adds shuffles. */
+#pragma GCC optimize("no-tree-vectorize", "no-tree-slp-vectorize")
+
 #include "hamming.h"
 
 static inline __m256i bytecount(__m256i v) {
@@ -68,5 +72,6 @@ static inline __attribute__((always_inline)) uint32_t partial_mask4(const uint64
     return mask;
 }
 
+#define HAMMING_DIRECT_MAX_QUERIES 1 /* see range_direct */
 #define KERNELS_NAME hamming_avx2
 #include "hamming_body.h"

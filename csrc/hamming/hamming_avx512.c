@@ -4,6 +4,10 @@
  * for range search and k-NN discards almost every group at half the work. */
 #include <immintrin.h>
 
+/* The vector code here is written with intrinsics; letting the compiler also
+ * auto-vectorise the scalar row loops (range_direct) only adds shuffles. */
+#pragma GCC optimize("no-tree-vectorize", "no-tree-slp-vectorize")
+
 #include "hamming.h"
 
 static inline __m512i wdist(const uint64_t *pg, int w, uint64_t qw) {
@@ -64,5 +68,31 @@ static inline __attribute__((always_inline)) uint32_t partial_mask4(const uint64
     return _mm512_cmple_epi64_mask(best, _mm512_set1_epi64(thr));
 }
 
+/* 8 rows of 4 words (four 2-row vectors) -> word-planar: a 8x4 transpose of
+ * uint64 in 8 two-source permutes, instead of 32 scalar moves */
+static inline __attribute__((always_inline)) int to_planar_full8(const uint64_t *rows, int words,
+                                                                 uint64_t *group) {
+    if (words != 4) return 0;
+    const __m512i a = _mm512_loadu_si512((const void *)rows);
+    const __m512i b = _mm512_loadu_si512((const void *)(rows + 8));
+    const __m512i c = _mm512_loadu_si512((const void *)(rows + 16));
+    const __m512i d = _mm512_loadu_si512((const void *)(rows + 24));
+    const __m512i lo = _mm512_setr_epi64(0, 4, 8, 12, 1, 5, 9, 13);
+    const __m512i hi = _mm512_setr_epi64(2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i ab01 = _mm512_permutex2var_epi64(a, lo, b), ab23 = _mm512_permutex2var_epi64(a, hi, b);
+    const __m512i cd01 = _mm512_permutex2var_epi64(c, lo, d), cd23 = _mm512_permutex2var_epi64(c, hi, d);
+    const __m512i first = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11);
+    const __m512i second = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
+    _mm512_storeu_si512((void *)group, _mm512_permutex2var_epi64(ab01, first, cd01));
+    _mm512_storeu_si512((void *)(group + 8), _mm512_permutex2var_epi64(ab01, second, cd01));
+    _mm512_storeu_si512((void *)(group + 16), _mm512_permutex2var_epi64(ab23, first, cd23));
+    _mm512_storeu_si512((void *)(group + 24), _mm512_permutex2var_epi64(ab23, second, cd23));
+    return 1;
+}
+#ifndef HAMMING_NO_PLANAR_SIMD
+#define HAVE_TO_PLANAR_FULL8 1
+#endif
+
+#define HAMMING_DIRECT_MAX_QUERIES 1 /* see range_direct */
 #define KERNELS_NAME hamming_avx512
 #include "hamming_body.h"

@@ -28,10 +28,18 @@ HAMMING_INLINE int64_t tile_rows_for(int words) {
     return t - t % 8;
 }
 
-/* rows [0, nrows) of a row-major block -> planar groups; the last group is zero-padded */
+/* rows [0, nrows) of a row-major block -> planar groups; the last group is zero-padded.
+ * An ISA may define to_planar_full8(rows, words, group) -> 1 if it transposed a whole
+ * group of 8 rows itself (vector shuffles), 0 to leave it to the portable loop. */
 HAMMING_INLINE void to_planar(const uint64_t *rows, int64_t nrows, int words, uint64_t *planar) {
     const int64_t groups = (nrows + 7) / 8;
-    for (int64_t g = 0; g < groups; g++) {
+    int64_t g = 0;
+#ifdef HAVE_TO_PLANAR_FULL8
+    for (; g < nrows / 8; g++) {
+        if (!to_planar_full8(rows + g * 8 * words, words, planar + g * 8 * words)) break;
+    }
+#endif
+    for (; g < groups; g++) {
         uint64_t *pg = planar + g * 8 * words;
         for (int j = 0; j < 8; j++) {
             const int64_t r = g * 8 + j;
@@ -72,7 +80,7 @@ HAMMING_INLINE int distances_impl(const uint64_t *q, int64_t nq, const hamming_d
             const uint64_t *qq = q + qi * words;
             int32_t *o = out + qi * n + t0;
             for (int64_t g = 0; g * 8 < nt; g++) {
-                int32_t d[8];
+                int32_t d[8] = {0};
                 group_dist(planar + g * 8 * words, qq, words, words, INT32_MAX, d);
                 const int64_t m = nt - g * 8 < 8 ? nt - g * 8 : 8;
                 for (int64_t j = 0; j < m; j++) o[g * 8 + j] = d[j];
@@ -188,6 +196,63 @@ HAMMING_INLINE int knn_impl(const uint64_t *q, int64_t nq, const hamming_db *db,
     return HAMMING_OK;
 }
 
+#ifdef HAMMING_DIRECT_MAX_QUERIES
+/* A batch of one or two queries streams the database once per query anyway:
+ * scanning it row-major with scalar POPCNT (several per cycle) beats transposing
+ * every tile for so few queries. Same early exit, same results. */
+HAMMING_INLINE int range_direct(const uint64_t *q, int64_t nq, const hamming_db *db, int radius,
+                                hamming_sink sink, void *ctx, const int words, const int fw) {
+    hamming_hit buf[256];
+    int nbuf = 0;
+    for (int64_t qi = 0; qi < nq; qi++) {
+        uint64_t qq[HAMMING_MAX_WORDS];
+        memcpy(qq, q + qi * words, (size_t)words * sizeof(uint64_t));
+        const uint64_t *c = db->db;
+        for (int64_t r = 0; r < db->n; r++, c += words) {
+            int d = 0;
+            for (int w = 0; w < fw; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
+            if (d > radius) continue;
+            for (int w = fw; w < words; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
+            if (d > radius) continue;
+            buf[nbuf].query = qi;
+            buf[nbuf].row = db->row_base + r;
+            buf[nbuf].distance = d;
+            if (++nbuf == 256) {
+                if (sink(ctx, buf, nbuf)) return HAMMING_ESINK;
+                nbuf = 0;
+            }
+        }
+    }
+    if (nbuf && sink(ctx, buf, nbuf)) return HAMMING_ESINK;
+    return HAMMING_OK;
+}
+
+HAMMING_INLINE int knn_direct(const uint64_t *q, int64_t nq, const hamming_db *db, int k,
+                              int32_t *dist, int64_t *rows, const int words) {
+    for (int64_t qi = 0; qi < nq; qi++) {
+        uint64_t qq[HAMMING_MAX_WORDS];
+        memcpy(qq, q + qi * words, (size_t)words * sizeof(uint64_t));
+        int32_t *hd = dist + qi * k;
+        int64_t *hr = rows + qi * k;
+        hamming_heap_init(hd, hr, k);
+        const uint64_t *c = db->db;
+        int32_t thr = INT32_MAX; /* only strictly smaller distances can enter a full heap */
+        for (int64_t r = 0; r < db->n; r++, c += words) {
+            int d = 0;
+            for (int w = 0; w < words; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
+            if (d > thr) continue;
+            hamming_heap_push(hd, hr, k, d, db->row_base + r);
+            if (hd[0] != INT32_MAX) {
+                thr = hd[0] - 1;
+                if (thr < 0) break;
+            }
+        }
+        hamming_heap_finish(hd, hr, k);
+    }
+    return HAMMING_OK;
+}
+#endif
+
 static int scan_distances(const uint64_t *q, int64_t nq, const hamming_db *db, int32_t *out) {
     if (bad_args(q, nq, db) || out == NULL) return HAMMING_EBADARG;
     return db->words == 4 ? distances_impl(q, nq, db, out, 4)
@@ -198,6 +263,12 @@ static int scan_range(const uint64_t *q, int64_t nq, const hamming_db *db, int r
                       hamming_sink sink, void *ctx) {
     if (bad_args(q, nq, db) || sink == NULL || radius < 0) return HAMMING_EBADARG;
     const int fw = filter_words(radius, db->words);
+#ifdef HAMMING_DIRECT_MAX_QUERIES
+    if (nq <= HAMMING_DIRECT_MAX_QUERIES) {
+        return db->words == 4 ? range_direct(q, nq, db, radius, sink, ctx, 4, fw)
+                              : range_direct(q, nq, db, radius, sink, ctx, db->words, fw);
+    }
+#endif
     if (db->words == 4) { /* PDQ: one fully unrolled copy per filter width */
         switch (fw) {
         case 1: return range_impl(q, nq, db, radius, sink, ctx, 4, 1);
@@ -212,6 +283,12 @@ static int scan_range(const uint64_t *q, int64_t nq, const hamming_db *db, int r
 static int scan_knn(const uint64_t *q, int64_t nq, const hamming_db *db, int k, int32_t *dist,
                     int64_t *rows) {
     if (bad_args(q, nq, db) || k < 1 || dist == NULL || rows == NULL) return HAMMING_EBADARG;
+#ifdef HAMMING_DIRECT_MAX_QUERIES
+    if (nq <= HAMMING_DIRECT_MAX_QUERIES) {
+        return db->words == 4 ? knn_direct(q, nq, db, k, dist, rows, 4)
+                              : knn_direct(q, nq, db, k, dist, rows, db->words);
+    }
+#endif
     return db->words == 4 ? knn_impl(q, nq, db, k, dist, rows, 4)
                           : knn_impl(q, nq, db, k, dist, rows, db->words);
 }
