@@ -1,0 +1,14 @@
+"""Benchmarks that ship with tidehash, so they run on an integrator's own machine.
+
+``python -m tidehash.bench search [--quick] [--n 1000000,10000000] [--threads 1,2] [--json OUT]``
+times exact Hamming search (``tidehash.Index``) against faiss (when installed) and a NumPy
+baseline, checks that every engine returns exactly the same results, and writes the figures
+with the CPU model, instruction set and versions to a JSON file. See
+``tidehash.bench.search`` for what is measured.
+
+Nothing here is imported by ``import tidehash``; faiss and psutil are optional.
+"""
+
+COMMANDS = {
+    "search": "exact Hamming search: tidehash flat / MIH / auto vs faiss vs NumPy",
+}
