@@ -190,3 +190,23 @@ def test_help():
     r = cli("--help")
     assert r.returncode == 0
     assert "hash" in r.stdout and "info" in r.stdout
+
+
+def test_bench_usage_and_help():
+    assert cli("bench").returncode == 2
+    r = cli("bench", "search", "--help")
+    assert r.returncode == 0 and "--quick" in r.stdout
+
+
+def test_bench_search_tiny_run_agrees(tmp_path):
+    """`tidehash bench search` runs without faiss and checks every result it times."""
+    out = tmp_path / "bench.json"
+    r = cli("bench", "search", "--n", "20000", "--queries", "50", "--single", "5",
+            "--budget", "0.2", "--datasets", "random", "--threads", "1", "--no-faiss",
+            "--no-numpy", "--json", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["disagreements"] == []
+    engines = {rec["engine"] for rec in report["results"]}
+    assert {"tidehash-flat", "tidehash-mih", "tidehash-auto"} <= engines
+    assert all(rec["agree"] == "ok" for rec in report["results"])
