@@ -4,10 +4,6 @@
  * words <= 63, so the sum is split in chunks of 31 words to stay exact). */
 #include <immintrin.h>
 
-/* The vector code here is written with intrinsics; letting the compiler also
- * auto-vectorise the scalar row loops (range_direct) only adds shuffles. */
-#pragma GCC optimize("no-tree-vectorize", "no-tree-slp-vectorize")
-
 #include "hamming.h"
 
 static inline __m256i bytecount(__m256i v) {

@@ -4,10 +4,6 @@
  * for range search and k-NN discards almost every group at half the work. */
 #include <immintrin.h>
 
-/* The vector code here is written with intrinsics; letting the compiler also
- * auto-vectorise the scalar row loops (range_direct) only adds shuffles. */
-#pragma GCC optimize("no-tree-vectorize", "no-tree-slp-vectorize")
-
 #include "hamming.h"
 
 static inline __m512i wdist(const uint64_t *pg, int w, uint64_t qw) {

@@ -197,11 +197,17 @@ HAMMING_INLINE int knn_impl(const uint64_t *q, int64_t nq, const hamming_db *db,
 }
 
 #ifdef HAMMING_DIRECT_MAX_QUERIES
-/* A batch of one or two queries streams the database once per query anyway:
- * scanning it row-major with scalar POPCNT (several per cycle) beats transposing
- * every tile for so few queries. Same early exit, same results. */
-HAMMING_INLINE int range_direct(const uint64_t *q, int64_t nq, const hamming_db *db, int radius,
-                                hamming_sink sink, void *ctx, const int words, const int fw) {
+/* A batch of one query streams the database once anyway: scanning it row-major
+ * with scalar POPCNT (several per cycle) beats transposing every tile for it.
+ * Same early exit, same results. Kept out of line and out of the vectoriser's
+ * reach (optimize attribute on these functions only): vectorising one row's few
+ * words only adds shuffles. */
+#define HAMMING_SCALAR_ROWS static __attribute__((noinline, optimize("no-tree-vectorize", \
+                                                                      "no-tree-slp-vectorize")))
+
+HAMMING_SCALAR_ROWS int range_direct(const uint64_t *q, int64_t nq, const hamming_db *db,
+                                     int radius, hamming_sink sink, void *ctx, const int fw) {
+    const int words = db->words;
     hamming_hit buf[256];
     int nbuf = 0;
     for (int64_t qi = 0; qi < nq; qi++) {
@@ -209,10 +215,22 @@ HAMMING_INLINE int range_direct(const uint64_t *q, int64_t nq, const hamming_db 
         memcpy(qq, q + qi * words, (size_t)words * sizeof(uint64_t));
         const uint64_t *c = db->db;
         for (int64_t r = 0; r < db->n; r++, c += words) {
-            int d = 0;
-            for (int w = 0; w < fw; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
-            if (d > radius) continue;
-            for (int w = fw; w < words; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
+            int d;
+            if (words == 4) { /* PDQ: explicit, so nothing is left to a loop */
+                d = __builtin_popcountll(c[0] ^ qq[0]);
+                if (fw >= 2) d += __builtin_popcountll(c[1] ^ qq[1]);
+                if (fw >= 3) d += __builtin_popcountll(c[2] ^ qq[2]);
+                if (fw >= 4) d += __builtin_popcountll(c[3] ^ qq[3]);
+                if (d > radius) continue;
+                if (fw < 2) d += __builtin_popcountll(c[1] ^ qq[1]);
+                if (fw < 3) d += __builtin_popcountll(c[2] ^ qq[2]);
+                if (fw < 4) d += __builtin_popcountll(c[3] ^ qq[3]);
+            } else {
+                d = 0;
+                for (int w = 0; w < fw; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
+                if (d > radius) continue;
+                for (int w = fw; w < words; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
+            }
             if (d > radius) continue;
             buf[nbuf].query = qi;
             buf[nbuf].row = db->row_base + r;
@@ -227,8 +245,9 @@ HAMMING_INLINE int range_direct(const uint64_t *q, int64_t nq, const hamming_db 
     return HAMMING_OK;
 }
 
-HAMMING_INLINE int knn_direct(const uint64_t *q, int64_t nq, const hamming_db *db, int k,
-                              int32_t *dist, int64_t *rows, const int words) {
+HAMMING_SCALAR_ROWS int knn_direct(const uint64_t *q, int64_t nq, const hamming_db *db, int k,
+                                   int32_t *dist, int64_t *rows) {
+    const int words = db->words;
     for (int64_t qi = 0; qi < nq; qi++) {
         uint64_t qq[HAMMING_MAX_WORDS];
         memcpy(qq, q + qi * words, (size_t)words * sizeof(uint64_t));
@@ -238,8 +257,14 @@ HAMMING_INLINE int knn_direct(const uint64_t *q, int64_t nq, const hamming_db *d
         const uint64_t *c = db->db;
         int32_t thr = INT32_MAX; /* only strictly smaller distances can enter a full heap */
         for (int64_t r = 0; r < db->n; r++, c += words) {
-            int d = 0;
-            for (int w = 0; w < words; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
+            int d;
+            if (words == 4) {
+                d = __builtin_popcountll(c[0] ^ qq[0]) + __builtin_popcountll(c[1] ^ qq[1]) +
+                    __builtin_popcountll(c[2] ^ qq[2]) + __builtin_popcountll(c[3] ^ qq[3]);
+            } else {
+                d = 0;
+                for (int w = 0; w < words; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
+            }
             if (d > thr) continue;
             hamming_heap_push(hd, hr, k, d, db->row_base + r);
             if (hd[0] != INT32_MAX) {
@@ -264,10 +289,7 @@ static int scan_range(const uint64_t *q, int64_t nq, const hamming_db *db, int r
     if (bad_args(q, nq, db) || sink == NULL || radius < 0) return HAMMING_EBADARG;
     const int fw = filter_words(radius, db->words);
 #ifdef HAMMING_DIRECT_MAX_QUERIES
-    if (nq <= HAMMING_DIRECT_MAX_QUERIES) {
-        return db->words == 4 ? range_direct(q, nq, db, radius, sink, ctx, 4, fw)
-                              : range_direct(q, nq, db, radius, sink, ctx, db->words, fw);
-    }
+    if (nq <= HAMMING_DIRECT_MAX_QUERIES) return range_direct(q, nq, db, radius, sink, ctx, fw);
 #endif
     if (db->words == 4) { /* PDQ: one fully unrolled copy per filter width */
         switch (fw) {
@@ -284,10 +306,7 @@ static int scan_knn(const uint64_t *q, int64_t nq, const hamming_db *db, int k, 
                     int64_t *rows) {
     if (bad_args(q, nq, db) || k < 1 || dist == NULL || rows == NULL) return HAMMING_EBADARG;
 #ifdef HAMMING_DIRECT_MAX_QUERIES
-    if (nq <= HAMMING_DIRECT_MAX_QUERIES) {
-        return db->words == 4 ? knn_direct(q, nq, db, k, dist, rows, 4)
-                              : knn_direct(q, nq, db, k, dist, rows, db->words);
-    }
+    if (nq <= HAMMING_DIRECT_MAX_QUERIES) return knn_direct(q, nq, db, k, dist, rows);
 #endif
     return db->words == 4 ? knn_impl(q, nq, db, k, dist, rows, 4)
                           : knn_impl(q, nq, db, k, dist, rows, db->words);
