@@ -24,6 +24,32 @@ typedef struct {
 /* Receives hits in batches; returns 0 to go on, non-zero to stop (e.g. out of memory). */
 typedef int (*hamming_sink)(void *ctx, const hamming_hit *hits, int64_t n);
 
+/* Appends a hit to a caller's batch of 256, handing full batches to the sink.
+ * Returns non-zero if the sink asked to stop. (The scan loops use the macro form
+ * below instead: taking the address of their counter slows the hot loop.) */
+#define HAMMING_HIT_BATCH 256
+#define HAMMING_EMIT(buf, nbuf, q_, row_, dist_, sink, ctx)                 \
+    do {                                                                    \
+        (buf)[nbuf].query = (q_);                                           \
+        (buf)[nbuf].row = (row_);                                           \
+        (buf)[nbuf].distance = (dist_);                                     \
+        if (++(nbuf) == HAMMING_HIT_BATCH) {                                \
+            (nbuf) = 0;                                                     \
+            if ((sink)(ctx, buf, HAMMING_HIT_BATCH)) return HAMMING_ESINK;  \
+        }                                                                   \
+    } while (0)
+static inline int hamming_emit(hamming_hit *buf, int *nbuf, int64_t query, int64_t row,
+                               int32_t distance, hamming_sink sink, void *ctx) {
+    buf[*nbuf].query = query;
+    buf[*nbuf].row = row;
+    buf[*nbuf].distance = distance;
+    if (++*nbuf == HAMMING_HIT_BATCH) {
+        *nbuf = 0;
+        return sink(ctx, buf, HAMMING_HIT_BATCH);
+    }
+    return 0;
+}
+
 /* Rows [0, n) of `db`; reported rows are offset by `row_base` (for partitioned scans). */
 typedef struct {
     const uint64_t *db;

@@ -94,7 +94,7 @@ HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *d
                               hamming_sink sink, void *ctx, const int words, const int fw) {
     const int64_t tile = tile_rows_for(words), n = db->n;
     uint64_t planar[TILE_WORDS];
-    hamming_hit buf[256];
+    hamming_hit buf[HAMMING_HIT_BATCH];
     int nbuf = 0;
     for (int64_t t0 = 0; t0 < n; t0 += tile) {
         const int64_t nt = n - t0 < tile ? n - t0 : tile;
@@ -122,13 +122,8 @@ HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *d
                     while (m) {
                         const int j = __builtin_ctz(m);
                         m &= m - 1;
-                        buf[nbuf].query = qi;
-                        buf[nbuf].row = db->row_base + t0 + g * 8 + j;
-                        buf[nbuf].distance = d[j];
-                        if (++nbuf == 256) {
-                            if (sink(ctx, buf, nbuf)) return HAMMING_ESINK;
-                            nbuf = 0;
-                        }
+                        HAMMING_EMIT(buf, nbuf, qi, db->row_base + t0 + g * 8 + j, d[j], sink,
+                                     ctx);
                     }
                 }
             }
@@ -208,7 +203,7 @@ HAMMING_INLINE int knn_impl(const uint64_t *q, int64_t nq, const hamming_db *db,
 HAMMING_SCALAR_ROWS int range_direct(const uint64_t *q, int64_t nq, const hamming_db *db,
                                      int radius, hamming_sink sink, void *ctx, const int fw) {
     const int words = db->words;
-    hamming_hit buf[256];
+    hamming_hit buf[HAMMING_HIT_BATCH];
     int nbuf = 0;
     for (int64_t qi = 0; qi < nq; qi++) {
         uint64_t qq[HAMMING_MAX_WORDS];
@@ -232,13 +227,7 @@ HAMMING_SCALAR_ROWS int range_direct(const uint64_t *q, int64_t nq, const hammin
                 for (int w = fw; w < words; w++) d += __builtin_popcountll(c[w] ^ qq[w]);
             }
             if (d > radius) continue;
-            buf[nbuf].query = qi;
-            buf[nbuf].row = db->row_base + r;
-            buf[nbuf].distance = d;
-            if (++nbuf == 256) {
-                if (sink(ctx, buf, nbuf)) return HAMMING_ESINK;
-                nbuf = 0;
-            }
+            HAMMING_EMIT(buf, nbuf, qi, db->row_base + r, d, sink, ctx);
         }
     }
     if (nbuf && sink(ctx, buf, nbuf)) return HAMMING_ESINK;

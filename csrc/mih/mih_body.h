@@ -38,13 +38,7 @@ static inline int verify(const mih_layout *lay, const mih_tables *t, const uint6
             seen = __builtin_popcount(x) <= sub_radius;
         }
         if (seen) continue;
-        buf[*nbuf].query = qi;
-        buf[*nbuf].row = row;
-        buf[*nbuf].distance = d;
-        if (++*nbuf == 256) {
-            if (sink(ctx, buf, *nbuf)) return HAMMING_ESINK;
-            *nbuf = 0;
-        }
+        if (hamming_emit(buf, nbuf, qi, row, d, sink, ctx)) return HAMMING_ESINK;
     }
     return HAMMING_OK;
 }
@@ -64,7 +58,7 @@ int MIH_RANGE_NAME(const mih_layout *lay, const mih_tables *t, const uint64_t *q
         return HAMMING_EBADARG;
     }
     const int m = lay->m, words = lay->words, sub_radius = radius / m;
-    hamming_hit buf[256];
+    hamming_hit buf[HAMMING_HIT_BATCH];
     int nbuf = 0, st;
     uint32_t keys[KEY_CHUNK], starts[KEY_CHUNK], ends[KEY_CHUNK], cand[CAND_CHUNK];
     for (int64_t qi = 0; qi < nq; qi++) {
