@@ -20,7 +20,7 @@ slowly. They are written to a temporary directory (or ``--image-dir``).
 
 Usage (from the repository root, after ``python setup.py build_ext --inplace``)::
 
-    PYTHONPATH=src python benchmarks/bench_pdq.py                 # full, a few minutes
+    PYTHONPATH=src python benchmarks/bench_pdq.py                 # full, about 1-2 minutes
     PYTHONPATH=src python benchmarks/bench_pdq.py --quick         # CI smoke, < 30 s
     PYTHONPATH=src python benchmarks/bench_pdq.py --json benchmarks/out/pdq.json
     PYTHONPATH=src python benchmarks/bench_pdq.py --isa avx2 --sizes 0.25,1,12
