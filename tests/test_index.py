@@ -1090,3 +1090,21 @@ class IndexMachine(RuleBasedStateMachine):
 TestIndexMachine = IndexMachine.TestCase
 TestIndexMachine.settings = settings(max_examples=100, stateful_step_count=30, deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_misaligned_uint8_views_are_copied_not_refused():
+    """A C-contiguous uint8 view at an odd byte offset is a valid input: the Index
+    copies it (the kernels read aligned 64-bit words, and misaligned reads are
+    undefined behaviour in C, which the sanitizer run caught)."""
+    rng = np.random.default_rng(21)
+    hashes = rng.integers(0, 256, (100, 32), dtype=np.uint8)
+    buf = np.zeros(100 * 32 + 8, np.uint8)
+    view = buf[3:3 + 3200].reshape(100, 32)
+    view[...] = hashes
+    for strategy in STRATEGIES:
+        ix = Index(strategy=strategy)
+        ix.add(view, np.arange(100))
+        lims, ids, dist = ix.search_range(view[:5], 0)
+        assert lims.tolist() == [0, 1, 2, 3, 4, 5] and ids.tolist() == [0, 1, 2, 3, 4]
+        kid, _ = ix.search_knn(view[7:9], 1)
+        assert kid.ravel().tolist() == [7, 8]

@@ -254,11 +254,19 @@ cdef _check_status(int status):
         raise ValueError(f"Hamming kernel rejected its arguments (status {status})")
 
 
+cdef _check_aligned(const uint64_t[:, ::1] a, str what):
+    # the kernels read uint64 words; a view at an odd byte offset would be UB in C
+    if a.shape[0] > 0 and a.shape[1] > 0 and (<size_t>&a[0, 0]) % 8 != 0:
+        raise ValueError(f"{what} buffer is not 8-byte aligned (copy it first)")
+
+
 cdef _check_codes(const uint64_t[:, ::1] q, const uint64_t[:, ::1] db):
     if q.shape[1] != db.shape[1]:
         raise ValueError(f"queries have {q.shape[1]} words, database {db.shape[1]}")
     if q.shape[1] < 1 or q.shape[1] > HAMMING_MAX_WORDS:
         raise ValueError(f"codes must have 1..{HAMMING_MAX_WORDS} 64-bit words")
+    _check_aligned(q, "query")
+    _check_aligned(db, "database")
 
 
 cdef hamming_db _db(const uint64_t[:, ::1] db, int64_t row_base):
@@ -336,6 +344,10 @@ def mih_build(const uint64_t[:, ::1] db, int start, int length,
     if length < 1 or length > 32 or offsets.shape[0] != (<int64_t>1 << length) + 1 \
             or rows.shape[0] != db.shape[0]:
         raise ValueError("MIH table buffers do not match the layout")
+    _check_aligned(db, "database")
+    if db.shape[1] < 1 or db.shape[1] > HAMMING_MAX_WORDS or start < 0 \
+            or start + length > 64 * db.shape[1]:
+        raise ValueError("MIH substring outside the code")
     cdef int status
     cdef const uint64_t *codes = &db[0, 0] if db.shape[0] > 0 else NULL
     if db.shape[0] == 0:

@@ -176,7 +176,10 @@ class Index:
                 if len(b) != nbytes:
                     raise ValueError(f"{what}[{i}]: expected {nbytes} bytes, got {len(b)}")
                 arr[i] = np.frombuffer(b, np.uint8)
-        return np.ascontiguousarray(arr).view("<u8").astype(np.uint64, copy=False)
+        codes = np.ascontiguousarray(arr).view("<u8").astype(np.uint64, copy=False)
+        if codes.ctypes.data % 8:  # a view at an odd offset: the kernels need aligned words
+            codes = codes.copy()
+        return codes
 
     def add(self, hashes, ids=None) -> np.ndarray:
         """Add hashes with their ids; returns the ids used.
