@@ -121,15 +121,16 @@ def _one(value: HashLike) -> bytes:
     raise TypeError(f"cannot read a hash from {type(value).__name__}")
 
 
-def as_hash_array(value) -> np.ndarray:
-    """Validate and return an (N, 32) C-contiguous uint8 array (a (32,) array is one hash)."""
+def as_hash_array(value, nbytes: int = PDQ_BYTES, what: str = "hash arrays") -> np.ndarray:
+    """Validate and return an (N, nbytes) C-contiguous uint8 array (a (nbytes,) array
+    is one hash)."""
     arr = np.asarray(value)
     if arr.dtype != np.uint8:
-        raise TypeError(f"hash arrays must be uint8, not {arr.dtype}")
-    if arr.ndim == 1 and arr.shape[0] == PDQ_BYTES:
-        arr = arr.reshape(1, PDQ_BYTES)
-    if arr.ndim != 2 or arr.shape[1] != PDQ_BYTES:
-        raise HashFormatError(f"hash arrays have shape (N, 32), got {arr.shape}")
+        raise TypeError(f"{what} must be uint8, not {arr.dtype}")
+    if arr.ndim == 1 and arr.shape[0] == nbytes:
+        arr = arr.reshape(1, nbytes)
+    if arr.ndim != 2 or arr.shape[1] != nbytes:
+        raise HashFormatError(f"{what} have shape (N, {nbytes}), got {arr.shape}")
     return np.ascontiguousarray(arr)
 
 

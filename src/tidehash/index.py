@@ -31,7 +31,7 @@ import numpy as np
 from . import _native
 from .cpu import current_isa
 from .errors import TidehashError
-from .hashes import parse_hex
+from .hashes import as_hash_array, parse_hex
 
 __all__ = ["Index", "IndexFormatError"]
 
@@ -154,13 +154,7 @@ class Index:
                 isinstance(getattr(hashes, "bytes", None), bytes):
             hashes = [hashes]  # one hash (hex, bytes or PDQHash)
         if isinstance(hashes, np.ndarray):
-            arr = hashes
-            if arr.dtype != np.uint8:
-                raise TypeError(f"{what} must be a uint8 array, not {arr.dtype}")
-            if arr.ndim == 1 and arr.shape[0] == nbytes:
-                arr = arr.reshape(1, nbytes)
-            if arr.ndim != 2 or arr.shape[1] != nbytes:
-                raise ValueError(f"{what} must have shape (N, {nbytes}), got {arr.shape}")
+            arr = as_hash_array(hashes, nbytes, what)
         else:
             items = list(hashes)
             arr = np.empty((len(items), nbytes), np.uint8)
