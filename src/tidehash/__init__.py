@@ -8,7 +8,20 @@ from .files import FileHashes, hash_file, hash_files
 from .hashes import PDQHash, array_to_hex, hamming, hashes_to_array, hex_to_array
 from .image import DEFAULT_MAX_PIXELS
 from .index import Index, IndexFormatError
+from .match import VPDQIndex, VPDQMatchResult, VPDQVideoMatch, vpdq_match
 from .pdq import DIHEDRAL_NAMES, pdq_hash, pdq_hash_dihedral
+from .video import (
+    VideoError,
+    VPDQFeature,
+    VPDQHashes,
+    format_vpdq,
+    parse_vpdq,
+    read_vpdq,
+    vpdq_from_json,
+    vpdq_hash,
+    vpdq_to_json,
+    write_vpdq,
+)
 
 __version__ = "0.1.0"
 
@@ -17,4 +30,7 @@ __all__ = [
     "ImageTooLargeError", "Index", "IndexFormatError", "PDQHash", "TidehashError", "__version__",
     "array_to_hex", "available_isas", "cpu_info", "hamming", "hash_file", "hash_files",
     "hashes_to_array", "hex_to_array", "pdq_hash", "pdq_hash_dihedral", "use_isa",
+    "VPDQFeature", "VPDQHashes", "VPDQIndex", "VPDQMatchResult", "VPDQVideoMatch", "VideoError",
+    "format_vpdq", "parse_vpdq", "read_vpdq", "vpdq_from_json", "vpdq_hash", "vpdq_match",
+    "vpdq_to_json", "write_vpdq",
 ]

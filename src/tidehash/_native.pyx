@@ -117,6 +117,29 @@ def pdq_hash_lines(const uint8_t[:, ::1] lines, int channels, int isa, bint dihe
     return _run_pdq(&px, isa, dihedral)
 
 
+def pdq_hash_strided(const uint8_t[::1] buf, int64_t rows, int64_t cols, int64_t row_stride,
+                     int channels, int isa):
+    """Hash an image whose rows start every `row_stride` bytes of `buf` (a padded
+    frame plane, e.g. a decoded video frame): rows x cols pixels of `channels` bytes.
+
+    Returns (hash bytes, quality)."""
+    cdef pdq_pixels px
+    if channels not in (1, 3, 4):
+        raise ValueError(f"channels must be 1, 3 or 4, got {channels}")
+    if rows <= 0 or cols <= 0:
+        raise ValueError(f"image has no pixels ({cols}x{rows})")
+    if row_stride < cols * channels:
+        raise ValueError(f"row stride {row_stride} < {cols} pixels x {channels} bytes")
+    if (rows - 1) * row_stride + cols * channels > buf.shape[0]:
+        raise ValueError("buffer is smaller than rows x row_stride")
+    px.data = &buf[0]
+    px.rows = rows
+    px.cols = cols
+    px.row_stride = row_stride
+    px.channels = channels
+    return _run_pdq(&px, isa, False)
+
+
 def pdq_hash_arrow(object schema_capsule, object array_capsule, int64_t width, int64_t height,
                    int isa, bint dihedral):
     """Hash a Pillow image through its Arrow export, reading its pixel memory in

@@ -11,4 +11,5 @@ Nothing here is imported by ``import tidehash``; faiss and psutil are optional.
 
 COMMANDS = {
     "search": "exact Hamming search: tidehash flat / MIH / auto vs faiss vs NumPy",
+    "video": "vPDQ: x realtime vs PyAV decode alone and pip vpdq (when installed)",
 }

@@ -23,6 +23,9 @@ def main(argv=None) -> int:
     if command == "search":
         from .search import main as search_main
         return search_main(rest)
+    if command == "video":
+        from .video import main as video_main
+        return video_main(rest)
     print(f"unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
     return 2
 
