@@ -48,6 +48,9 @@ TIMESTAMP_DECIMALS = 3
 MAX_CONSECUTIVE_DECODE_ERRORS = 64
 # Formats that PyAV opens as one-picture "videos": images, not videos.
 _IMAGE_DEMUXERS = ("image2", "image2pipe")
+# FFmpeg renders any text file as a "video" through these (ANSI art, binary text).
+_TEXT_DEMUXERS = ("tty", "bintext", "xbin", "adf", "idf")
+_TEXT_CODECS = ("ansi", "bintext", "xbin", "idf")
 
 
 class VideoError(DecodeError):
@@ -217,9 +220,13 @@ def _video_stream(container, name: str):
     fmt = container.format.name
     if any(part in _IMAGE_DEMUXERS or part.endswith("_pipe") for part in fmt.split(",")):
         raise VideoError(name, f"not a video: an image ({fmt})")
+    if any(part in _TEXT_DEMUXERS for part in fmt.split(",")):
+        raise VideoError(name, f"not a video: text ({fmt})")
     streams = container.streams.video
     if not streams:
         raise VideoError(name, f"no video stream ({fmt})")
+    if streams[0].codec_context.name in _TEXT_CODECS:
+        raise VideoError(name, f"not a video: text ({streams[0].codec_context.name})")
     return streams[0]
 
 
@@ -252,6 +259,7 @@ def _hash_container(container, name: str, seconds: float, workers: int,
     codec.thread_type = "AUTO" if drains else "SLICE"
 
     mod = frame_mod(seconds, fps)
+    time_base = stream.time_base
     isa = current_isa()
     hasher = _FrameHasher()
     features: list[VPDQFeature] = []
@@ -302,8 +310,8 @@ def _hash_container(container, name: str, seconds: float, workers: int,
                         errors.append(f"frame {frame_number}: {exc.reason}")
                         frame_number += 1
                         continue
-                if frame.time is not None:
-                    last_time = frame.time
+                if frame.pts is not None and time_base is not None:
+                    last_time = float(frame.pts * time_base)
                 if frame_number % mod == 0:
                     pending.append(pool.submit(hasher, frame, frame_number, fps, isa))
                     collect(2 * workers)
@@ -330,17 +338,30 @@ def _truncation(container, stream, decoded: int, last_time, fps: float) -> str |
     declared = stream.frames
     if declared and decoded < declared:
         return f"stream ended early: {decoded} of {declared} frames decoded (truncated?)"
-    duration = None
-    if stream.duration is not None and stream.time_base is not None:
-        duration = float(stream.duration * stream.time_base)
-    elif container.duration is not None and len(container.streams) == 1:
-        duration = container.duration / 1_000_000
+    duration = _declared_duration(container, stream)
     if duration and last_time is not None:
         start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         covered = last_time - start + 1.0 / fps
-        if covered < duration - max(0.5, 2.0 / fps):
+        if covered < duration - max(3.0 / fps, 0.02 * duration, 0.1):
             return (f"stream ended early: frames up to {covered:.3f} s of "
                     f"{duration:.3f} s decoded (truncated?)")
+    return None
+
+
+def _declared_duration(container, stream) -> float | None:
+    """The video stream's own duration: its header field, Matroska's per-track
+    DURATION tag, or the file's duration when the video is its only stream."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    tag = (stream.metadata or {}).get("DURATION")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return int(h) * 3600 + int(m) * 60 + float(sec)
+        except ValueError:
+            pass
+    if container.duration is not None and len(container.streams) == 1:
+        return container.duration / 1_000_000
     return None
 
 
