@@ -121,6 +121,25 @@ def test_range_equals_scalar_and_oracle(words, isa):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("nq", [1, 5, 6, 7, 8, 9, 12, 13, 17])
+def test_range_query_blocks_with_hits_everywhere(isa, nq):
+    """Batches scanned several queries at a time (the AVX-512 OR-bound path for
+    256-bit codes at r = 39..53): every query of a block, at every position in it,
+    has hits at and around the radius, in full and partial groups and tiles."""
+    rng = np.random.default_rng(nq)
+    for n in (1, 9, 33, 1023, 1025, 2049):
+        db = O.clustered_codes(rng, n, 4, family=4, max_flips=60)
+        q = O.near_queries(rng, db, nq, 50)  # each query within 50 of a row
+        ref = O.distances(q, db)
+        for radius in (38, 39, 45, 52, 53, 54):
+            got = canon(*_native.hamming_range(q, db, radius, isa))
+            exp = oracle_range(ref, radius)
+            assert np.array_equal(got, exp), (n, nq, radius)
+            if radius >= 50:
+                assert np.unique(exp[0]).size == nq  # every query has a hit
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("words", WORDS)
 def test_range_nontrivial_on_clustered_data(words, isa):
     """Sanity of the data generator: at a quarter of the bits the clustered data

@@ -6,6 +6,10 @@
 
 #include "hamming.h"
 
+/* queries scanned together on the OR-bound path (see partial_mask4_nq); at most 8
+ * (group_dist_nq packs 8 rows x queries into 64 bits) */
+#define HAMMING_OR_QUERIES 6
+
 static inline __m512i wdist(const uint64_t *pg, int w, uint64_t qw) {
     return _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512((const void *)(pg + w * 8)),
                                                 _mm512_set1_epi64((long long)qw)));
@@ -55,14 +59,98 @@ static inline __attribute__((always_inline)) unsigned group_dist(const uint64_t 
     return m;
 }
 
-/* the smallest filter distance among 32 rows decides for all of them */
+/* A lower bound of the distance of a 4-word code in one popcount:
+ * popcnt(x0|x1|x2|x3) <= popcnt(x0)+popcnt(x1)+popcnt(x2)+popcnt(x3), where xi is
+ * word i XOR the query. For unrelated codes it is about 60 (sd 1.9), so up to
+ * r ~ 53 it rules out a block of 32 rows almost always, at half the popcounts of
+ * summing three words (VPOPCNTQ is the scan's bottleneck). */
+static inline __attribute__((always_inline)) __m512i or_bound4(const uint64_t *pg,
+                                                               const uint64_t *q) {
+    __m512i x = xword(pg, 0, q[0]);
+    x = _mm512_ternarylogic_epi64(x, _mm512_loadu_si512((const void *)(pg + 8)),
+                                  _mm512_set1_epi64((long long)q[1]), 0xf6); /* a | (b ^ c) */
+    x = _mm512_ternarylogic_epi64(x, _mm512_loadu_si512((const void *)(pg + 16)),
+                                  _mm512_set1_epi64((long long)q[2]), 0xf6);
+    x = _mm512_ternarylogic_epi64(x, _mm512_loadu_si512((const void *)(pg + 24)),
+                                  _mm512_set1_epi64((long long)q[3]), 0xf6);
+    return _mm512_popcnt_epi64(x);
+}
+
+/* Exact distances of one group of 8 rows to the HAMMING_OR_QUERIES queries,
+ * branch-free: byte k of the result holds the rows within thr of query k. */
+static inline __attribute__((always_inline)) uint64_t group_dist_nq(
+    const uint64_t *pg, const uint64_t qp[HAMMING_OR_QUERIES][4], int32_t thr,
+    int32_t out[HAMMING_OR_QUERIES][8]) {
+    const __m512i t = _mm512_set1_epi64(thr);
+    uint64_t mask = 0;
+    for (int k = 0; k < HAMMING_OR_QUERIES; k++) {
+        const __m512i d = sum_words(pg, qp[k], 0, 4);
+        _mm256_storeu_si256((__m256i *)out[k], _mm512_cvtepi64_epi32(d));
+        mask |= (uint64_t)_mm512_cmple_epi64_mask(d, t) << (8 * k);
+    }
+    return mask;
+}
+
+static inline __attribute__((always_inline)) unsigned or_bound_mask(const uint64_t *pg,
+                                                                    const uint64_t *q,
+                                                                    int32_t thr) {
+    return _mm512_cmple_epi64_mask(or_bound4(pg, q), _mm512_set1_epi64(thr));
+}
+
+/* the smallest filter distance among 32 rows decides for all of them; fw == 0
+ * (4-word codes only) filters on the OR bound */
 static inline __attribute__((always_inline)) uint32_t partial_mask4(const uint64_t *pg,
                                                                     const uint64_t *q, int words,
                                                                     int fw, int32_t thr) {
-    __m512i best = sum_words(pg, q, 0, fw);
-    for (int g = 1; g < 4; g++) best = _mm512_min_epu64(best, sum_words(pg + g * 8 * words, q, 0, fw));
+    __m512i best;
+    if (fw == 0) {
+        best = or_bound4(pg, q);
+        for (int g = 1; g < 4; g++) best = _mm512_min_epu64(best, or_bound4(pg + g * 32, q));
+    } else {
+        best = sum_words(pg, q, 0, fw);
+        for (int g = 1; g < 4; g++) {
+            best = _mm512_min_epu64(best, sum_words(pg + g * 8 * words, q, 0, fw));
+        }
+    }
     return _mm512_cmple_epi64_mask(best, _mm512_set1_epi64(thr));
 }
+
+/* The OR bound for HAMMING_OR_QUERIES queries at once over 32 rows: each word
+ * of the tile is loaded once for all of them, so loads (one zmm per cycle on Zen
+ * 4) stop bounding the scan. Zero only if no query has a row of the 32 within thr. */
+static inline __attribute__((always_inline)) uint32_t partial_mask4_nq(
+    const uint64_t *pg, const uint64_t qp[HAMMING_OR_QUERIES][4], int32_t thr) {
+    __m512i qb[HAMMING_OR_QUERIES][4];
+    for (int k = 0; k < HAMMING_OR_QUERIES; k++) {
+        for (int w = 0; w < 4; w++) qb[k][w] = _mm512_set1_epi64((long long)qp[k][w]);
+    }
+    const __m512i t = _mm512_set1_epi64(thr);
+    uint32_t mask = 0;
+    for (int g = 0; g < 4; g++) {
+        const uint64_t *p = pg + g * 32;
+        const __m512i w0 = _mm512_loadu_si512((const void *)p);
+        const __m512i w1 = _mm512_loadu_si512((const void *)(p + 8));
+        const __m512i w2 = _mm512_loadu_si512((const void *)(p + 16));
+        const __m512i w3 = _mm512_loadu_si512((const void *)(p + 24));
+        __m512i best = _mm512_set1_epi64(INT64_MAX);
+        for (int k = 0; k < HAMMING_OR_QUERIES; k++) {
+            __m512i x = _mm512_xor_si512(w0, qb[k][0]);
+            x = _mm512_ternarylogic_epi64(x, w1, qb[k][1], 0xf6);
+            x = _mm512_ternarylogic_epi64(x, w2, qb[k][2], 0xf6);
+            x = _mm512_ternarylogic_epi64(x, w3, qb[k][3], 0xf6);
+            best = _mm512_min_epu64(best, _mm512_popcnt_epi64(x));
+        }
+        mask |= (uint32_t)_mm512_cmple_epi64_mask(best, t) << (8 * g);
+    }
+    return mask; /* byte g: the rows of group g that some query may reach */
+}
+
+#ifndef HAMMING_NO_OR_BOUND
+/* radii at which the OR bound beats summing words: from where two words no longer
+ * filter (r > 38) to where the bound lets too many blocks through (r > 53) */
+#define HAMMING_OR_BOUND_MIN 39
+#define HAMMING_OR_BOUND_MAX 53
+#endif
 
 /* 8 rows of 4 words (four 2-row vectors) -> word-planar: a 8x4 transpose of
  * uint64 in 8 two-source permutes, instead of 32 scalar moves */

@@ -100,7 +100,39 @@ HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *d
         const int64_t nt = n - t0 < tile ? n - t0 : tile;
         const int64_t groups = (nt + 7) / 8;
         to_planar(db->db + t0 * words, nt, words, planar);
-        for (int64_t qi = 0; qi < nq; qi++) {
+        int64_t q0 = 0;
+#ifdef HAMMING_OR_QUERIES
+        if (fw == 0 && words == 4) { /* queries in blocks, sharing the tile's loads */
+            for (; q0 + HAMMING_OR_QUERIES <= nq; q0 += HAMMING_OR_QUERIES) {
+                uint64_t qp[HAMMING_OR_QUERIES][4];
+                memcpy(qp, q + q0 * 4, sizeof qp);
+                int64_t g = 0;
+                for (; g < groups; g += 4) {
+                    uint32_t live = 0xffffffffu; /* a tail of < 4 groups: check each */
+                    if (g + 4 <= groups) {
+                        live = partial_mask4_nq(planar + g * 32, (const uint64_t(*)[4])qp,
+                                                radius);
+                        if (live == 0) continue;
+                    }
+                    const int64_t g_end = g + 4 <= groups ? g + 4 : groups;
+                    for (int64_t gg = g; gg < g_end; gg++) {
+                        if (((live >> (8 * (gg - g))) & 0xffu) == 0) continue;
+                        int32_t d[HAMMING_OR_QUERIES][8];
+                        uint64_t m = group_dist_nq(planar + gg * 32,
+                                                   (const uint64_t(*)[4])qp, radius, d);
+                        while (m) { /* bit 8k + j: row j is a hit of query k */
+                            const int b = __builtin_ctzll(m), k = b >> 3, j = b & 7;
+                            m &= m - 1;
+                            if (gg * 8 + j >= nt) continue; /* padding of the last group */
+                            HAMMING_EMIT(buf, nbuf, q0 + k, db->row_base + t0 + gg * 8 + j,
+                                         d[k][j], sink, ctx);
+                        }
+                    }
+                }
+            }
+        }
+#endif
+        for (int64_t qi = q0; qi < nq; qi++) {
             /* a local copy of the query cannot alias the hit buffer, so its
              * broadcasts stay in registers across the scan */
             uint64_t qq[HAMMING_MAX_WORDS];
@@ -116,7 +148,9 @@ HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *d
                 const int64_t g_end = g + 4 <= groups ? g + 4 : groups;
                 for (; g < g_end; g++) {
                     int32_t d[8];
-                    unsigned m = group_dist(planar + g * 8 * words, qq, words, fw, radius, d);
+                    /* fw == 0: the block passed the OR bound; sum every word */
+                    unsigned m = group_dist(planar + g * 8 * words, qq, words,
+                                            fw == 0 ? words : fw, radius, d);
                     if (m == 0) continue;
                     m &= valid_mask(nt - g * 8);
                     while (m) {
@@ -279,6 +313,11 @@ static int scan_range(const uint64_t *q, int64_t nq, const hamming_db *db, int r
     const int fw = filter_words(radius, db->words);
 #ifdef HAMMING_DIRECT_MAX_QUERIES
     if (nq <= HAMMING_DIRECT_MAX_QUERIES) return range_direct(q, nq, db, radius, sink, ctx, fw);
+#endif
+#ifdef HAMMING_OR_BOUND_MAX
+    if (db->words == 4 && radius >= HAMMING_OR_BOUND_MIN && radius <= HAMMING_OR_BOUND_MAX) {
+        return range_impl(q, nq, db, radius, sink, ctx, 4, 0);
+    }
 #endif
     if (db->words == 4) { /* PDQ: one fully unrolled copy per filter width */
         switch (fw) {
