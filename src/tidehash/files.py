@@ -91,7 +91,7 @@ class _FileRead:
 
 
 def _read_file(source: Source, name: str, *, decode_image: bool, digests: tuple[str, ...],
-               max_pixels: int | None) -> _FileRead:
+               max_pixels: int | None, fast: bool) -> _FileRead:
     """Decode the image (if asked) and compute the digests in one read of the file.
 
     The Pillow image is decoded into this thread's reusable buffer: whatever is
@@ -109,7 +109,7 @@ def _read_file(source: Source, name: str, *, decode_image: bool, digests: tuple[
     hashers = new_hashers(digests)
     stream, owned = open_stream(source, name, hashers)
     try:
-        image = load_image(stream, name, max_pixels=max_pixels, reuse_buffer=True)
+        image = load_image(stream, name, max_pixels=max_pixels, reuse_buffer=True, fast=fast)
         pixels = normalize(image, name)
         if isinstance(stream, DigestingReader):
             found = stream.finish()  # the bytes the decoder did not read
@@ -124,7 +124,7 @@ def _read_file(source: Source, name: str, *, decode_image: bool, digests: tuple[
 
 
 def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
-              dihedral: bool = False,
+              dihedral: bool = False, fast: bool = False,
               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> FileHashes:
     """Hash one file (path, bytes or binary file object) with ``algorithms``.
 
@@ -134,7 +134,10 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     decodes the image; with only digests requested nothing is decoded and any
     file works. "phash" and "vpdq" are accepted but not computed yet (None).
 
-    ``dihedral=True`` also fills ``pdq_dihedral`` (the 8 variants).
+    ``dihedral=True`` also fills ``pdq_dihedral`` (the 8 variants). ``fast=True``
+    decodes large JPEGs scaled down in the DCT domain (a few bits from the exact
+    hash, several times faster); it is not applied when "phash" is requested,
+    as pHash must match imagehash on the full image.
 
     A file object is read from its current position to its end. Raises
     DecodeError (ImageTooLargeError over ``max_pixels``) for a file that cannot
@@ -146,7 +149,7 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     name = source_name(source)
     read = _read_file(source, name, decode_image=not wanted.isdisjoint(_IMAGE_ALGORITHMS),
                       digests=tuple(a for a in DIGEST_ALGORITHMS if a in wanted),
-                      max_pixels=max_pixels)
+                      max_pixels=max_pixels, fast=fast and "phash" not in wanted)
     fields: dict = dict(read.digests)
     if "pdq" in wanted:
         raw, quality = _hash_pixels(read.pixels, dihedral)
@@ -160,10 +163,10 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     return FileHashes(path=name, **fields)
 
 
-def _hash_or_error(source: Source, algorithms: frozenset[str], dihedral: bool,
+def _hash_or_error(source: Source, algorithms: frozenset[str], dihedral: bool, fast: bool,
                    max_pixels: int | None) -> FileHashes:
     try:
-        return hash_file(source, algorithms=algorithms, dihedral=dihedral,
+        return hash_file(source, algorithms=algorithms, dihedral=dihedral, fast=fast,
                          max_pixels=max_pixels)
     except DecodeError as exc:
         return FileHashes(path=exc.source, error=exc.reason)
@@ -172,11 +175,11 @@ def _hash_or_error(source: Source, algorithms: frozenset[str], dihedral: bool,
 
 
 def hash_files(sources: Iterable[Source], *, algorithms: str | Iterable[str] = ("pdq",),
-               workers: int | None = None, dihedral: bool = False,
+               workers: int | None = None, dihedral: bool = False, fast: bool = False,
                max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[FileHashes]:
     """Hash many files; yields one FileHashes per input, in input order.
 
-    ``algorithms``, ``dihedral`` and ``max_pixels`` are as for hash_file
+    ``algorithms``, ``dihedral``, ``fast`` and ``max_pixels`` are as for hash_file
     (checked here, before the first file). A bad file does not stop the batch:
     its record carries ``error`` and no hash (digests included). ``workers``
     threads decode and hash concurrently (Pillow's decoders, hashlib and the PDQ
@@ -189,12 +192,12 @@ def hash_files(sources: Iterable[Source], *, algorithms: str | Iterable[str] = (
         workers = os.cpu_count() or 1
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
-    return _hash_files(sources, wanted, workers, dihedral, max_pixels)
+    return _hash_files(sources, wanted, workers, dihedral, fast, max_pixels)
 
 
 def _hash_files(sources: Iterable[Source], wanted: frozenset[str], workers: int,
-                dihedral: bool, max_pixels: int | None) -> Iterator[FileHashes]:
-    args = (wanted, dihedral, max_pixels)
+                dihedral: bool, fast: bool, max_pixels: int | None) -> Iterator[FileHashes]:
+    args = (wanted, dihedral, fast, max_pixels)
     if workers == 1:
         for src in sources:
             yield _hash_or_error(src, *args)

@@ -8,6 +8,11 @@ Compatibility with existing hash lists decides it (DESIGN.md):
 * CMYK, YCbCr, LA, I, F (and other rare modes) go through Pillow's conversion to RGB;
 * grey images (L, and 1 as 0/255) hash their grey value directly.
 
+Fast mode (opt-in, ``fast=True``) is the one exception to "full resolution": a
+JPEG (or MPO) at least 2 x FAST_MIN_SIDE on its short side is decoded scaled by
+1/2, 1/4 or 1/8 in the DCT domain (Pillow's ``draft``), which is several times
+faster and changes a PDQ hash by a few bits (measured in benchmarks/RESULTS.md).
+
 Pixels reach the kernel either as a Pillow image read in place through its Arrow
 export (4 bytes per pixel for RGB/RGBA/RGBX, 1 for L) or as a C-contiguous uint8
 NumPy array of shape (H, W), (H, W, 3) or (H, W, 4).
@@ -36,6 +41,11 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
 _DIRECT_MODES = ("L", "RGB", "RGBA", "RGBX")
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 _PREALLOCATE_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "BMP", "PPM")
+_DRAFT_FORMATS = ("JPEG", "MPO")
+
+#: Fast mode decodes a JPEG scaled by 1/2, 1/4 or 1/8 in the DCT domain, keeping at
+#: least this many pixels on its short side (chosen by measurement: benchmarks/RESULTS.md).
+FAST_MIN_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -142,14 +152,26 @@ def _preallocate_single_block(im: Image.Image, reuse: bool) -> None:
         pass
 
 
+def _draft_for_fast_mode(im: Image.Image) -> None:
+    """Fast mode: let libjpeg scale a large JPEG by 1/2, 1/4 or 1/8 in the DCT
+    domain, keeping at least FAST_MIN_SIDE pixels on the short side. Any other
+    image, and a JPEG under twice that size, is decoded exactly as in exact mode."""
+    if im.format not in _DRAFT_FORMATS or min(im.size) // FAST_MIN_SIDE < 2:
+        return
+    # Pillow picks the largest factor s in (8, 4, 2) with short side // s >= the
+    # requested side; the mode "RGB" asks for no colour conversion (only "L" and
+    # "YCbCr" would change the decoded mode).
+    im.draft("RGB", (FAST_MIN_SIDE, FAST_MIN_SIDE))
+
+
 def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               reuse_buffer: bool = False) -> Image.Image:
+               reuse_buffer: bool = False, fast: bool = False) -> Image.Image:
     """Open and load one image from a seekable binary stream (as from open_stream).
 
     Returns the loaded Pillow image as Pillow opens it: its own mode, no EXIF
     transpose (what ``imagehash`` hashes from ``Image.open(path)``); ``normalize``
     then applies the mode policy for PDQ. The pixel limit applies to the size the
-    file declares, before any pixel is decoded."""
+    file declares, before any pixel is decoded (and before fast mode shrinks it)."""
     try:
         im = Image.open(stream)
     except UnidentifiedImageError:
@@ -160,6 +182,8 @@ def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
             struct.error) as exc:
         raise DecodeError(name, f"cannot read image header: {exc}") from None
     _check_size(im, name, max_pixels)
+    if fast:
+        _draft_for_fast_mode(im)
     _preallocate_single_block(im, reuse_buffer)
     try:
         im.load()
@@ -174,15 +198,18 @@ def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
 def decode(source: Source, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-           reuse_buffer: bool = False) -> Pixels:
+           reuse_buffer: bool = False, fast: bool = False) -> Pixels:
     """Decode a file (path, bytes or binary file object) under the decoding policy.
 
     ``reuse_buffer=True`` decodes into a per-thread buffer that the next call in
-    the same thread overwrites: only for callers that consume the pixels at once."""
+    the same thread overwrites: only for callers that consume the pixels at once.
+    ``fast=True`` decodes large JPEGs scaled down in the DCT domain (see
+    FAST_MIN_SIDE); everything else decodes as in exact mode (the default)."""
     name = source_name(source)
     stream, owned = open_stream(source, name)
     try:
-        im = load_image(stream, name, max_pixels=max_pixels, reuse_buffer=reuse_buffer)
+        im = load_image(stream, name, max_pixels=max_pixels, reuse_buffer=reuse_buffer,
+                        fast=fast)
         return normalize(im, name)
     finally:
         if owned is not None:
