@@ -182,6 +182,30 @@ def test_reader_seek_past_the_end(blobs):
     assert r.finish() == oracle(data)
 
 
+def test_reader_file_growing_behind_a_gap_is_an_error(blobs):
+    """A file that grows between the end found while hashing a gap and the read
+    behind it cannot be hashed in file order any more: an error, not a wrong digest."""
+
+    class GrowsAtItsEnd(Counting):
+        grown = False
+
+        def readinto(self, b):
+            n = super().readinto(b)
+            if n == 0 and not self.grown:  # append right after the end was seen
+                self.grown = True
+                pos = self._buf.tell()
+                self._buf.seek(0, io.SEEK_END)
+                self._buf.write(b"x" * 200)
+                self._buf.seek(pos)
+            return n
+
+    raw = GrowsAtItsEnd(blobs[65])
+    r = DigestingReader(raw, new_hashers(("md5",)))
+    r.seek(100)  # the gap [0, 100) ends at the end of the file (65) ...
+    with pytest.raises(OSError):
+        r.read(10)  # ... but bytes 100-110 exist now
+
+
 def test_reader_short_reads_are_not_the_end(blobs):
     """A raw stream may return fewer bytes than asked before its end: the gap and
     the tail must still be hashed in full."""

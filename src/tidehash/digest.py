@@ -189,8 +189,11 @@ class DigestingReader(io.RawIOBase):
             return None  # a non-blocking stream with nothing yet, as io does
         _check_binary(data)
         end = self._pos + len(data)
-        if end > self._hashed:
-            skip = self._hashed - self._pos  # >= 0: _pos <= _hashed here
+        if data and self._pos > self._hashed:
+            # the gap ended at the end of the file, yet there are bytes here now
+            raise OSError("the file changed while it was being read")
+        if data and end > self._hashed:
+            skip = self._hashed - self._pos  # >= 0 here
             _update(self._hashers, memoryview(data)[skip:] if skip else data)
             self._hashed = end
         self._pos = self._raw_pos = end
