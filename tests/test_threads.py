@@ -116,3 +116,27 @@ def test_each_thread_its_own_isa(images):
         for _ in range(2):
             assert list(pool.map(job, work)) == serial
     assert tidehash.cpu_info()["active_isa"] == default
+
+
+def test_files_with_digests_and_fast_mode_concurrently(files, tmp_path):
+    """Digests (hashlib releases the GIL too) and fast mode from several threads
+    give exactly the serial records, in input order."""
+    import hashlib
+
+    big = tmp_path / "big.jpg"  # large enough for fast mode to scale it
+    Image.fromarray(make_image(0)).resize((2200, 1700)).save(big, quality=90)
+    paths = list(files) + [big] * 3
+    algos = ("pdq", "md5", "sha256")
+    for fast in (False, True):
+        serial = [tidehash.hash_file(p, algorithms=algos, fast=fast) for p in paths]
+        for p, rec in zip(paths, serial):
+            data = p.read_bytes()
+            assert rec.md5 == hashlib.md5(data).hexdigest()
+            assert rec.sha256 == hashlib.sha256(data).hexdigest()
+        for _ in range(2):
+            assert list(tidehash.hash_files(paths, algorithms=algos, fast=fast,
+                                            workers=THREADS)) == serial
+        with ThreadPoolExecutor(THREADS) as pool:
+            got = list(pool.map(lambda p, f=fast: tidehash.hash_file(p, algorithms=algos, fast=f),
+                                paths))
+        assert got == serial

@@ -3,8 +3,9 @@
 Images are hashed on the device that holds them; only hashes travel."""
 
 from .cpu import available_isas, cpu_info, use_isa
+from .digest import file_digests
 from .errors import DecodeError, HashFormatError, ImageTooLargeError, TidehashError
-from .files import FileHashes, hash_file, hash_files
+from .files import ALGORITHMS, FileHashes, hash_file, hash_files
 from .hashes import PDQHash, array_to_hex, hamming, hashes_to_array, hex_to_array
 from .image import DEFAULT_MAX_PIXELS
 from .index import Index, IndexFormatError
@@ -26,10 +27,11 @@ from .video import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "DIHEDRAL_NAMES", "DecodeError", "FileHashes", "HashFormatError",
-    "ImageTooLargeError", "Index", "IndexFormatError", "PDQHash", "TidehashError", "__version__",
-    "array_to_hex", "available_isas", "cpu_info", "hamming", "hash_file", "hash_files",
-    "hashes_to_array", "hex_to_array", "pdq_hash", "pdq_hash_dihedral", "use_isa",
+    "ALGORITHMS", "DEFAULT_MAX_PIXELS", "DIHEDRAL_NAMES", "DecodeError", "FileHashes",
+    "HashFormatError", "ImageTooLargeError", "Index", "IndexFormatError", "PDQHash",
+    "TidehashError", "__version__", "array_to_hex", "available_isas", "cpu_info", "file_digests",
+    "hamming", "hash_file", "hash_files", "hashes_to_array", "hex_to_array", "pdq_hash",
+    "pdq_hash_dihedral", "use_isa",
     "VPDQFeature", "VPDQHashes", "VPDQIndex", "VPDQMatchResult", "VPDQVideoMatch", "VideoError",
     "format_vpdq", "parse_vpdq", "read_vpdq", "vpdq_from_json", "vpdq_hash", "vpdq_match",
     "vpdq_to_json", "write_vpdq",

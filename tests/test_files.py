@@ -1,0 +1,224 @@
+"""hash_file / hash_files: the ``algorithms`` choice, MD5 / SHA-256 computed in the
+read that decodes the image, digests-only files, and the error rule (error set =>
+every hash None). The oracle is hashlib over the bytes the test wrote; every file
+is made in pytest's tmp_path."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+from sources import (  # tests/ helpers (pytest puts tests/ on sys.path)
+    DECODE_FORMATS,
+    NonSeekable,
+    ReadOnly,
+    encoded,
+    oracle,
+    smooth_rgb,
+)
+
+import tidehash
+from tidehash.digest import CHUNK_SIZE
+
+
+@pytest.mark.parametrize("fmt", DECODE_FORMATS)
+def test_hash_file_digests_in_the_decoding_pass(tmp_path, fmt):
+    data, exact = encoded(fmt)
+    p = tmp_path / "img.bin"  # the name says nothing: formats are found by content
+    p.write_bytes(data)
+    want = oracle(data)
+    rec = tidehash.hash_file(p, algorithms=("pdq", "md5", "sha256"))
+    assert rec.error is None
+    assert rec.md5 == want["md5"] and rec.sha256 == want["sha256"]
+    assert rec.pdq == tidehash.hash_file(p).pdq  # digests change nothing in the pixels
+    if exact is not None:
+        assert rec.pdq == tidehash.pdq_hash(exact)
+    # every source kind gives the same record
+    with open(p, "rb") as f:
+        by_file = tidehash.hash_file(f, algorithms=("pdq", "md5", "sha256"))
+    others = [tidehash.hash_file(s, algorithms=("md5", "pdq", "sha256"))
+              for s in (data, io.BytesIO(data), NonSeekable(data), ReadOnly(data))]
+    for other in [by_file, *others]:
+        assert (other.pdq, other.md5, other.sha256) == (rec.pdq, rec.md5, rec.sha256)
+    d = rec.to_dict()
+    assert d["md5"] == want["md5"] and d["sha256"] == want["sha256"] and d["pdq"] == rec.pdq.hex
+
+
+def test_hash_file_digests_with_dihedral(tmp_path):
+    data, _ = encoded("JPEG")
+    rec = tidehash.hash_file(data, algorithms=("pdq", "sha256"), dihedral=True)
+    assert rec.sha256 == oracle(data)["sha256"] and rec.md5 is None
+    assert rec.pdq_dihedral == tidehash.hash_file(data, dihedral=True).pdq_dihedral
+
+
+def test_image_inside_a_file_object_positioned_mid_file(tmp_path):
+    """A file object is the bytes from its current position on, for the digests
+    and for the image alike: an image stored after a header is hashed as itself."""
+    data, _ = encoded("PNG")
+    prefix = b"some container header " * 100
+    p = tmp_path / "container.bin"
+    p.write_bytes(prefix + data + b"trailer")
+    want = tidehash.hash_file(data + b"trailer", algorithms=("pdq", "md5", "sha256"))
+    assert want.md5 == oracle(data + b"trailer")["md5"]
+    with open(p, "rb") as f:
+        f.seek(len(prefix))
+        assert tidehash.hash_file(f, algorithms=("pdq", "md5", "sha256")) == \
+            replace(want, path=str(p))
+        f.seek(len(prefix))
+        assert tidehash.hash_file(f).pdq == want.pdq  # without digests too
+    stream = NonSeekable(prefix + data + b"trailer", chunk=len(prefix))
+    assert len(stream.read(len(prefix))) == len(prefix)
+    got = tidehash.hash_file(stream, algorithms=("pdq", "md5", "sha256"))
+    assert (got.pdq, got.md5, got.sha256) == (want.pdq, want.md5, want.sha256)
+
+
+# --------------------------------------------------------------------------- digests only
+
+
+@pytest.mark.parametrize("n", [0, 1, CHUNK_SIZE, 3 * CHUNK_SIZE + 17])
+def test_digests_only_any_file(tmp_path, n):
+    data = np.random.default_rng(n).bytes(n)
+    p = tmp_path / "notes.txt"
+    p.write_bytes(data)
+    rec = tidehash.hash_file(p, algorithms=("md5", "sha256"))
+    want = oracle(data)
+    assert rec.error is None and rec.pdq is None
+    assert (rec.md5, rec.sha256) == (want["md5"], want["sha256"])
+    assert rec.to_dict() == {"path": str(p), **want}
+
+
+def test_digests_only_does_not_decode(tmp_path, monkeypatch):
+    """A video (or anything else) with only digests requested: Pillow is never asked."""
+    from tidehash import image
+    data = b"\0\0\0\x18ftypmp42" + np.random.default_rng(1).bytes(100_000)
+    p = tmp_path / "clip.mp4"
+    p.write_bytes(data)
+
+    def refuse(*a, **k):
+        raise AssertionError("decoded although only digests were requested")
+
+    monkeypatch.setattr(image, "load_image", refuse)
+    monkeypatch.setattr("tidehash.files.load_image", refuse)
+    rec = tidehash.hash_file(p, algorithms="sha256")
+    assert rec.sha256 == oracle(data)["sha256"] and rec.md5 is None and rec.pdq is None
+    assert tidehash.hash_file(data, algorithms="md5").md5 == oracle(data)["md5"]
+    assert tidehash.hash_file(NonSeekable(data), algorithms="md5").md5 == oracle(data)["md5"]
+    recs = list(tidehash.hash_files([p, p], algorithms=("md5",), workers=2))
+    assert [r.md5 for r in recs] == [oracle(data)["md5"]] * 2
+
+
+def test_digests_only_bad_paths(tmp_path):
+    with pytest.raises(tidehash.DecodeError) as info:
+        tidehash.hash_file(tmp_path / "missing", algorithms="md5")
+    assert info.value.source == str(tmp_path / "missing")
+    with pytest.raises(tidehash.DecodeError):
+        tidehash.hash_file(tmp_path, algorithms="md5")
+
+
+# --------------------------------------------------------------------------- errors keep the rule
+
+
+BAD_IMAGES = {
+    "empty": b"",
+    "text": b"this is not an image\n" * 50,
+    "truncated-jpeg": None,  # filled below
+    "garbage-after-png-magic": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_IMAGES))
+def test_undecodable_image_with_digests_requested_is_an_error(tmp_path, kind):
+    """error set => every hash None, digests included (hash_file raises)."""
+    data = BAD_IMAGES[kind]
+    if data is None:
+        jpeg, _ = encoded("JPEG")
+        data = jpeg[: len(jpeg) // 2]
+    p = tmp_path / f"{kind}.jpg"
+    p.write_bytes(data)
+    with pytest.raises(tidehash.DecodeError):
+        tidehash.hash_file(p, algorithms=("pdq", "md5", "sha256"))
+    for workers in (1, 2):
+        (rec,) = tidehash.hash_files([p], algorithms=("pdq", "md5", "sha256"), workers=workers)
+        assert rec.error and rec.path == str(p)
+        assert rec.pdq is rec.md5 is rec.sha256 is None
+        assert rec.to_dict() == {"path": str(p), "error": rec.error}
+    # the same file, digests only, is fine
+    rec = tidehash.hash_file(p, algorithms=("md5", "sha256"))
+    assert (rec.md5, rec.sha256) == tuple(oracle(data).values())
+
+
+def test_bomb_with_digests_requested(tmp_path):
+    data, _ = encoded("PNG")  # 170 x 120
+    with pytest.raises(tidehash.ImageTooLargeError):
+        tidehash.hash_file(data, algorithms=("pdq", "md5"), max_pixels=1000)
+    assert tidehash.hash_file(data, algorithms=("md5",), max_pixels=1000).md5 == \
+        oracle(data)["md5"]  # nothing decoded, no limit to apply
+
+
+# --------------------------------------------------------------------------- algorithm names
+
+
+@pytest.mark.parametrize("bad", [("pdq", "sha1"), "PDQ", ("dhash",), (), ["md5", None]])
+def test_unknown_algorithm_names(tmp_path, bad):
+    for call in (lambda: tidehash.hash_file(b"x", algorithms=bad),
+                 lambda: tidehash.hash_files([b"x"], algorithms=bad)):  # at call time
+        with pytest.raises(ValueError) as info:
+            call()
+        for name in tidehash.ALGORITHMS:
+            assert name in str(info.value)
+
+
+def test_phash_and_vpdq_are_accepted_placeholders():
+    data, _ = encoded("JPEG")
+    rec = tidehash.hash_file(data, algorithms=tidehash.ALGORITHMS)
+    assert rec.error is None and rec.pdq is not None and rec.md5 == oracle(data)["md5"]
+    assert rec.phash is None and rec.vpdq is None  # filled once pHash / vPDQ land
+    assert tidehash.hash_file(data, algorithms=("phash",)).pdq is None
+
+
+def test_dihedral_needs_pdq():
+    with pytest.raises(ValueError):
+        tidehash.hash_file(b"x", algorithms=("md5",), dihedral=True)
+    with pytest.raises(ValueError):
+        tidehash.hash_files([b"x"], algorithms=("md5",), dihedral=True)
+
+
+def test_default_is_pdq_only(tmp_path):
+    data, _ = encoded("PNG")
+    rec = tidehash.hash_file(data)
+    assert rec.pdq is not None and rec.md5 is None and rec.sha256 is None
+    assert set(rec.to_dict()) == {"path", "pdq", "quality"}
+
+
+# --------------------------------------------------------------------------- batches
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_hash_files_digests_keep_order_and_per_file_errors(tmp_path, workers):
+    sources, want = [], []
+    for i in range(14):
+        p = tmp_path / f"{i:02d}.bin"
+        if i % 4 == 1:
+            data = b"not an image %d" % i
+            want.append(None)
+        else:
+            buf = io.BytesIO()
+            Image.fromarray(smooth_rgb(40 + i, 60 + i, 100 + i)).save(buf, "PNG")
+            data = buf.getvalue()
+            want.append(oracle(data))
+        p.write_bytes(data)
+        sources.append(p)
+    recs = list(tidehash.hash_files(iter(sources), algorithms=("pdq", "md5", "sha256"),
+                                    workers=workers))
+    assert [r.path for r in recs] == [str(p) for p in sources]
+    for rec, w, p in zip(recs, want, sources):
+        if w is None:
+            assert rec.error and rec.md5 is None and rec.pdq is None
+        else:
+            assert rec.error is None and rec.md5 == w["md5"] and rec.sha256 == w["sha256"]
+            assert rec.pdq == tidehash.hash_file(p).pdq
+    digests_only = list(tidehash.hash_files(sources, algorithms=("md5",), workers=workers))
+    assert [r.md5 for r in digests_only] == [oracle(p.read_bytes())["md5"] for p in sources]
