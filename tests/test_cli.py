@@ -56,7 +56,7 @@ def test_hash_good_files(good):
     assert len(recs) == len(good)
     for p, rec in zip(good, recs):
         want = tidehash.hash_file(p).pdq
-        assert set(rec) == {"path", "pdq", "quality"}
+        assert set(rec) == {"path", "kind", "pdq", "quality"}
         assert rec["path"] == str(p)
         assert rec["pdq"] == want.hex
         assert rec["quality"] == want.quality

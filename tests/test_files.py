@@ -190,7 +190,7 @@ def test_default_is_pdq_only(tmp_path):
     data, _ = encoded("PNG")
     rec = tidehash.hash_file(data)
     assert rec.pdq is not None and rec.md5 is None and rec.sha256 is None
-    assert set(rec.to_dict()) == {"path", "pdq", "quality"}
+    assert set(rec.to_dict()) == {"path", "kind", "pdq", "quality"}
 
 
 # --------------------------------------------------------------------------- batches

@@ -493,3 +493,49 @@ def test_pdq_hash_strided_checks_its_buffer():
     with pytest.raises(ValueError):
         tidehash._native.pdq_hash_strided(buf, 0, 10, 30, 3, 0)
 
+
+
+# ----------------------------------------------------------------------------- hash_file
+def test_hash_file_tells_videos_from_images_by_content(video_path, tmp_path):
+    import hashlib
+
+    from PIL import Image
+
+    src = video_path("h264_2997")
+    data = open(src, "rb").read()
+    renamed = tmp_path / "holiday.jpg"  # the name lies; the content decides
+    renamed.write_bytes(data)
+    rec = tidehash.hash_file(renamed, algorithms=("pdq", "md5", "sha256"))
+    assert rec.ok and rec.kind == "video" and rec.pdq is None and rec.warning is None
+    assert _lines(rec.vpdq) == _lines(vpdq_hash(src))
+    assert rec.md5 == hashlib.md5(data).hexdigest()
+    assert rec.sha256 == hashlib.sha256(data).hexdigest()
+    with open(src, "rb") as f:  # a file object: digests and vPDQ from the same read
+        rec_f = tidehash.hash_file(f, algorithms=("vpdq", "md5"), seconds_per_hash=0)
+    assert _lines(rec_f.vpdq) == _lines(vpdq_hash(src, 0))
+    assert rec_f.md5 == hashlib.md5(data).hexdigest()
+    with pytest.raises(tidehash.DecodeError, match="not a recognised image"):
+        tidehash.hash_file(data, algorithms=("phash",))  # pHash is for images only
+    d = rec.to_dict()
+    assert d["kind"] == "video" and d["vpdq"][0]["pdq"] == rec.vpdq[0].hex
+    img = tmp_path / "clip.mp4"  # an image named like a video
+    Image.new("RGB", (80, 60), (200, 10, 10)).save(img, format="PNG")
+    rec_i = tidehash.hash_file(img, algorithms=("pdq", "vpdq"))
+    assert rec_i.kind == "image" and rec_i.pdq is not None and rec_i.vpdq is None
+
+
+def test_hash_files_mixed_batch(video_path, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(tmp_path / "a.png")
+    (tmp_path / "b.txt").write_text("not an image, not a video\n" * 20)
+    data = open(video_path("vp9_30_webm"), "rb").read()
+    (tmp_path / "c.webm").write_bytes(data)
+    (tmp_path / "d.webm").write_bytes(data[: int(len(data) * 0.6)])  # truncated
+    paths = [tmp_path / n for n in ("a.png", "b.txt", "c.webm", "d.webm")]
+    recs = list(tidehash.hash_files(paths, workers=2, algorithms=("pdq", "md5")))
+    assert [r.kind for r in recs] == ["image", None, "video", "video"]
+    assert recs[1].error == "not a recognised image or video format"
+    assert recs[2].warning is None and len(recs[2].vpdq) == 2
+    assert recs[3].ok and "truncated" in recs[3].warning and recs[3].md5 is not None
+    assert len(recs[3].vpdq) == 1

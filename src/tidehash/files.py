@@ -18,6 +18,7 @@ from .errors import DecodeError, TidehashError
 from .hashes import PDQHash
 from .image import (
     DEFAULT_MAX_PIXELS,
+    NOT_AN_IMAGE,
     Pixels,
     Source,
     load_image,
@@ -26,13 +27,19 @@ from .image import (
     source_name,
 )
 from .pdq import _hash_pixels, _split
+from .video import VideoError, VPDQHashes, _check_seconds, vpdq_hash
 
 
 @dataclass(frozen=True)
 class FileHashes:
     """The hashes of one file. Fields not requested (or not computed) are None;
     ``md5`` and ``sha256`` are lowercase hex. ``error`` is set, and every hash
-    (digests included) is None, when the file could not be hashed."""
+    (digests included) is None, when the file could not be hashed.
+
+    ``kind`` is "image" or "video" (told apart by content; None when only digests
+    were asked for). A video has ``vpdq`` (VPDQHashes) instead of ``pdq``; when its
+    stream was damaged, ``vpdq`` holds the frames hashed and ``warning`` says what
+    went wrong."""
 
     path: str
     pdq: PDQHash | None = None
@@ -42,6 +49,8 @@ class FileHashes:
     sha256: str | None = None
     vpdq: list | None = None
     error: str | None = None
+    kind: str | None = None
+    warning: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -51,6 +60,8 @@ class FileHashes:
         if self.error is not None:
             return {"path": self.path, "error": self.error}
         out: dict = {"path": self.path}
+        if self.kind is not None:
+            out["kind"] = self.kind
         if self.pdq is not None:
             out["pdq"] = self.pdq.hex
             out["quality"] = self.pdq.quality
@@ -60,6 +71,11 @@ class FileHashes:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.vpdq is not None:
+            out["vpdq"] = [{"frame": f.frame_number, "quality": f.quality, "pdq": f.hex,
+                            "timestamp": round(f.timestamp, 3)} for f in self.vpdq]
+        if self.warning is not None:
+            out["warning"] = self.warning
         return out
 
 
@@ -67,6 +83,8 @@ class FileHashes:
 ALGORITHMS = ("pdq", "phash", "md5", "sha256", "vpdq")
 #: Those that need the image decoded.
 _IMAGE_ALGORITHMS = ("pdq", "phash")
+#: Those that a video answers (a video's PDQ is its vPDQ).
+_VIDEO_ALGORITHMS = ("pdq", "vpdq")
 
 
 def check_algorithms(algorithms: str | Iterable[str]) -> frozenset[str]:
@@ -88,34 +106,40 @@ class _FileRead:
     image: Image.Image | None  # loaded as Pillow opens it: own mode, no EXIF transpose
     pixels: Pixels | None  # ``image`` under the decoding policy: what PDQ hashes
     digests: dict[str, str]  # {"md5": hex, "sha256": hex}, those requested
+    video: VPDQHashes | None = None  # the file was a video
 
 
-def _read_file(source: Source, name: str, *, decode_image: bool, digests: tuple[str, ...],
-               max_pixels: int | None, fast: bool) -> _FileRead:
-    """Decode the image (if asked) and compute the digests in one read of the file.
+def _read_file(source: Source, name: str, *, decode_image: bool, video: bool,
+               digests: tuple[str, ...], max_pixels: int | None, fast: bool,
+               seconds_per_hash: float) -> _FileRead:
+    """Decode the image or the video (if asked) and compute the digests in one read
+    of the file. A file Pillow does not recognise is tried as a video when
+    ``video`` is set: images and videos are told apart by content, not by name.
 
     The Pillow image is decoded into this thread's reusable buffer: whatever is
     computed from ``image`` or ``pixels`` must be computed before this thread
     decodes its next file."""
-    if not decode_image:
+    if not decode_image and not video:
         # Digests only: nothing is decoded, so any file works (a video, a text file).
         try:
             return _FileRead(None, None, file_digests(source, digests))
         except OSError as exc:
             raise DecodeError(name, exc.strerror or str(exc)) from None
-    # vPDQ goes here: a video (told apart by its content, not its name) is read by
-    # PyAV instead of Pillow, through the same DigestingReader (av.open takes a
-    # file object), so its digests also cost no second read.
     hashers = new_hashers(digests)
     stream, owned = open_stream(source, name, hashers)
     try:
-        image = load_image(stream, name, max_pixels=max_pixels, reuse_buffer=True, fast=fast)
+        try:
+            image = load_image(stream, name, max_pixels=max_pixels, reuse_buffer=True,
+                               fast=fast)
+        except DecodeError as exc:
+            if not video or exc.reason != NOT_AN_IMAGE:
+                raise
+            stream.seek(0)
+            # PyAV reads the same stream, so the digests still cost no second read
+            features = _hash_video(stream, name, seconds_per_hash, max_pixels)
+            return _FileRead(None, None, _finish(stream, hashers), features)
         pixels = normalize(image, name)
-        if isinstance(stream, DigestingReader):
-            found = stream.finish()  # the bytes the decoder did not read
-        else:
-            found = hexdigests(hashers)  # hashed while read into memory
-        return _FileRead(image, pixels, found)
+        return _FileRead(image, pixels, _finish(stream, hashers))
     except OSError as exc:  # reading the bytes the decoder left (I/O error)
         raise DecodeError(name, exc.strerror or str(exc)) from None
     finally:
@@ -123,16 +147,35 @@ def _read_file(source: Source, name: str, *, decode_image: bool, digests: tuple[
             owned.close()
 
 
+def _finish(stream, hashers) -> dict[str, str]:
+    if isinstance(stream, DigestingReader):
+        return stream.finish()  # the bytes the decoder did not read
+    return hexdigests(hashers)  # hashed while read into memory
+
+
+def _hash_video(stream, name: str, seconds_per_hash: float,
+                max_pixels: int | None) -> VPDQHashes:
+    try:
+        return vpdq_hash(stream, seconds_per_hash, max_pixels=max_pixels)
+    except VideoError as exc:
+        if exc.reason.startswith(("not a readable video", "not a video")):
+            raise DecodeError(name, "not a recognised image or video format") from None
+        raise DecodeError(name, exc.reason) from None
+
+
 def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
-              dihedral: bool = False, fast: bool = False,
+              dihedral: bool = False, fast: bool = False, seconds_per_hash: float = 1.0,
               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> FileHashes:
     """Hash one file (path, bytes or binary file object) with ``algorithms``.
 
     ``algorithms`` is a subset of ALGORITHMS ("pdq", "phash", "md5", "sha256",
     "vpdq"); the other fields of the record stay None. "md5" and "sha256" are
     the lowercase hex digests of the file bytes, computed in the same read that
-    decodes the image; with only digests requested nothing is decoded and any
-    file works. "phash" and "vpdq" are accepted but not computed yet (None).
+    decodes the image or video; with only digests requested nothing is decoded
+    and any file works. A file that is not an image is hashed as a video when
+    "pdq" or "vpdq" is asked for: ``vpdq`` then holds its vPDQ (one frame every
+    ``seconds_per_hash``) and ``pdq`` stays None; "vpdq" alone on an image, or
+    "phash" on a video, leaves that field None.
 
     ``dihedral=True`` also fills ``pdq_dihedral`` (the 8 variants). ``fast=True``
     decodes JPEGs of 1024 px and more on the short side scaled down in the DCT
@@ -147,11 +190,19 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     wanted = check_algorithms(algorithms)
     if dihedral and "pdq" not in wanted:
         raise ValueError("dihedral=True needs 'pdq' in algorithms")
+    seconds_per_hash = _check_seconds(seconds_per_hash)
     name = source_name(source)
     read = _read_file(source, name, decode_image=not wanted.isdisjoint(_IMAGE_ALGORITHMS),
+                      video=not wanted.isdisjoint(_VIDEO_ALGORITHMS),
                       digests=tuple(a for a in DIGEST_ALGORITHMS if a in wanted),
-                      max_pixels=max_pixels, fast=fast and "phash" not in wanted)
+                      max_pixels=max_pixels, fast=fast and "phash" not in wanted,
+                      seconds_per_hash=seconds_per_hash)
     fields: dict = dict(read.digests)
+    if read.video is not None:
+        return FileHashes(path=name, kind="video", vpdq=read.video,
+                          warning=read.video.error, **fields)
+    if read.pixels is None:
+        return FileHashes(path=name, **fields)
     if "pdq" in wanted:
         raw, quality = _hash_pixels(read.pixels, dihedral)
         if dihedral:
@@ -161,14 +212,14 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
             fields["pdq"] = PDQHash(raw, quality)
     # pHash goes here: fields["phash"] from read.image, the image exactly as
     # imagehash.phash(Image.open(path)) sees it (its own mode, no EXIF transpose).
-    return FileHashes(path=name, **fields)
+    return FileHashes(path=name, kind="image", **fields)
 
 
 def _hash_or_error(source: Source, algorithms: frozenset[str], dihedral: bool, fast: bool,
-                   max_pixels: int | None) -> FileHashes:
+                   seconds_per_hash: float, max_pixels: int | None) -> FileHashes:
     try:
         return hash_file(source, algorithms=algorithms, dihedral=dihedral, fast=fast,
-                         max_pixels=max_pixels)
+                         seconds_per_hash=seconds_per_hash, max_pixels=max_pixels)
     except DecodeError as exc:
         return FileHashes(path=exc.source, error=exc.reason)
     except (TidehashError, ValueError, TypeError, OSError, MemoryError) as exc:
@@ -177,10 +228,12 @@ def _hash_or_error(source: Source, algorithms: frozenset[str], dihedral: bool, f
 
 def hash_files(sources: Iterable[Source], *, algorithms: str | Iterable[str] = ("pdq",),
                workers: int | None = None, dihedral: bool = False, fast: bool = False,
+               seconds_per_hash: float = 1.0,
                max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Iterator[FileHashes]:
     """Hash many files; yields one FileHashes per input, in input order.
 
-    ``algorithms``, ``dihedral``, ``fast`` and ``max_pixels`` are as for hash_file
+    ``algorithms``, ``dihedral``, ``fast``, ``seconds_per_hash`` and ``max_pixels``
+    are as for hash_file
     (checked here, before the first file). A bad file does not stop the batch:
     its record carries ``error`` and no hash (digests included). ``workers``
     threads decode and hash concurrently (Pillow's decoders, hashlib and the PDQ
@@ -193,12 +246,14 @@ def hash_files(sources: Iterable[Source], *, algorithms: str | Iterable[str] = (
         workers = os.cpu_count() or 1
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
-    return _hash_files(sources, wanted, workers, dihedral, fast, max_pixels)
+    seconds_per_hash = _check_seconds(seconds_per_hash)
+    return _hash_files(sources, wanted, workers, dihedral, fast, seconds_per_hash, max_pixels)
 
 
 def _hash_files(sources: Iterable[Source], wanted: frozenset[str], workers: int,
-                dihedral: bool, fast: bool, max_pixels: int | None) -> Iterator[FileHashes]:
-    args = (wanted, dihedral, fast, max_pixels)
+                dihedral: bool, fast: bool, seconds_per_hash: float,
+                max_pixels: int | None) -> Iterator[FileHashes]:
+    args = (wanted, dihedral, fast, seconds_per_hash, max_pixels)
     if workers == 1:
         for src in sources:
             yield _hash_or_error(src, *args)

@@ -33,6 +33,9 @@ from PIL import Image, UnidentifiedImageError
 from .digest import DigestingReader, Hashers, read_all
 from .errors import DecodeError, ImageTooLargeError
 
+#: DecodeError.reason of a file Pillow does not recognise (tidehash.files then tries video).
+NOT_AN_IMAGE = "not a recognised image format"
+
 #: Default decompression-bomb limit, in pixels (Pillow's own error threshold).
 DEFAULT_MAX_PIXELS = 2 * 89_478_485
 
@@ -175,7 +178,7 @@ def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
     try:
         im = Image.open(stream)
     except UnidentifiedImageError:
-        raise DecodeError(name, "not a recognised image format") from None
+        raise DecodeError(name, NOT_AN_IMAGE) from None
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(name, str(exc)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
