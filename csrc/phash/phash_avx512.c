@@ -1,0 +1,120 @@
+/* pHash resize, AVX-512 (F, BW): luma 16 pixels per vector, and the horizontal
+ * pass as 16-bit multiply-adds of luma with the split weights, 32 taps per
+ * instruction pair. Integer only: equal to the scalar bytes. */
+#include <immintrin.h>
+
+#define KERNEL(name) phash_##name##_avx512
+#define KERNELS_NAME phash_kernels_avx512
+#define PHASH_HAVE_LUMA_LINE
+#define PHASH_HAVE_HORIZONTAL_LINE
+#define PHASH_HAVE_HORIZONTAL_LINE2
+
+#include "phash_resize_body.h"
+
+/* 16 RGBX pixels (one per int32 lane) to luma, as in the AVX2 file: the words
+ * (R, B) and (G, G) meet (19595, 7471) and (19235, 19235) in vpmaddwd. */
+static inline __m512i luma16(__m512i rgbx) {
+    const __m512i rb_words = _mm512_set1_epi32(0x00ff00ff);
+    const __m512i g_twice = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(1, -1, 1, -1, 5, -1, 5, -1, 9, -1, 9, -1, 13, -1, 13, -1));
+    const __m512i w_rb = _mm512_set1_epi32((7471 << 16) | 19595);
+    const __m512i w_gg = _mm512_set1_epi32((19235 << 16) | 19235);
+    const __m512i rb = _mm512_and_si512(rgbx, rb_words);
+    const __m512i gg = _mm512_shuffle_epi8(rgbx, g_twice);
+    __m512i y = _mm512_add_epi32(_mm512_madd_epi16(rb, w_rb), _mm512_madd_epi16(gg, w_gg));
+    y = _mm512_add_epi32(y, _mm512_set1_epi32(0x8000));
+    return _mm512_srli_epi32(y, 16);
+}
+
+static void luma_line(const uint8_t *p, int64_t cols, int channels, int16_t *out) {
+    int64_t j = 0;
+    if (channels == 1) {
+        for (; j + 32 <= cols; j += 32) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(p + j));
+            _mm512_storeu_si512((void *)(out + j), _mm512_cvtepu8_epi16(v));
+        }
+    } else if (channels == 4) {
+        for (; j + 16 <= cols; j += 16) {
+            const __m512i v = _mm512_loadu_si512((const void *)(p + 4 * j));
+            _mm256_storeu_si256((__m256i *)(out + j), _mm512_cvtepi32_epi16(luma16(v)));
+        }
+    } else {
+        /* 4 packed RGB pixels (12 bytes) per 128-bit lane -> RGB0 dwords; the
+         * last load of each step reads 4 bytes past its 48, hence the bound */
+        const __m512i spread = _mm512_broadcast_i32x4(
+            _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1));
+        for (; 3 * j + 52 <= 3 * cols; j += 16) {
+            const uint8_t *q = p + 3 * j;
+            __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q));
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q + 12)), 1);
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q + 24)), 2);
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q + 36)), 3);
+            v = _mm512_shuffle_epi8(v, spread);
+            _mm256_storeu_si256((__m256i *)(out + j), _mm512_cvtepi32_epi16(luma16(v)));
+        }
+    }
+    luma_tail(p, j, cols, channels, out);
+}
+
+/* sum in[i] * k[i] = 2^12 sum in[i] * hi[i] + sum in[i] * lo[i], lane sums
+ * wrapping modulo 2^32 (the true total fits int32, so it comes out exact). */
+static void horizontal_line(const phash_plan *p, const int16_t *luma, uint8_t *out) {
+    const int n = p->n, stride = p->kstride;
+    for (int x = 0; x < n; x++) {
+        const int32_t xmin = p->h.bounds[2 * x], shift = xmin % PHASH_KSTRIDE_ALIGN;
+        const int32_t count = p->h.bounds[2 * x + 1] + shift;
+        const int16_t *in = luma + (xmin - shift);
+        const int16_t *hi = p->kk_split + (size_t)2 * x * stride, *lo = hi + stride;
+        __m512i acc_hi = _mm512_setzero_si512(), acc_lo = _mm512_setzero_si512();
+        for (int i = 0; i < count; i += 32) {
+            const __m512i v = _mm512_load_si512((const void *)(in + i));
+            acc_hi = _mm512_add_epi32(acc_hi,
+                                      _mm512_madd_epi16(v, _mm512_load_si512((const void *)(hi + i))));
+            acc_lo = _mm512_add_epi32(acc_lo,
+                                      _mm512_madd_epi16(v, _mm512_load_si512((const void *)(lo + i))));
+        }
+        const __m512i acc = _mm512_add_epi32(_mm512_slli_epi32(acc_hi, PHASH_SPLIT_SHIFT), acc_lo);
+        out[x] = clip8((int32_t)((uint32_t)PHASH_ROUND_HALF +
+                                 (uint32_t)_mm512_reduce_add_epi32(acc)));
+    }
+}
+
+/* Prefetch part `part` of `parts` of a source line (64-byte lines) into L2. */
+static inline void prefetch_part(const uint8_t *line, size_t bytes, int part, int parts) {
+    if (line == NULL) return;
+    const size_t lines = (bytes + 63) / 64, per = (lines + parts - 1) / parts;
+    const size_t first = (size_t)part * per;
+    const size_t last = first + per < lines ? first + per : lines;
+    for (size_t i = first; i < last; i++) _mm_prefetch((const char *)(line + 64 * i), _MM_HINT_T1);
+}
+
+/* Two lines with the same weights: each weight vector is loaded once. */
+static void horizontal_line2(const phash_plan *p, const int16_t *luma, const int16_t *luma2,
+                             uint8_t *out, uint8_t *out2, const uint8_t *pf, const uint8_t *pf2,
+                             size_t pf_bytes) {
+    const int n = p->n, stride = p->kstride;
+    for (int x = 0; x < n; x++) {
+        prefetch_part(pf, pf_bytes, x, n);
+        prefetch_part(pf2, pf_bytes, x, n);
+        const int32_t xmin = p->h.bounds[2 * x], shift = xmin % PHASH_KSTRIDE_ALIGN;
+        const int32_t count = p->h.bounds[2 * x + 1] + shift;
+        const int16_t *in = luma + (xmin - shift), *in2 = luma2 + (xmin - shift);
+        const int16_t *hi = p->kk_split + (size_t)2 * x * stride, *lo = hi + stride;
+        __m512i a_hi = _mm512_setzero_si512(), a_lo = _mm512_setzero_si512();
+        __m512i b_hi = _mm512_setzero_si512(), b_lo = _mm512_setzero_si512();
+        for (int i = 0; i < count; i += 32) {
+            const __m512i kh = _mm512_load_si512((const void *)(hi + i));
+            const __m512i kl = _mm512_load_si512((const void *)(lo + i));
+            const __m512i v = _mm512_load_si512((const void *)(in + i));
+            const __m512i w = _mm512_load_si512((const void *)(in2 + i));
+            a_hi = _mm512_add_epi32(a_hi, _mm512_madd_epi16(v, kh));
+            a_lo = _mm512_add_epi32(a_lo, _mm512_madd_epi16(v, kl));
+            b_hi = _mm512_add_epi32(b_hi, _mm512_madd_epi16(w, kh));
+            b_lo = _mm512_add_epi32(b_lo, _mm512_madd_epi16(w, kl));
+        }
+        const __m512i a = _mm512_add_epi32(_mm512_slli_epi32(a_hi, PHASH_SPLIT_SHIFT), a_lo);
+        const __m512i b = _mm512_add_epi32(_mm512_slli_epi32(b_hi, PHASH_SPLIT_SHIFT), b_lo);
+        out[x] = clip8((int32_t)((uint32_t)PHASH_ROUND_HALF + (uint32_t)_mm512_reduce_add_epi32(a)));
+        out2[x] = clip8((int32_t)((uint32_t)PHASH_ROUND_HALF + (uint32_t)_mm512_reduce_add_epi32(b)));
+    }
+}
