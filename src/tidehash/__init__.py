@@ -9,12 +9,14 @@ from .hashes import PDQHash, array_to_hex, hamming, hashes_to_array, hex_to_arra
 from .image import DEFAULT_MAX_PIXELS
 from .index import Index, IndexFormatError
 from .pdq import DIHEDRAL_NAMES, pdq_hash, pdq_hash_dihedral
+from .phash import PHash, phash
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "DIHEDRAL_NAMES", "DecodeError", "FileHashes", "HashFormatError",
-    "ImageTooLargeError", "Index", "IndexFormatError", "PDQHash", "TidehashError", "__version__",
-    "array_to_hex", "available_isas", "cpu_info", "hamming", "hash_file", "hash_files",
-    "hashes_to_array", "hex_to_array", "pdq_hash", "pdq_hash_dihedral", "use_isa",
+    "ImageTooLargeError", "Index", "IndexFormatError", "PDQHash", "PHash", "TidehashError",
+    "__version__", "array_to_hex", "available_isas", "cpu_info", "hamming", "hash_file",
+    "hash_files", "hashes_to_array", "hex_to_array", "pdq_hash", "pdq_hash_dihedral", "phash",
+    "use_isa",
 ]
