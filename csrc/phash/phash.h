@@ -41,6 +41,7 @@
  * end of a window: weights are padded with zeros to a multiple of 32, the luma
  * line by 64 zeros. */
 #define PHASH_KSTRIDE_ALIGN 32
+#define PHASH_ALIGN_MIN_KSIZE 256
 #define PHASH_LUMA_PAD 64
 #define PHASH_SPLIT_SHIFT 12
 /* Largest sum of |weight| per output a table may have (fixed point, 2^22 = 1). */
@@ -86,12 +87,14 @@ typedef struct {
     phash_coeffs h, v;
     /* The horizontal weights split for 16-bit multiply-adds (SIMD kernels):
      * k = hi * 2^12 + lo with lo in [0, 4096). Output i reads luma from
-     * xmin - xmin % PHASH_KSTRIDE_ALIGN (aligned) with the weights at
-     * kk_split[2 i kstride ..] (hi) and [(2 i + 1) kstride ..] (lo), which
-     * start with xmin % PHASH_KSTRIDE_ALIGN zeros and are zero-padded to
-     * kstride, a multiple of PHASH_KSTRIDE_ALIGN. */
+     * xmin - xmin % kalign with the weights at kk_split[2 i kstride ..] (hi)
+     * and [(2 i + 1) kstride ..] (lo), which start with xmin % kalign zeros and
+     * are zero-padded to kstride, a multiple of PHASH_KSTRIDE_ALIGN. kalign is
+     * PHASH_KSTRIDE_ALIGN for long windows (aligned luma loads pay off) and 1
+     * for short ones (the leading zeros would cost more than they save). */
     int16_t *kk_split;
     int kstride;
+    int kalign;
     int64_t row_first, row_last; /* source lines the resize reads */
     uint8_t *temp;   /* horizontal first: (row_last - row_first) x n after the first pass */
     int32_t *vacc;   /* vertical first: n x width sums of the first pass */

@@ -10,6 +10,7 @@
 #define PHASH_HAVE_HORIZONTAL_LINE2
 
 #include "phash_resize_body.h"
+#include "phash_x86.h"
 
 /* Eight RGBX pixels (one per int32 lane) to eight luma values in int32 lanes:
  * vpmaddwd of the words (R, B) with (19595, 7471) plus vpmaddwd of (G, G) with
@@ -63,71 +64,59 @@ static void luma_line(const uint8_t *p, int64_t cols, int channels, int16_t *out
     luma_tail(p, j, cols, channels, out);
 }
 
-static inline int32_t hsum8(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
-}
-
-/* sum in[i] * k[i] = 2^12 sum in[i] * hi[i] + sum in[i] * lo[i]. Each lane sum
- * may wrap; the total is the true int32 sum modulo 2^32, so it is exact. */
-static void horizontal_line(const phash_plan *p, const int16_t *luma, uint8_t *out) {
+/* sum in[i] * k[i] = 2^12 sum in[i] * hi[i] + sum in[i] * lo[i], for one line
+ * or two (`two`: each weight vector loaded once for both), eight outputs at a
+ * time. Lane sums may wrap; each total is the true int32 sum modulo 2^32, so it
+ * is exact. With two lines, the source lines pf and pf2 (if not NULL) are
+ * prefetched meanwhile, spread over the outputs, so memory overlaps arithmetic. */
+static inline __attribute__((always_inline)) void horizontal_lines(
+    const phash_plan *p, const int16_t *luma, const int16_t *luma2, uint8_t *out, uint8_t *out2,
+    const uint8_t *pf, const uint8_t *pf2, size_t pf_bytes, const int two) {
     const int n = p->n, stride = p->kstride;
-    for (int x = 0; x < n; x++) {
-        const int32_t xmin = p->h.bounds[2 * x], shift = xmin % PHASH_KSTRIDE_ALIGN;
-        const int32_t count = p->h.bounds[2 * x + 1] + shift;
-        const int16_t *in = luma + (xmin - shift);
-        const int16_t *hi = p->kk_split + (size_t)2 * x * stride, *lo = hi + stride;
-        __m256i acc_hi = _mm256_setzero_si256(), acc_lo = _mm256_setzero_si256();
-        for (int i = 0; i < count; i += 16) {
-            const __m256i v = _mm256_load_si256((const __m256i *)(in + i));
-            acc_hi = _mm256_add_epi32(
-                acc_hi, _mm256_madd_epi16(v, _mm256_load_si256((const __m256i *)(hi + i))));
-            acc_lo = _mm256_add_epi32(
-                acc_lo, _mm256_madd_epi16(v, _mm256_load_si256((const __m256i *)(lo + i))));
+    const size_t pf_lines = (pf_bytes + 63) / 64, per = (pf_lines + n - 1) / n;
+    __m256i ra[8], rb[8];
+    for (int x0 = 0; x0 < n; x0 += 8) {
+        const int group = n - x0 < 8 ? n - x0 : 8;
+        for (int g = 0; g < 8; g++) {
+            ra[g] = rb[g] = _mm256_setzero_si256();
+            if (g >= group) continue;
+            const int x = x0 + g;
+            const size_t first = (size_t)x * per < pf_lines ? (size_t)x * per : pf_lines;
+            const size_t last = first + per < pf_lines ? first + per : pf_lines;
+            if (pf != NULL) prefetch_lines(pf, first, last);
+            if (pf2 != NULL) prefetch_lines(pf2, first, last);
+            const int32_t xmin = p->h.bounds[2 * x], shift = xmin & (p->kalign - 1);
+            const int32_t count = p->h.bounds[2 * x + 1] + shift;
+            const int16_t *in = luma + (xmin - shift), *in2 = two ? luma2 + (xmin - shift) : NULL;
+            const int16_t *hi = p->kk_split + (size_t)2 * x * stride, *lo = hi + stride;
+            __m256i a_hi = _mm256_setzero_si256(), a_lo = _mm256_setzero_si256();
+            __m256i b_hi = _mm256_setzero_si256(), b_lo = _mm256_setzero_si256();
+            for (int i = 0; i < count; i += 16) {
+                const __m256i kh = _mm256_load_si256((const __m256i *)(hi + i));
+                const __m256i kl = _mm256_load_si256((const __m256i *)(lo + i));
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+                a_hi = _mm256_add_epi32(a_hi, _mm256_madd_epi16(v, kh));
+                a_lo = _mm256_add_epi32(a_lo, _mm256_madd_epi16(v, kl));
+                if (two) {
+                    const __m256i w = _mm256_loadu_si256((const __m256i *)(in2 + i));
+                    b_hi = _mm256_add_epi32(b_hi, _mm256_madd_epi16(w, kh));
+                    b_lo = _mm256_add_epi32(b_lo, _mm256_madd_epi16(w, kl));
+                }
+            }
+            ra[g] = _mm256_add_epi32(_mm256_slli_epi32(a_hi, PHASH_SPLIT_SHIFT), a_lo);
+            if (two) rb[g] = _mm256_add_epi32(_mm256_slli_epi32(b_hi, PHASH_SPLIT_SHIFT), b_lo);
         }
-        const __m256i acc = _mm256_add_epi32(_mm256_slli_epi32(acc_hi, PHASH_SPLIT_SHIFT), acc_lo);
-        out[x] = clip8((int32_t)((uint32_t)PHASH_ROUND_HALF + (uint32_t)hsum8(acc)));
+        store_clip8(out + x0, sum8x8(ra), group);
+        if (two) store_clip8(out2 + x0, sum8x8(rb), group);
     }
 }
 
-/* Prefetch part `part` of `parts` of a source line (64-byte lines). */
-static inline void prefetch_part(const uint8_t *line, size_t bytes, int part, int parts) {
-    if (line == NULL) return;
-    const size_t lines = (bytes + 63) / 64, per = (lines + parts - 1) / parts;
-    const size_t first = (size_t)part * per;
-    const size_t last = first + per < lines ? first + per : lines;
-    for (size_t i = first; i < last; i++) _mm_prefetch((const char *)(line + 64 * i), _MM_HINT_T1);
+static void horizontal_line(const phash_plan *p, const int16_t *luma, uint8_t *out) {
+    horizontal_lines(p, luma, NULL, out, NULL, NULL, NULL, 0, 0);
 }
 
-/* Two lines with the same weights: each weight vector is loaded once. */
 static void horizontal_line2(const phash_plan *p, const int16_t *luma, const int16_t *luma2,
                              uint8_t *out, uint8_t *out2, const uint8_t *pf, const uint8_t *pf2,
                              size_t pf_bytes) {
-    const int n = p->n, stride = p->kstride;
-    for (int x = 0; x < n; x++) {
-        prefetch_part(pf, pf_bytes, x, n);
-        prefetch_part(pf2, pf_bytes, x, n);
-        const int32_t xmin = p->h.bounds[2 * x], shift = xmin % PHASH_KSTRIDE_ALIGN;
-        const int32_t count = p->h.bounds[2 * x + 1] + shift;
-        const int16_t *in = luma + (xmin - shift), *in2 = luma2 + (xmin - shift);
-        const int16_t *hi = p->kk_split + (size_t)2 * x * stride, *lo = hi + stride;
-        __m256i a_hi = _mm256_setzero_si256(), a_lo = _mm256_setzero_si256();
-        __m256i b_hi = _mm256_setzero_si256(), b_lo = _mm256_setzero_si256();
-        for (int i = 0; i < count; i += 16) {
-            const __m256i kh = _mm256_load_si256((const __m256i *)(hi + i));
-            const __m256i kl = _mm256_load_si256((const __m256i *)(lo + i));
-            const __m256i v = _mm256_load_si256((const __m256i *)(in + i));
-            const __m256i w = _mm256_load_si256((const __m256i *)(in2 + i));
-            a_hi = _mm256_add_epi32(a_hi, _mm256_madd_epi16(v, kh));
-            a_lo = _mm256_add_epi32(a_lo, _mm256_madd_epi16(v, kl));
-            b_hi = _mm256_add_epi32(b_hi, _mm256_madd_epi16(w, kh));
-            b_lo = _mm256_add_epi32(b_lo, _mm256_madd_epi16(w, kl));
-        }
-        const __m256i a = _mm256_add_epi32(_mm256_slli_epi32(a_hi, PHASH_SPLIT_SHIFT), a_lo);
-        const __m256i b = _mm256_add_epi32(_mm256_slli_epi32(b_hi, PHASH_SPLIT_SHIFT), b_lo);
-        out[x] = clip8((int32_t)((uint32_t)PHASH_ROUND_HALF + (uint32_t)hsum8(a)));
-        out2[x] = clip8((int32_t)((uint32_t)PHASH_ROUND_HALF + (uint32_t)hsum8(b)));
-    }
+    horizontal_lines(p, luma, luma2, out, out2, pf, pf2, pf_bytes, 1);
 }

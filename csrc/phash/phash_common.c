@@ -96,14 +96,14 @@ int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *k) {
 
 /* k = hi * 2^12 + lo exactly (arithmetic shift, lo = k mod 2^12): with
  * |k| <= 2^23 (table_ok) hi fits int16 and so does lo < 2^12, and a 16-bit
- * multiply-add's pair of 255 * lo fits int32. Each window starts at an aligned luma index (xmin
- * rounded down to PHASH_KSTRIDE_ALIGN), the weights shifted right by as many
- * zeros, so the SIMD loads never straddle a cache line. */
+ * multiply-add's pair of 255 * lo fits int32. A long window starts at an
+ * aligned luma index (xmin rounded down to kalign), its weights shifted right
+ * by as many zeros, so the SIMD loads never straddle a cache line. */
 static void split_weights(phash_plan *p) {
     const int n = p->n, ks = p->h.ksize, stride = p->kstride;
     memset(p->kk_split, 0, (size_t)2 * n * stride * sizeof(int16_t));
     for (int o = 0; o < n; o++) {
-        const int shift = p->h.bounds[2 * o] % PHASH_KSTRIDE_ALIGN;
+        const int shift = p->h.bounds[2 * o] % p->kalign;
         int16_t *hi = p->kk_split + (size_t)2 * o * stride + shift, *lo = hi + stride;
         for (int i = 0; i < ks; i++) {
             const int32_t k = p->h.kk[(size_t)o * ks + i];
@@ -130,9 +130,10 @@ static int kstride_of(int ksize) {
 }
 
 /* Doubles of scratch: the coefficient doubles of one output, or for the DCT a
- * cosine table (4n), the column pass (hs x n), the block and its sorted copy. */
+ * cosine table (4n), the weights (hs x n/2), the column pass (hs x n), the
+ * block and its sorted copy. */
 static size_t scratch_doubles(int n, int hs, int ksize_h, int ksize_v) {
-    size_t dct = (size_t)4 * n + (size_t)hs * n + (size_t)2 * hs * hs;
+    size_t dct = (size_t)4 * n + (size_t)hs * n / 2 + (size_t)hs * n + (size_t)2 * hs * hs;
     size_t k = (size_t)(ksize_h > ksize_v ? ksize_h : ksize_v);
     return dct > k ? dct : k;
 }
@@ -245,6 +246,7 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
     p->h.kk = (int32_t *)(w + lay.kk_h);
     p->kk_split = (int16_t *)(w + lay.split);
     p->kstride = kstride_of(p->h.ksize);
+    p->kalign = p->h.ksize >= PHASH_ALIGN_MIN_KSIZE ? PHASH_KSTRIDE_ALIGN : 1;
     p->v.in_size = height;
     p->v.out_size = n;
     p->v.ksize = phash_coeffs_ksize(height, n);
@@ -331,20 +333,30 @@ static void cos_table(int n, double *t) {
  * x[r] + x[n-1-r] for even frequencies, x[r] - x[n-1-r] for odd ones, so on an
  * image that is mirror-symmetric the antisymmetric terms are exactly zero. */
 static void dct_low(const uint8_t *grey, int n, int hs, double *scratch, double *out) {
-    double *t = scratch;          /* 4n */
-    double *cols = t + 4 * n;     /* hs x n: the column pass */
-    cos_table(n, t);
     const int half = n / 2;
+    double *t = scratch;          /* 4n: the table */
+    double *w = t + 4 * n;        /* hs x n/2: w[u][r] = cos(pi u (2r+1) / 2n) */
+    double *cols = w + (size_t)hs * half; /* hs x n: the column pass */
+    cos_table(n, t);
+    for (int u = 0; u < hs; u++) {
+        int m = u; /* u (2r + 1) mod 4n, stepping by 2u */
+        for (int r = 0; r < half; r++) {
+            w[(size_t)u * half + r] = t[m];
+            m += 2 * u;
+            while (m >= 4 * n) m -= 4 * n;
+        }
+    }
     for (int u = 0; u < hs; u++) {
         double *acc = cols + (size_t)u * n;
+        const double *wu = w + (size_t)u * half;
         for (int c = 0; c < n; c++) acc[c] = 0.0;
         for (int r = 0; r < half; r++) {
-            const double w = t[(u * (2 * r + 1)) % (4 * n)];
+            const double wr = wu[r];
             const uint8_t *top = grey + (size_t)r * n, *bottom = grey + (size_t)(n - 1 - r) * n;
             if (u & 1) {
-                for (int c = 0; c < n; c++) acc[c] += (double)(top[c] - bottom[c]) * w;
+                for (int c = 0; c < n; c++) acc[c] += (double)(top[c] - bottom[c]) * wr;
             } else {
-                for (int c = 0; c < n; c++) acc[c] += (double)(top[c] + bottom[c]) * w;
+                for (int c = 0; c < n; c++) acc[c] += (double)(top[c] + bottom[c]) * wr;
             }
         }
         for (int c = 0; c < n; c++) acc[c] *= 2.0;
@@ -352,10 +364,12 @@ static void dct_low(const uint8_t *grey, int n, int hs, double *scratch, double 
     for (int u = 0; u < hs; u++) {
         const double *a = cols + (size_t)u * n;
         for (int v = 0; v < hs; v++) {
+            const double *wv = w + (size_t)v * half;
             double s = 0.0;
-            for (int c = 0; c < half; c++) {
-                const double f = (v & 1) ? a[c] - a[n - 1 - c] : a[c] + a[n - 1 - c];
-                s += f * t[(v * (2 * c + 1)) % (4 * n)];
+            if (v & 1) {
+                for (int c = 0; c < half; c++) s += (a[c] - a[n - 1 - c]) * wv[c];
+            } else {
+                for (int c = 0; c < half; c++) s += (a[c] + a[n - 1 - c]) * wv[c];
             }
             out[u * hs + v] = 2.0 * s;
         }
@@ -412,7 +426,7 @@ int phash_finish(const phash_plan *p, th_isa isa, uint8_t *out, uint8_t *grey, d
     const int n = p->n, hs = p->hash_size, nbits = hs * hs;
     uint8_t *img = p->grey;
     k->second_pass(p, img);
-    double *block = p->scratch + 4 * n + (size_t)hs * n;
+    double *block = p->scratch + 4 * n + (size_t)hs * n / 2 + (size_t)hs * n;
     double *work = block + nbits;
     dct_low(img, n, hs, p->scratch, block);
     const double median = numpy_median(block, nbits, work);
