@@ -409,7 +409,7 @@ def test_images_in_several_memory_blocks(monkeypatch):
         got = [tidehash.phash(im, 16) for im in ims]
         monkeypatch.setattr(P, "_STRIP_BYTES", 3000)
         assert [tidehash.phash(im, 16) for im in ims] == got
-        monkeypatch.setattr(P, "arrow_capsules", lambda im: None)
+        monkeypatch.setattr(P, "_arrow", lambda im: None)
         assert [tidehash.phash(im, 16) for im in ims] == got
     finally:
         Image.core.set_block_size(block)

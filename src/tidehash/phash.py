@@ -64,6 +64,16 @@ def vertical_first(width: int, height: int, n: int, pillow: tuple[int, int] = _P
     return False
 
 
+def _arrow(im: Image.Image):
+    """The image's Arrow capsules, or None. Pillow before 13 crashes (SIGSEGV)
+    exporting an image that maps a foreign buffer (``readonly``: what
+    ``Image.frombuffer`` and ``Image.fromarray`` of L or RGBA arrays return),
+    so those are read through crops instead."""
+    if im.readonly and _PILLOW < (13, 0):
+        return None
+    return arrow_capsules(im)
+
+
 @functools.lru_cache(maxsize=64)
 def _table(in_size: int, n: int) -> np.ndarray:
     """Pillow's coefficients for one axis (read-only; ~6 in_size int32). Photos
@@ -255,7 +265,7 @@ def _hash_pil(im: Image.Image, hash_size: int, debug: bool):
     w, h = im.size
     plan = _plan(w, h, hash_size)
     first, last = plan.row_first, plan.row_last
-    caps = arrow_capsules(im)
+    caps = _arrow(im)
     if caps is not None:
         plan.rows_arrow(caps[0], caps[1], h, 0)
         return plan.finish(debug)
@@ -264,7 +274,7 @@ def _hash_pil(im: Image.Image, hash_size: int, debug: bool):
     step = max(1, _STRIP_BYTES // (w * (1 if im.mode == "L" else 4)))
     for y in range(first, last, step):
         strip = im.crop((0, y, w, min(y + step, last)))
-        caps = arrow_capsules(strip)
+        caps = _arrow(strip)
         if caps is not None:
             plan.rows_arrow(caps[0], caps[1], strip.size[1], y)
         else:
