@@ -4,7 +4,12 @@
 Both hash the same already-loaded Pillow RGB images, in the same process,
 interleaved round by round (the competitor that goes first rotates each round),
 with the garbage collector off while timing; times are ``perf_counter`` medians
-after a warm-up. Per size and hash size (8 = 64 bits, 16 = 256 bits):
+after a warm-up. Each timed call starts from the same cache state for every
+competitor (otherwise whichever runs right after the other finds the shared
+image in cache): by default ``--cache warm``, the same call is made once,
+untimed, just before (image, tables and buffers in cache, as right after
+decoding); ``--cache cold`` reads a 64 MB buffer instead, so the image comes
+from memory. Per size and hash size (8 = 64 bits, 16 = 256 bits):
 
 * ``imagehash``  ``imagehash.phash(im, hs)``: Pillow's convert("L") and LANCZOS
   resize, then scipy's DCT;
@@ -13,8 +18,8 @@ after a warm-up. Per size and hash size (8 = 64 bits, 16 = 256 bits):
   cannot export in place: tidehash then reads it in ~2 MB strips (crops);
 * ``one block``  ``tidehash.phash`` on the same pixels decoded by
   ``tidehash.image.decode`` (one block, read in place: what ``hash_file`` sees);
-* ``cold``       ``tidehash.phash`` with its per-size coefficient cache emptied
-  before every call (the first image of a new size).
+* ``new size``   ``tidehash.phash`` with its per-size coefficient cache emptied
+  before every call (the first image of a size: two sin() per resize tap).
 
 "same" says whether the two hashes are equal (they must be: the images are
 photo-like, with no DCT ties). The images are synthetic but photo-like (smooth
@@ -70,7 +75,7 @@ phash_module = importlib.import_module("tidehash.phash")
 # After the warm-up each case gets about `budget` seconds, between lo and hi rounds.
 FULL_POLICY = {"budget": 3.0, "lo": 11, "hi": 200, "warmup": 2}
 QUICK_POLICY = {"budget": 0.1, "lo": 3, "hi": 8, "warmup": 1}
-COMPETITORS = ("imagehash", "tidehash", "one_block", "cold")
+COMPETITORS = ("imagehash", "tidehash", "one_block", "new_size")
 
 
 def cpu_model() -> str:
@@ -133,8 +138,19 @@ def one_block_copy(arr: np.ndarray) -> Image.Image:
     return im
 
 
+_EVICT = None
+
+
+def evict_caches() -> None:
+    """Read 64 MB (more than the L3 of most CPUs) so the next call starts cold."""
+    global _EVICT
+    if _EVICT is None:
+        _EVICT = np.ones(64 << 20 >> 3, dtype=np.int64)
+    _EVICT.sum()
+
+
 def run_interleaved(cases: Sequence[tuple[str, Callable[[], object]]], policy: dict,
-                    repeats: int | None) -> dict[str, dict]:
+                    repeats: int | None, cache: str = "warm") -> dict[str, dict]:
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
@@ -153,6 +169,10 @@ def run_interleaved(cases: Sequence[tuple[str, Callable[[], object]]], policy: d
         for r in range(repeats):
             for k in range(len(cases)):
                 name, fn = cases[(r + k) % len(cases)]
+                if cache == "cold":
+                    evict_caches()
+                else:
+                    fn()
                 c0, t0 = time.thread_time(), time.perf_counter()
                 fn()
                 t1, c1 = time.perf_counter(), time.thread_time()
@@ -179,7 +199,7 @@ def with_isa(isa: str, fn: Callable[[], object]) -> Callable[[], object]:
     return call
 
 
-def bench(sizes, hash_sizes, isas, policy, repeats, seed, log) -> list[dict]:
+def bench(sizes, hash_sizes, isas, policy, repeats, seed, cache, log) -> list[dict]:
     rows = []
     for w, h in sizes:
         arr = photo_like(w, h, seed)
@@ -193,7 +213,7 @@ def bench(sizes, hash_sizes, isas, policy, repeats, seed, log) -> list[dict]:
                 with tidehash.use_isa(isa):
                     got = {tidehash.phash(im, hs).hex, tidehash.phash(block, hs).hex}
 
-                def cold(im=im, hs=hs):
+                def new_size(im=im, hs=hs):
                     phash_module._table.cache_clear()
                     return tidehash.phash(im, hs)
 
@@ -201,9 +221,9 @@ def bench(sizes, hash_sizes, isas, policy, repeats, seed, log) -> list[dict]:
                          ("tidehash", with_isa(isa, lambda im=im, hs=hs: tidehash.phash(im, hs))),
                          ("one_block",
                           with_isa(isa, lambda b=block, hs=hs: tidehash.phash(b, hs))),
-                         ("cold", with_isa(isa, cold))]
+                         ("new_size", with_isa(isa, new_size))]
                 log(f"  {w}x{h} hash_size {hs} {isa} ...")
-                res = run_interleaved(cases, policy, repeats)
+                res = run_interleaved(cases, policy, repeats, cache)
                 base = res["imagehash"]["median_ms"]
                 rows.append({
                     "size": f"{w}x{h}", "width": w, "height": h, "megapixels": w * h / 1e6,
@@ -222,12 +242,13 @@ def format_report(meta: dict, rows: list[dict]) -> str:
            f"{', '.join(meta['available_isas'])})",
            f"Versions  : Python {meta['python']}, numpy {meta['numpy']}, Pillow "
            f"{meta['pillow']}, imagehash {meta['imagehash']}, scipy {meta['scipy']}",
-           "Median ms per image (perf_counter); x = imagehash / tidehash. tidehash = the same",
-           "Pillow image; one block = as tidehash.image.decode loads it; cold = empty",
-           "coefficient cache (a new image size).",
+           f"Median ms per image (perf_counter, {meta['cache']} caches); "
+           "x = imagehash / tidehash. tidehash = the same",
+           "Pillow image; one block = as tidehash.image.decode loads it; new size = empty",
+           "coefficient cache (the first image of its size).",
            ""]
     hdr = (f"{'size':<10} {'MP':>5} {'hs':>3} {'isa':<7} {'reps':>4} {'imagehash':>10} "
-           f"{'tidehash':>9} {'x':>6} {'one block':>9} {'x':>6} {'cold':>7} {'x':>6}  same")
+           f"{'tidehash':>9} {'x':>6} {'one block':>9} {'x':>6} {'new size':>8} {'x':>6}  same")
     out += [hdr, "-" * len(hdr)]
     for r in rows:
         s = r["speedup"]
@@ -237,9 +258,12 @@ def format_report(meta: dict, rows: list[dict]) -> str:
             f"{r['imagehash']['reps']:>4} {r['imagehash']['median_ms']:>10.3f} "
             f"{r['tidehash']['median_ms']:>9.3f} {s['tidehash']:>5.1f}x "
             f"{r['one_block']['median_ms']:>9.3f} {s['one_block']:>5.1f}x "
-            f"{r['cold']['median_ms']:>7.3f} {s['cold']:>5.1f}x  {'yes' if r['same'] else 'NO'}")
-    out += ["", "* Pillow holds this image in several memory blocks (read in strips).",
-            f"Load average {meta['loadavg_start']} at start, {meta['loadavg_end']} at end; "
+            f"{r['new_size']['median_ms']:>8.3f} {s['new_size']:>5.1f}x  "
+            f"{'yes' if r['same'] else 'NO'}")
+    out.append("")
+    if any(r["pillow_blocks"] == "several" for r in rows):
+        out.append("* Pillow holds this image in several memory blocks (read in strips).")
+    out += [f"Load average {meta['loadavg_start']} at start, {meta['loadavg_end']} at end; "
             f"wall time {meta['wall_s']:.1f} s"]
     return "\n".join(out)
 
@@ -256,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=None, help="fixed rounds per case")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cpu", type=int, default=None, help="pin to this CPU (Linux)")
+    ap.add_argument("--cache", choices=("warm", "cold"), default="warm",
+                    help="warm: each timed call right after the same call, untimed "
+                         "(default); cold: after reading 64 MB, so the image comes from memory")
     args = ap.parse_args(argv)
 
     available = list(tidehash.available_isas())
@@ -279,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0, load0 = time.perf_counter(), loadavg()
     policy = QUICK_POLICY if args.quick else FULL_POLICY
-    rows = bench(args.sizes, hash_sizes, isas, policy, args.repeats, args.seed, log)
+    rows = bench(args.sizes, hash_sizes, isas, policy, args.repeats, args.seed, args.cache, log)
     info = tidehash.cpu_info()
     meta = {
         "mode": "quick" if args.quick else "full", "cpu_model": cpu_model(),
@@ -289,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "platform": platform.platform(), "numpy": np.__version__, "pillow": PIL.__version__,
         "imagehash": getattr(imagehash, "__version__", "?"), "scipy": scipy.__version__,
         "tidehash": tidehash.__version__, "policy": policy, "seed": args.seed,
+        "cache": args.cache,
         "loadavg_start": load0, "loadavg_end": loadavg(), "wall_s": time.perf_counter() - t0,
     }
     print(format_report(meta, rows))
