@@ -36,6 +36,8 @@ C_SOURCES = [
     ("csrc/hamming/hamming_common.c", BASELINE),
     ("csrc/hamming/hamming_scalar.c", BASELINE),
     ("csrc/mih/mih_scalar.c", BASELINE),
+    ("csrc/phash/phash_common.c", BASELINE),
+    ("csrc/phash/phash_scalar.c", BASELINE),
 ] + ([
     ("csrc/pdq/pdq_avx2.c", ["-mavx2"]),
     ("csrc/pdq/pdq_avx512.c", ["-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl",
@@ -44,6 +46,9 @@ C_SOURCES = [
     ("csrc/hamming/hamming_avx512.c", ["-mavx2", "-mpopcnt", "-mavx512f", "-mavx512bw",
                                        "-mavx512vl", "-mavx512dq", "-mavx512vpopcntdq"]),
     ("csrc/mih/mih_popcnt.c", ["-mpopcnt"]),
+    ("csrc/phash/phash_avx2.c", ["-mavx2"]),
+    ("csrc/phash/phash_avx512.c", ["-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl",
+                                   "-mavx512dq"]),
 ] if X86 else []) + ([
     ("csrc/hamming/hamming_neon.c", []),  # Advanced SIMD is baseline on arm64
     ("csrc/mih/mih_popcnt.c", []),

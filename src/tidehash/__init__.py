@@ -11,6 +11,7 @@ from .image import DEFAULT_MAX_PIXELS
 from .index import Index, IndexFormatError
 from .match import VPDQIndex, VPDQMatchResult, VPDQVideoMatch, vpdq_match
 from .pdq import DIHEDRAL_NAMES, pdq_hash, pdq_hash_dihedral
+from .phash import PHash, phash
 from .video import (
     VideoError,
     VPDQFeature,
@@ -28,10 +29,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHMS", "DEFAULT_MAX_PIXELS", "DIHEDRAL_NAMES", "DecodeError", "FileHashes",
-    "HashFormatError", "ImageTooLargeError", "Index", "IndexFormatError", "PDQHash",
+    "HashFormatError", "ImageTooLargeError", "Index", "IndexFormatError", "PDQHash", "PHash",
     "TidehashError", "__version__", "array_to_hex", "available_isas", "cpu_info", "file_digests",
     "hamming", "hash_file", "hash_files", "hashes_to_array", "hex_to_array", "pdq_hash",
-    "pdq_hash_dihedral", "use_isa",
+    "pdq_hash_dihedral", "phash", "use_isa",
     "VPDQFeature", "VPDQHashes", "VPDQIndex", "VPDQMatchResult", "VPDQVideoMatch", "VideoError",
     "format_vpdq", "parse_vpdq", "read_vpdq", "vpdq_from_json", "vpdq_hash", "vpdq_match",
     "vpdq_to_json", "write_vpdq",

@@ -3,7 +3,13 @@
 GIL, status codes out as exceptions. Validation and normalisation happen in the
 Python modules before these functions are reached."""
 
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_RawFree, PyMem_RawRealloc
+from cpython.mem cimport (
+    PyMem_Free,
+    PyMem_Malloc,
+    PyMem_RawFree,
+    PyMem_RawMalloc,
+    PyMem_RawRealloc,
+)
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, strcmp
@@ -140,30 +146,27 @@ def pdq_hash_strided(const uint8_t[::1] buf, int64_t rows, int64_t cols, int64_t
     return _run_pdq(&px, isa, False)
 
 
-def pdq_hash_arrow(object schema_capsule, object array_capsule, int64_t width, int64_t height,
-                   int isa, bint dihedral):
-    """Hash a Pillow image through its Arrow export, reading its pixel memory in
-    place. Pillow exports 1-band images as `width*height` uint8 ("C") and
-    multi-band ones as fixed-size lists of 4 uint8 ("+w:4") in its RGBX layout.
-    The capsules must stay referenced (they are, as arguments) for the call."""
+cdef int _arrow_image(object schema_capsule, object array_capsule, int64_t width,
+                      int64_t height, const uint8_t **data, int *channels) except -1:
+    """Find the pixels of a Pillow image's Arrow export. Pillow exports 1-band
+    images as `width*height` uint8 ("C") and multi-band ones as fixed-size lists
+    of 4 uint8 ("+w:4") in its RGBX layout, one line after the other."""
     if not (PyCapsule_IsValid(schema_capsule, "arrow_schema")
             and PyCapsule_IsValid(array_capsule, "arrow_array")):
         raise TypeError("expected Arrow schema and array capsules")
     cdef ArrowSchema *schema = <ArrowSchema *>PyCapsule_GetPointer(schema_capsule, "arrow_schema")
     cdef ArrowArray *array = <ArrowArray *>PyCapsule_GetPointer(array_capsule, "arrow_array")
     cdef ArrowArray *values
-    cdef int channels
-    cdef pdq_pixels px
     if array.release == NULL or schema.release == NULL:
         raise ValueError("Arrow array was already released")
     if width <= 0 or height <= 0 or array.length != width * height or array.null_count > 0:
         raise ValueError("Arrow array does not describe a width x height image")
     if strcmp(schema.format, b"C") == 0:
-        channels = 1
+        channels[0] = 1
         values = array
     elif (strcmp(schema.format, b"+w:4") == 0 and array.n_children == 1
           and schema.n_children == 1 and strcmp(schema.children[0].format, b"C") == 0):
-        channels = 4
+        channels[0] = 4
         values = array.children[0]
         if values.length < (array.offset + array.length) * 4:
             raise ValueError("Arrow child array is shorter than the image")
@@ -172,13 +175,204 @@ def pdq_hash_arrow(object schema_capsule, object array_capsule, int64_t width, i
     if values.n_buffers < 2 or values.buffers[1] == NULL:
         raise ValueError("Arrow array has no data buffer")
     # byte offset of the first pixel: the parent's offset counts pixels, the child's bytes
-    cdef int64_t first = array.offset if channels == 1 else array.offset * 4 + values.offset
-    px.data = <const uint8_t *>values.buffers[1] + first
+    cdef int64_t first = array.offset if channels[0] == 1 else array.offset * 4 + values.offset
+    data[0] = <const uint8_t *>values.buffers[1] + first
+    return 0
+
+
+def pdq_hash_arrow(object schema_capsule, object array_capsule, int64_t width, int64_t height,
+                   int isa, bint dihedral):
+    """Hash a Pillow image through its Arrow export, reading its pixel memory in
+    place. The capsules must stay referenced (they are, as arguments) for the call."""
+    cdef pdq_pixels px
+    cdef int channels = 0
+    _arrow_image(schema_capsule, array_capsule, width, height, &px.data, &channels)
     px.rows = height
     px.cols = width
     px.row_stride = width * channels
     px.channels = channels
     return _run_pdq(&px, isa, dihedral)
+
+
+# ---------------------------------------------------------------- pHash
+
+cdef extern from "phash/phash.h":
+    ctypedef struct phash_pixels:
+        const uint8_t *data
+        int64_t rows
+        int64_t cols
+        int64_t row_stride
+        int channels
+    ctypedef struct phash_plan:
+        int hash_size
+        int n
+        int64_t width
+        int64_t height
+        int64_t row_first
+        int64_t row_last
+    int PHASH_OK, PHASH_EBADARG, PHASH_EISA, PHASH_MIN_HASH_SIZE, PHASH_MAX_HASH_SIZE
+    size_t phash_workspace_bytes(int64_t width, int64_t height, int hash_size,
+                                 int vertical_first) nogil
+    size_t phash_table_len(int64_t in_size, int out_size) nogil
+    int phash_coeffs_ksize(int64_t in_size, int out_size) nogil
+    int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *dscratch) nogil
+    int phash_plan_init(phash_plan *plan, int64_t width, int64_t height, int hash_size,
+                        int vertical_first, const int32_t *h_table, const int32_t *v_table,
+                        void *workspace) nogil
+    int phash_rows(const phash_plan *plan, const phash_pixels *px, int64_t first_row,
+                   int isa) nogil
+    int phash_finish(const phash_plan *plan, int isa, uint8_t *out, uint8_t *grey,
+                     double *dct) nogil
+    int phash_hash_bytes(int hash_size) nogil
+
+PHASH_MIN = PHASH_MIN_HASH_SIZE
+PHASH_MAX = PHASH_MAX_HASH_SIZE
+
+
+cdef _phash_status(int status, int isa):
+    if status == PHASH_EISA:
+        raise RuntimeError(f"instruction set {isa_name(isa)!r} is not available on this CPU")
+    if status != PHASH_OK:
+        raise ValueError(f"pHash kernel rejected its arguments (status {status})")
+
+
+def phash_table(int64_t in_size, int out_size):
+    """Pillow's LANCZOS coefficients for resizing in_size samples to out_size,
+    as a read-only int32 array (2 out_size bounds, then out_size * ksize weights).
+    Depends only on the two sizes: callers may cache it."""
+    cdef size_t n = phash_table_len(in_size, out_size)
+    if n == 0:
+        raise ValueError(f"cannot resize {in_size} samples to {out_size}")
+    cdef int ksize = phash_coeffs_ksize(in_size, out_size)
+    table = np.empty(n, dtype=np.int32)
+    cdef int32_t[::1] tv = table
+    cdef double *scratch = <double *>PyMem_RawMalloc(ksize * sizeof(double))
+    if scratch == NULL:
+        raise MemoryError()
+    cdef int status
+    try:
+        with nogil:
+            status = phash_table_fill(in_size, out_size, &tv[0], scratch)
+    finally:
+        PyMem_RawFree(scratch)
+    _phash_status(status, 0)
+    table.setflags(write=False)
+    return table
+
+
+cdef class PHashPlan:
+    """One pHash computation: Pillow's resize coefficients for a width x height
+    image (vertical pass first or not, as the caller's Pillow does it), then
+    source lines fed in any grouping (`rows_lines`, `rows_arrow`), then `finish`.
+    Owns its workspace; not shared between threads."""
+    cdef phash_plan plan
+    cdef void *workspace
+    cdef readonly int isa
+
+    def __cinit__(self, int64_t width, int64_t height, int hash_size, bint vertical_first,
+                  int isa, h_table=None, v_table=None):
+        self.workspace = NULL
+        cdef size_t nbytes = phash_workspace_bytes(width, height, hash_size, vertical_first)
+        cdef const int32_t[::1] hv
+        cdef const int32_t[::1] vv
+        cdef const int32_t *hp = NULL
+        cdef const int32_t *vp = NULL
+        cdef int n = 4 * hash_size
+        if nbytes == 0:
+            raise ValueError(f"cannot hash a {width}x{height} image with hash_size {hash_size}")
+        self.workspace = PyMem_RawMalloc(nbytes)
+        if self.workspace == NULL:
+            raise MemoryError()
+        self.isa = isa
+        if h_table is not None:
+            hv = h_table
+            if <size_t>hv.shape[0] != phash_table_len(width, n):
+                raise ValueError("horizontal coefficient table does not match the width")
+            hp = &hv[0]
+        if v_table is not None:
+            vv = v_table
+            if <size_t>vv.shape[0] != phash_table_len(height, n):
+                raise ValueError("vertical coefficient table does not match the height")
+            vp = &vv[0]
+        cdef int status
+        with nogil:
+            status = phash_plan_init(&self.plan, width, height, hash_size, vertical_first,
+                                     hp, vp, self.workspace)
+        _phash_status(status, isa)
+
+    def __dealloc__(self):
+        PyMem_RawFree(self.workspace)
+
+    @property
+    def row_first(self):
+        """First source line the resize reads."""
+        return self.plan.row_first
+
+    @property
+    def row_last(self):
+        """One past the last source line the resize reads."""
+        return self.plan.row_last
+
+    cdef _rows(self, phash_pixels *px, int64_t first_row):
+        cdef int status
+        with nogil:
+            status = phash_rows(&self.plan, px, first_row, self.isa)
+        _phash_status(status, self.isa)
+
+    def rows_lines(self, const uint8_t[:, :] lines, int channels, int64_t first_row):
+        """Source lines first_row.. given as lines of width*channels bytes: bytes
+        within a line adjacent, lines any stride apart (also negative)."""
+        cdef phash_pixels px
+        if channels not in (1, 3, 4) or lines.shape[1] != self.plan.width * channels:
+            raise ValueError("lines do not hold width pixels of 1, 3 or 4 channels")
+        if lines.shape[0] == 0:
+            return
+        if lines.strides[1] != 1 and lines.shape[1] > 1:
+            raise ValueError("the bytes of a line must be adjacent")
+        px.data = &lines[0, 0]
+        px.rows = lines.shape[0]
+        px.cols = self.plan.width
+        px.row_stride = lines.strides[0]
+        px.channels = channels
+        self._rows(&px, first_row)
+
+    def rows_arrow(self, object schema_capsule, object array_capsule, int64_t rows,
+                   int64_t first_row):
+        """Source lines first_row.. from the Arrow export of a Pillow image of
+        width x rows pixels (read in place; the capsules are kept referenced by
+        this call's arguments)."""
+        cdef phash_pixels px
+        cdef int channels = 0
+        _arrow_image(schema_capsule, array_capsule, self.plan.width, rows, &px.data, &channels)
+        px.rows = rows
+        px.cols = self.plan.width
+        px.row_stride = self.plan.width * channels
+        px.channels = channels
+        self._rows(&px, first_row)
+
+    def finish(self, bint debug=False):
+        """The hash bytes (imagehash's bits as a big-endian integer); with `debug`,
+        also the resized n x n uint8 image and the hs x hs float64 DCT block."""
+        cdef int hs = self.plan.hash_size
+        cdef uint8_t out[512]
+        cdef int status
+        grey = dct = None
+        cdef uint8_t[:, ::1] gv
+        cdef double[:, ::1] dv
+        cdef uint8_t *gp = NULL
+        cdef double *dp = NULL
+        if debug:
+            grey = np.empty((self.plan.n, self.plan.n), dtype=np.uint8)
+            dct = np.empty((hs, hs), dtype=np.float64)
+            gv = grey
+            dv = dct
+            gp = &gv[0, 0]
+            dp = &dv[0, 0]
+        with nogil:
+            status = phash_finish(&self.plan, self.isa, out, gp, dp)
+        _phash_status(status, self.isa)
+        raw = (<char *>out)[:phash_hash_bytes(hs)]
+        return (raw, grey, dct) if debug else raw
 
 
 # ---------------------------------------------------------------- Hamming search

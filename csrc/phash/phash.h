@@ -1,0 +1,152 @@
+/* pHash, bit-identical to imagehash.phash given the same Pillow image.
+ *
+ * imagehash.phash(image, hash_size) is
+ *     image.convert("L").resize((4 hs, 4 hs), LANCZOS)      (Pillow, integer)
+ *     scipy.fftpack.dct(dct(pixels, axis=0), axis=1)[:hs, :hs]
+ *     bits = coefficient > numpy.median(coefficients), row-major, MSB first.
+ * The first line is integer arithmetic in Pillow (Convert.c L24, Resample.c
+ * with 22-bit fixed-point coefficients) and is reproduced exactly here; the
+ * coefficients themselves are computed in double with Pillow's operations in
+ * Pillow's order and the same libm sin(). The DCT is double precision; it
+ * equals scipy's up to rounding, so a bit can differ only where a coefficient
+ * ties the median in exact arithmetic (see README.md).
+ *
+ * The resize is a plan (coefficient tables, filled by phash_plan_init) and two
+ * passes: phash_rows runs the luma conversion fused with the first pass on any
+ * run of source lines, so an image held in several memory blocks can be fed
+ * block by block; phash_finish runs the second pass, the DCT and the median.
+ * Pillow < 13 always resizes horizontally first; Pillow 13 runs the vertical
+ * pass first when the height shrinks by more than twice as many pixels as the
+ * width (and 12.2-12.3 did so from Python for images over 100x taller than
+ * wide). The two orders round differently, so the caller says which one its
+ * Pillow uses (`vertical_first`).
+ * Only the passes have per-ISA variants; they are integer code, so every ISA
+ * gives the same bytes. No function here allocates, does I/O or touches Python:
+ * the caller owns the workspace (phash_workspace_bytes). */
+#ifndef TIDEHASH_PHASH_H
+#define TIDEHASH_PHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../cpu/cpu.h"
+
+#define PHASH_MIN_HASH_SIZE 2
+#define PHASH_MAX_HASH_SIZE 64
+#define PHASH_HIGHFREQ_FACTOR 4 /* imagehash's default: resize to 4 hs */
+/* Pillow keeps sizes in C int; below 2^30 its window ends (center + support)
+ * cannot overflow an int either, for any hash size. */
+#define PHASH_MAX_DIM (1LL << 30)
+/* The SIMD horizontal pass reads whole vectors of weights and of luma past the
+ * end of a window: weights are padded with zeros to a multiple of 32, the luma
+ * line by 64 zeros. */
+#define PHASH_KSTRIDE_ALIGN 32
+#define PHASH_ALIGN_MIN_KSIZE 256
+#define PHASH_LUMA_PAD 64
+#define PHASH_SPLIT_SHIFT 12
+/* Largest sum of |weight| per output a table may have (fixed point, 2^22 = 1). */
+#define PHASH_MAX_WEIGHT_SUM (1LL << 23)
+
+enum {
+    PHASH_OK = 0,
+    PHASH_EBADARG = -1, /* null pointer, bad size, channel count, hash size or plan */
+    PHASH_EISA = -2     /* the requested instruction set is not available */
+};
+
+/* 8-bit pixels: `rows` lines of `cols` pixels, `channels` bytes per pixel,
+ * consecutive lines `row_stride` bytes apart (negative for a bottom-up view).
+ *   channels 1: grey (Pillow "L")
+ *   channels 3: packed RGB
+ *   channels 4: RGBX / RGBA as Pillow stores them; the 4th byte is ignored,
+ *               as in Pillow's convert("L"). */
+typedef struct {
+    const uint8_t *data;
+    int64_t rows;
+    int64_t cols;
+    int64_t row_stride;
+    int channels;
+} phash_pixels;
+
+/* Pillow's resampling coefficients for one axis, in its own layout: output i
+ * reads `bounds[2 i + 1]` source samples from `bounds[2 i]`, with weights
+ * kk[i * ksize + 0 ..], normalised to fixed point (PRECISION_BITS = 22). */
+typedef struct {
+    int64_t in_size;
+    int out_size;
+    int ksize;
+    int32_t *bounds; /* 2 * out_size */
+    int32_t *kk;     /* out_size * ksize */
+} phash_coeffs;
+
+typedef struct {
+    int hash_size;
+    int n; /* side of the resized image, 4 * hash_size */
+    int64_t width, height;
+    int need_h, need_v; /* Pillow skips an axis whose size does not change */
+    int vertical_first;
+    phash_coeffs h, v;
+    /* The horizontal weights split for 16-bit multiply-adds (SIMD kernels):
+     * k = hi * 2^12 + lo with lo in [0, 4096). Output i reads luma from
+     * xmin - xmin % kalign with the weights at kk_split[2 i kstride ..] (hi)
+     * and [(2 i + 1) kstride ..] (lo), which start with xmin % kalign zeros and
+     * are zero-padded to kstride, a multiple of PHASH_KSTRIDE_ALIGN. kalign is
+     * PHASH_KSTRIDE_ALIGN for long windows (aligned luma loads pay off) and 1
+     * for short ones (the leading zeros would cost more than they save). */
+    int16_t *kk_split;
+    int kstride;
+    int kalign;
+    int64_t row_first, row_last; /* source lines the resize reads */
+    uint8_t *temp;   /* horizontal first: (row_last - row_first) x n after the first pass */
+    int32_t *vacc;   /* vertical first: n x width sums of the first pass */
+    uint8_t *grey;   /* n x n, the resized image */
+    int16_t *luma, *luma2; /* two lines of luma (width + PHASH_LUMA_PAD, the pad zero) */
+    double *scratch; /* coefficient, DCT and median workspace */
+} phash_plan;
+
+/* Bytes of workspace for an image of this size (0 if a size is out of range). */
+size_t phash_workspace_bytes(int64_t width, int64_t height, int hash_size, int vertical_first);
+
+/* One axis' coefficients as one int32 table: 2 out_size bounds, then
+ * out_size * ksize weights. Callers may compute tables once per size and pass
+ * them to phash_plan_init (they depend only on in_size and out_size). */
+int phash_coeffs_ksize(int64_t in_size, int out_size); /* 0 if out of range */
+size_t phash_table_len(int64_t in_size, int out_size); /* int32 entries, 0 if out of range */
+/* Pillow's precompute_coeffs + normalize_coeffs_8bpc; `dscratch` holds ksize doubles. */
+int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *dscratch);
+
+/* Lays the plan out in `workspace` (phash_workspace_bytes of it, any
+ * alignment) and fills the coefficients: copied from `h_table` / `v_table`
+ * (phash_table_fill's layout; checked to stay inside the image) or, where
+ * NULL, computed. */
+int phash_plan_init(phash_plan *plan, int64_t width, int64_t height, int hash_size,
+                    int vertical_first, const int32_t *h_table, const int32_t *v_table,
+                    void *workspace);
+
+/* Source lines first_row .. first_row + px->rows - 1 of the image (px->cols
+ * must equal the plan's width): converts to luma and runs the first pass on
+ * the lines the resize reads; other lines are skipped. Lines may come in any
+ * order and any grouping; each needed line must come once. */
+int phash_rows(const phash_plan *plan, const phash_pixels *px, int64_t first_row, th_isa isa);
+
+/* Second pass, DCT, median and bits. `out` receives the hash as imagehash
+ * prints it: the hs*hs bits, row-major, as a big-endian integer of
+ * phash_hash_bytes(hs) bytes (leading pad bits zero). `grey` (n*n bytes, the
+ * resized image) and `dct` (hs*hs doubles) may be NULL; they exist for tests. */
+int phash_finish(const phash_plan *plan, th_isa isa, uint8_t *out, uint8_t *grey, double *dct);
+
+/* phash_plan_init + phash_rows over the whole image + phash_finish. */
+int phash_hash(const phash_pixels *px, int hash_size, int vertical_first, th_isa isa,
+               void *workspace, uint8_t *out, uint8_t *grey, double *dct);
+
+static inline int phash_hash_bytes(int hash_size) { return (hash_size * hash_size + 7) / 8; }
+
+/* Internal: the per-ISA passes. */
+typedef struct {
+    void (*rows)(const phash_plan *plan, const phash_pixels *px, int64_t first_row);
+    void (*second_pass)(const phash_plan *plan, uint8_t *grey);
+} phash_kernels;
+extern const phash_kernels phash_kernels_scalar;
+extern const phash_kernels phash_kernels_avx2;
+extern const phash_kernels phash_kernels_avx512;
+
+#endif

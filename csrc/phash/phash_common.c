@@ -1,0 +1,457 @@
+/* The ISA-independent part of pHash: Pillow's LANCZOS coefficients, the plan
+ * and its workspace, the DCT on the low frequencies, numpy's median and the bit
+ * packing. Everything here is O(width + height) or O(n^3) with n <= 256. */
+#include <math.h>
+#include <string.h>
+
+#include "phash.h"
+
+/* M_PI as Pillow sees it (math.h's M_PI is not C99). */
+#define PHASH_PI 3.14159265358979323846
+/* Pillow's fixed point for 8-bit resampling: 8 bits of value, 2 for overflow. */
+#define PRECISION_BITS (32 - 8 - 2)
+#define LANCZOS_SUPPORT 3.0
+#define ALIGN 64
+
+/* Pillow's sinc_filter and lanczos_filter (Resample.c), operation for operation:
+ * the products and quotients below must round exactly as Pillow's do. */
+static double sinc_filter(double x) {
+    if (x == 0.0) return 1.0;
+    x = x * PHASH_PI;
+    return sin(x) / x;
+}
+
+static double lanczos_filter(double x) {
+    if (-3.0 <= x && x < 3.0) return sinc_filter(x) * sinc_filter(x / 3);
+    return 0.0;
+}
+
+/* Pillow passes the box (0, 0, width, height) as C floats, so the source
+ * extent is rounded to float before the division (exact below 2^24). */
+static double axis_scale(int64_t in_size, int out_size) {
+    const float in0 = 0.0f, in1 = (float)in_size;
+    return (double)(in1 - in0) / out_size;
+}
+
+int phash_coeffs_ksize(int64_t in_size, int out_size) {
+    if (in_size < 1 || in_size > PHASH_MAX_DIM || out_size < 1) return 0;
+    double filterscale = axis_scale(in_size, out_size);
+    if (filterscale < 1.0) filterscale = 1.0;
+    const double support = LANCZOS_SUPPORT * filterscale;
+    const double ksize = ceil(support) * 2 + 1;
+    if (ksize > (double)(PHASH_MAX_DIM / 4)) return 0;
+    return (int)ksize;
+}
+
+size_t phash_table_len(int64_t in_size, int out_size) {
+    const int ksize = phash_coeffs_ksize(in_size, out_size);
+    return ksize ? (size_t)out_size * ((size_t)ksize + 2) : 0;
+}
+
+/* Pillow's precompute_coeffs followed by normalize_coeffs_8bpc. */
+int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *k) {
+    const int ksize = phash_coeffs_ksize(in_size, out_size);
+    if (ksize == 0 || table == NULL || k == NULL) return PHASH_EBADARG;
+    int32_t *bounds = table, *kk = table + 2 * (size_t)out_size;
+    const float in0 = 0.0f;
+    const double scale = axis_scale(in_size, out_size);
+    double filterscale = scale;
+    if (filterscale < 1.0) filterscale = 1.0;
+    const double support = LANCZOS_SUPPORT * filterscale;
+    const double inv_filterscale = 1.0 / filterscale;
+    const int in_int = (int)in_size;
+    for (int xx = 0; xx < out_size; xx++) {
+        const double center = in0 + (xx + 0.5) * scale;
+        double ww = 0.0;
+        int xmin = (int)(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        int xmax = (int)(center + support + 0.5);
+        if (xmax > in_int) xmax = in_int;
+        xmax -= xmin;
+        int x;
+        for (x = 0; x < xmax; x++) {
+            const double w = lanczos_filter((x + xmin - center + 0.5) * inv_filterscale);
+            k[x] = w;
+            ww += w;
+        }
+        if (ww != 0.0) {
+            for (x = 0; x < xmax; x++) k[x] /= ww;
+        }
+        for (; x < ksize; x++) k[x] = 0;
+        int32_t *out = kk + (int64_t)xx * ksize;
+        for (x = 0; x < ksize; x++) {
+            if (k[x] < 0) {
+                out[x] = (int)(-0.5 + k[x] * (1 << PRECISION_BITS));
+            } else {
+                out[x] = (int)(0.5 + k[x] * (1 << PRECISION_BITS));
+            }
+        }
+        bounds[2 * xx + 0] = xmin;
+        bounds[2 * xx + 1] = xmax;
+    }
+    return PHASH_OK;
+}
+
+/* ------------------------------------------------------------- workspace */
+
+/* k = hi * 2^12 + lo exactly (arithmetic shift, lo = k mod 2^12): with
+ * |k| <= 2^23 (table_ok) hi fits int16 and so does lo < 2^12, and a 16-bit
+ * multiply-add's pair of 255 * lo fits int32. A long window starts at an
+ * aligned luma index (xmin rounded down to kalign), its weights shifted right
+ * by as many zeros, so the SIMD loads never straddle a cache line. */
+static void split_weights(phash_plan *p) {
+    const int n = p->n, ks = p->h.ksize, stride = p->kstride;
+    memset(p->kk_split, 0, (size_t)2 * n * stride * sizeof(int16_t));
+    for (int o = 0; o < n; o++) {
+        const int shift = p->h.bounds[2 * o] % p->kalign;
+        int16_t *hi = p->kk_split + (size_t)2 * o * stride + shift, *lo = hi + stride;
+        for (int i = 0; i < ks; i++) {
+            const int32_t k = p->h.kk[(size_t)o * ks + i];
+            hi[i] = (int16_t)(k >> PHASH_SPLIT_SHIFT);
+            lo[i] = (int16_t)(k & ((1 << PHASH_SPLIT_SHIFT) - 1));
+        }
+    }
+}
+
+typedef struct {
+    size_t bounds_h, kk_h, split, bounds_v, kk_v, temp, vacc, grey, luma, scratch, total;
+} layout;
+
+static size_t round_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* int16 entries of each of the two luma lines, a multiple of 32 (64 bytes) */
+static size_t luma_stride(int64_t width) {
+    return ((size_t)width + PHASH_LUMA_PAD + 31) / 32 * 32;
+}
+
+/* room for ksize weights after up to PHASH_KSTRIDE_ALIGN - 1 leading zeros */
+static int kstride_of(int ksize) {
+    return (ksize + 2 * PHASH_KSTRIDE_ALIGN - 2) / PHASH_KSTRIDE_ALIGN * PHASH_KSTRIDE_ALIGN;
+}
+
+/* Doubles of scratch: the coefficient doubles of one output, or for the DCT a
+ * cosine table (4n), the weights (hs x n/2), the column pass (hs x n), the
+ * block and its sorted copy. */
+static size_t scratch_doubles(int n, int hs, int ksize_h, int ksize_v) {
+    size_t dct = (size_t)4 * n + (size_t)hs * n / 2 + (size_t)hs * n + (size_t)2 * hs * hs;
+    size_t k = (size_t)(ksize_h > ksize_v ? ksize_h : ksize_v);
+    return dct > k ? dct : k;
+}
+
+/* The vertical pass can only come first if there is one. */
+static int effective_vertical_first(int64_t height, int hs, int vertical_first) {
+    return vertical_first != 0 && height != (int64_t)PHASH_HIGHFREQ_FACTOR * hs;
+}
+
+static int compute_layout(int64_t width, int64_t height, int hs, int vertical_first,
+                          layout *lay) {
+    if (width < 1 || height < 1 || width > PHASH_MAX_DIM || height > PHASH_MAX_DIM ||
+        hs < PHASH_MIN_HASH_SIZE || hs > PHASH_MAX_HASH_SIZE) {
+        return 0;
+    }
+    const int n = PHASH_HIGHFREQ_FACTOR * hs;
+    const int kh = phash_coeffs_ksize(width, n), kv = phash_coeffs_ksize(height, n);
+    if (kh == 0 || kv == 0) return 0;
+    /* every term is below 2^31 * 2^8 * 8 bytes, so size_t (64-bit) cannot overflow */
+    if (sizeof(size_t) < 8) return 0;
+    size_t off = 0;
+    lay->bounds_h = off;
+    lay->kk_h = off + (size_t)2 * n * sizeof(int32_t);
+    off += round_up(phash_table_len(width, n) * sizeof(int32_t));
+    lay->split = off;
+    off += round_up((size_t)2 * n * kstride_of(kh) * sizeof(int16_t));
+    lay->bounds_v = off;
+    lay->kk_v = off + (size_t)2 * n * sizeof(int32_t);
+    off += round_up(phash_table_len(height, n) * sizeof(int32_t));
+    lay->temp = off;
+    off += vertical_first ? 0 : round_up((size_t)height * n);
+    lay->vacc = off;
+    off += vertical_first ? round_up((size_t)n * width * sizeof(int32_t)) : 0;
+    lay->grey = off;
+    off += round_up((size_t)n * n);
+    lay->luma = off;
+    off += 2 * round_up(luma_stride(width) * sizeof(int16_t));
+    lay->scratch = off;
+    off += round_up(scratch_doubles(n, hs, kh, kv) * sizeof(double));
+    lay->total = off + ALIGN; /* slack to align the caller's block */
+    return 1;
+}
+
+size_t phash_workspace_bytes(int64_t width, int64_t height, int hash_size, int vertical_first) {
+    layout lay;
+    vertical_first = effective_vertical_first(height, hash_size, vertical_first);
+    return compute_layout(width, height, hash_size, vertical_first, &lay) ? lay.total : 0;
+}
+
+/* What the passes rely on, checked on every table (Pillow's always pass):
+ * windows inside the image and in order (lines are indexed relative to the
+ * first window), and sum |k| <= 2^23 per output, so that 2^21 + 255 sum |k|
+ * stays below 2^31 and no int32 sum can overflow (Pillow's are ~1.2 * 2^22). */
+static int table_ok(const phash_coeffs *c) {
+    int64_t prev_min = 0, prev_end = 0;
+    for (int o = 0; o < c->out_size; o++) {
+        const int64_t xmin = c->bounds[2 * o], count = c->bounds[2 * o + 1];
+        if (xmin < prev_min || count < 0 || count > c->ksize || xmin + count > c->in_size ||
+            xmin + count < prev_end) {
+            return 0;
+        }
+        int64_t total = 0;
+        for (int i = 0; i < c->ksize; i++) {
+            const int64_t k = c->kk[(size_t)o * c->ksize + i];
+            total += k < 0 ? -k : k;
+        }
+        if (total > PHASH_MAX_WEIGHT_SUM) return 0;
+        prev_min = xmin;
+        prev_end = xmin + count;
+    }
+    return 1;
+}
+
+static int axis_init(phash_coeffs *c, const int32_t *table, double *scratch) {
+    /* bounds and kk are adjacent in the workspace, as in a table */
+    int32_t *dst = c->bounds;
+    if (table == NULL) {
+        const int status = phash_table_fill(c->in_size, c->out_size, dst, scratch);
+        if (status != PHASH_OK) return status;
+    } else {
+        memcpy(dst, table, phash_table_len(c->in_size, c->out_size) * sizeof(int32_t));
+    }
+    return table_ok(c) ? PHASH_OK : PHASH_EBADARG;
+}
+
+int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int vertical_first,
+                    const int32_t *h_table, const int32_t *v_table, void *workspace) {
+    layout lay;
+    vertical_first = effective_vertical_first(height, hs, vertical_first);
+    if (p == NULL || workspace == NULL ||
+        !compute_layout(width, height, hs, vertical_first, &lay)) {
+        return PHASH_EBADARG;
+    }
+    /* SIMD loads of luma and weights are aligned: align the block */
+    uint8_t *w = (uint8_t *)workspace + (ALIGN - (uintptr_t)workspace % ALIGN) % ALIGN;
+    const int n = PHASH_HIGHFREQ_FACTOR * hs;
+    p->hash_size = hs;
+    p->n = n;
+    p->width = width;
+    p->height = height;
+    /* Image.resize returns a copy when the size is unchanged; the C resize
+     * skips each axis whose size is unchanged (box is the whole image). */
+    p->need_h = width != n;
+    p->need_v = height != n;
+    p->vertical_first = vertical_first;
+    p->h.in_size = width;
+    p->h.out_size = n;
+    p->h.ksize = phash_coeffs_ksize(width, n);
+    p->h.bounds = (int32_t *)(w + lay.bounds_h);
+    p->h.kk = (int32_t *)(w + lay.kk_h);
+    p->kk_split = (int16_t *)(w + lay.split);
+    p->kstride = kstride_of(p->h.ksize);
+    p->kalign = p->h.ksize >= PHASH_ALIGN_MIN_KSIZE ? PHASH_KSTRIDE_ALIGN : 1;
+    p->v.in_size = height;
+    p->v.out_size = n;
+    p->v.ksize = phash_coeffs_ksize(height, n);
+    p->v.bounds = (int32_t *)(w + lay.bounds_v);
+    p->v.kk = (int32_t *)(w + lay.kk_v);
+    p->temp = vertical_first ? NULL : w + lay.temp;
+    p->vacc = vertical_first ? (int32_t *)(w + lay.vacc) : NULL;
+    p->grey = w + lay.grey;
+    p->luma = (int16_t *)(w + lay.luma);
+    p->luma2 = p->luma + luma_stride(width);
+    memset(p->luma + width, 0, PHASH_LUMA_PAD * sizeof(int16_t));
+    memset(p->luma2 + width, 0, PHASH_LUMA_PAD * sizeof(int16_t));
+    p->scratch = (double *)(w + lay.scratch);
+    /* The vertical coefficients decide which source lines are read
+     * (Pillow's ybox_first .. ybox_last), whether or not the height changes. */
+    int status = axis_init(&p->v, v_table, p->scratch);
+    if (status != PHASH_OK) return status;
+    if (p->need_h) {
+        status = axis_init(&p->h, h_table, p->scratch);
+        if (status != PHASH_OK) return status;
+        split_weights(p);
+    }
+    p->row_first = p->v.bounds[0];
+    p->row_last = (int64_t)p->v.bounds[2 * n - 2] + p->v.bounds[2 * n - 1];
+    if (!p->vertical_first) {
+        /* lines never fed hash as black rather than as stale memory */
+        memset(p->temp, 0, (size_t)(p->row_last - p->row_first) * n);
+    } else {
+        /* Pillow starts every sum at half a unit of the last place */
+        const size_t cells = (size_t)n * (size_t)width;
+        for (size_t i = 0; i < cells; i++) p->vacc[i] = 1 << (PRECISION_BITS - 1);
+    }
+    return PHASH_OK;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static const phash_kernels *kernels_for(th_isa isa) {
+    if (!th_isa_supported(isa)) return NULL;
+    switch (isa) {
+    case TH_ISA_SCALAR: return &phash_kernels_scalar;
+#if defined(__x86_64__) || defined(_M_X64)
+    case TH_ISA_AVX2: return &phash_kernels_avx2;
+    case TH_ISA_AVX512: return &phash_kernels_avx512;
+#endif
+#if defined(__aarch64__)
+    case TH_ISA_NEON: return &phash_kernels_scalar; /* the scalar body vectorises for NEON */
+#endif
+    default: return NULL;
+    }
+}
+
+int phash_rows(const phash_plan *p, const phash_pixels *px, int64_t first_row, th_isa isa) {
+    if (p == NULL || px == NULL || px->data == NULL || px->rows < 0 || px->cols != p->width ||
+        (px->channels != 1 && px->channels != 3 && px->channels != 4) || first_row < 0 ||
+        first_row > p->height - px->rows ||
+        (px->rows > 1 && (px->row_stride < 0 ? -px->row_stride : px->row_stride) <
+                             px->cols * px->channels)) {
+        return PHASH_EBADARG;
+    }
+    const phash_kernels *k = kernels_for(isa);
+    if (k == NULL) return PHASH_EISA;
+    if (px->rows > 0) k->rows(p, px, first_row);
+    return PHASH_OK;
+}
+
+/* ------------------------------------------------------------- DCT */
+
+/* cos(pi m / (2n)) for m = 0 .. 4n-1, with its symmetries exact (cos(pi/2) is
+ * 0, not 6e-17, and the quadrants are exact negations), so a DCT coefficient
+ * that is zero by symmetry comes out as an exact 0 more often. */
+static void cos_table(int n, double *t) {
+    for (int m = 0; m <= n; m++) {
+        /* sin of the complement near pi/2 keeps the small values accurate */
+        t[m] = 2 * m <= n ? cos(PHASH_PI * m / (2.0 * n)) : sin(PHASH_PI * (n - m) / (2.0 * n));
+    }
+    for (int m = n + 1; m <= 2 * n; m++) t[m] = -t[2 * n - m];
+    for (int m = 2 * n + 1; m < 4 * n; m++) t[m] = t[4 * n - m];
+}
+
+/* The low-frequency hs x hs block of scipy.fftpack's unnormalised 2-D DCT-II,
+ *   y[u][v] = 4 sum_r sum_c x[r][c] cos(pi u (2r+1) / 2n) cos(pi v (2c+1) / 2n),
+ * columns first (axis 0) as imagehash does. Symmetric pairs are folded:
+ * x[r] + x[n-1-r] for even frequencies, x[r] - x[n-1-r] for odd ones, so on an
+ * image that is mirror-symmetric the antisymmetric terms are exactly zero. */
+static void dct_low(const uint8_t *grey, int n, int hs, double *scratch, double *out) {
+    const int half = n / 2;
+    double *t = scratch;          /* 4n: the table */
+    double *w = t + 4 * n;        /* hs x n/2: w[u][r] = cos(pi u (2r+1) / 2n) */
+    double *cols = w + (size_t)hs * half; /* hs x n: the column pass */
+    cos_table(n, t);
+    for (int u = 0; u < hs; u++) {
+        int m = u; /* u (2r + 1) mod 4n, stepping by 2u */
+        for (int r = 0; r < half; r++) {
+            w[(size_t)u * half + r] = t[m];
+            m += 2 * u;
+            while (m >= 4 * n) m -= 4 * n;
+        }
+    }
+    for (int u = 0; u < hs; u++) {
+        double *acc = cols + (size_t)u * n;
+        const double *wu = w + (size_t)u * half;
+        for (int c = 0; c < n; c++) acc[c] = 0.0;
+        for (int r = 0; r < half; r++) {
+            const double wr = wu[r];
+            const uint8_t *top = grey + (size_t)r * n, *bottom = grey + (size_t)(n - 1 - r) * n;
+            if (u & 1) {
+                for (int c = 0; c < n; c++) acc[c] += (double)(top[c] - bottom[c]) * wr;
+            } else {
+                for (int c = 0; c < n; c++) acc[c] += (double)(top[c] + bottom[c]) * wr;
+            }
+        }
+        for (int c = 0; c < n; c++) acc[c] *= 2.0;
+    }
+    for (int u = 0; u < hs; u++) {
+        const double *a = cols + (size_t)u * n;
+        for (int v = 0; v < hs; v++) {
+            const double *wv = w + (size_t)v * half;
+            double s = 0.0;
+            if (v & 1) {
+                for (int c = 0; c < half; c++) s += (a[c] - a[n - 1 - c]) * wv[c];
+            } else {
+                for (int c = 0; c < half; c++) s += (a[c] + a[n - 1 - c]) * wv[c];
+            }
+            out[u * hs + v] = 2.0 * s;
+        }
+    }
+}
+
+/* The k-th smallest of v[0..len) (0-based), partially ordering v in place so
+ * that v[0..k) <= v[k] <= v[k+1..len). Hoare partition, middle pivot. */
+static double select_kth(double *v, int len, int k) {
+    int lo = 0, hi = len - 1;
+    while (lo < hi) {
+        const double pivot = v[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot) i++;
+            while (v[j] > pivot) j--;
+            if (i <= j) {
+                const double tmp = v[i];
+                v[i] = v[j];
+                v[j] = tmp;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j) {
+            hi = j;
+        } else if (k >= i) {
+            lo = i;
+        } else {
+            break;
+        }
+    }
+    return v[k];
+}
+
+/* numpy.median: the middle value, or for an even count the mean of the two
+ * middle values, computed as numpy.mean does: (a + b) / 2. */
+static double numpy_median(const double *values, int len, double *work) {
+    memcpy(work, values, (size_t)len * sizeof(double));
+    const int k = len / 2;
+    const double upper = select_kth(work, len, k);
+    if (len & 1) return upper;
+    double lower = work[0];
+    for (int i = 1; i < k; i++) {
+        if (work[i] > lower) lower = work[i];
+    }
+    return (lower + upper) / 2.0;
+}
+
+int phash_finish(const phash_plan *p, th_isa isa, uint8_t *out, uint8_t *grey, double *dct) {
+    if (p == NULL || out == NULL) return PHASH_EBADARG;
+    const phash_kernels *k = kernels_for(isa);
+    if (k == NULL) return PHASH_EISA;
+    const int n = p->n, hs = p->hash_size, nbits = hs * hs;
+    uint8_t *img = p->grey;
+    k->second_pass(p, img);
+    double *block = p->scratch + 4 * n + (size_t)hs * n / 2 + (size_t)hs * n;
+    double *work = block + nbits;
+    dct_low(img, n, hs, p->scratch, block);
+    const double median = numpy_median(block, nbits, work);
+    const int nbytes = phash_hash_bytes(hs);
+    const int pad = nbytes * 8 - nbits;
+    memset(out, 0, (size_t)nbytes);
+    for (int i = 0; i < nbits; i++) {
+        if (block[i] > median) {
+            const int b = pad + i;
+            out[b >> 3] |= (uint8_t)(0x80u >> (b & 7));
+        }
+    }
+    if (grey != NULL) memcpy(grey, img, (size_t)n * n);
+    if (dct != NULL) memcpy(dct, block, (size_t)nbits * sizeof(double));
+    return PHASH_OK;
+}
+
+int phash_hash(const phash_pixels *px, int hs, int vertical_first, th_isa isa, void *workspace,
+               uint8_t *out, uint8_t *grey, double *dct) {
+    if (px == NULL) return PHASH_EBADARG;
+    phash_plan plan;
+    int status =
+        phash_plan_init(&plan, px->cols, px->rows, hs, vertical_first, NULL, NULL, workspace);
+    if (status != PHASH_OK) return status;
+    status = phash_rows(&plan, px, 0, isa);
+    if (status != PHASH_OK) return status;
+    return phash_finish(&plan, isa, out, grey, dct);
+}

@@ -1,0 +1,305 @@
+"""pHash, bit for bit ``imagehash.phash`` (imagehash 4.x) given the same Pillow image.
+
+imagehash computes ``image.convert("L").resize((4 hs, 4 hs), LANCZOS)``, the
+2-D DCT-II of that (``scipy.fftpack``), and one bit per low-frequency
+coefficient: above the median or not. The C kernel (``csrc/phash/``) reproduces
+Pillow's integer luma and resize exactly, reading the pixels in place, and
+computes the DCT in double precision.
+
+Exactness: the resized image is identical to Pillow's, always. The hash is
+identical wherever no DCT coefficient ties the median; on images where one
+does in exact arithmetic (flat images, mirror-symmetric ones), imagehash's bit
+is decided by scipy's FFT rounding noise (it varies with the scipy version) and
+tidehash's may differ there, and only there. See csrc/phash/README.md.
+
+Pillow changed the order of the two resize passes over its versions (13.0 runs
+the vertical pass first when the height shrinks by more than twice as many
+pixels as the width; 12.2-12.3 did so for images over 100 times taller than
+wide); the installed Pillow's order is followed.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import re
+
+import numpy as np
+import PIL
+from PIL import Image
+
+from . import _native
+from .cpu import current_isa
+from .image import arrow_capsules
+
+MIN_HASH_SIZE = _native.PHASH_MIN
+MAX_HASH_SIZE = _native.PHASH_MAX
+HIGHFREQ_FACTOR = 4  # imagehash's default: the image is resized to 4 hs x 4 hs
+
+#: Pillow modes hashed from their own pixels; every other mode goes through
+#: Pillow's own convert("L") first, exactly as imagehash does.
+_DIRECT_MODES = ("L", "RGB", "RGBA", "RGBX")
+#: An image Pillow holds in several memory blocks (over 16 MB by default) has no
+#: Arrow export; it is read in strips of about this many bytes (each a crop,
+#: still in cache when the kernel reads it; 1-4 MB measured best at 12 MP).
+_STRIP_BYTES = 2 << 20
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _pillow_version() -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", PIL.__version__)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+_PILLOW = _pillow_version()
+
+
+def vertical_first(width: int, height: int, n: int, pillow: tuple[int, int] = _PILLOW) -> bool:
+    """Whether ``Image.resize((n, n), LANCZOS)`` runs the vertical pass first in
+    this Pillow version (the two orders round differently)."""
+    if pillow >= (13, 0):  # ImagingResampleInner, PR 9549
+        return height - n > 0 and height - n > (width - n) * 2
+    if pillow >= (12, 2):  # Image.resize, PR 9524: two C calls, vertical one first
+        return height > width * 100 and n < height
+    return False
+
+
+def _arrow(im: Image.Image):
+    """The image's Arrow capsules, or None. Pillow before 13 crashes (SIGSEGV)
+    exporting an image that maps a foreign buffer (``readonly``: what
+    ``Image.frombuffer`` and ``Image.fromarray`` of L or RGBA arrays return),
+    so those are read through crops instead."""
+    if im.readonly and _PILLOW < (13, 0):
+        return None
+    return arrow_capsules(im)
+
+
+@functools.lru_cache(maxsize=64)
+def _table(in_size: int, n: int) -> np.ndarray:
+    """Pillow's coefficients for one axis (read-only; ~6 in_size int32). Photos
+    come in a few sizes, and computing them costs two sin() per tap."""
+    return _native.phash_table(in_size, n)
+
+
+class PHash:
+    """An immutable pHash of ``hash_size`` x ``hash_size`` bits.
+
+    ``.hex`` is ``str(imagehash.phash(...))``; ``.bytes`` the same number as
+    big-endian bytes (``ceil(hs*hs / 8)``, leading pad bits zero; for hash_size 8
+    and 16 simply ``bytes.fromhex(hex)``); ``.bits`` the bool array of
+    imagehash's ``.hash``. ``a - b`` and ``a.distance(b)`` are the Hamming
+    distance, as in imagehash.
+    """
+
+    __slots__ = ("_bytes", "_hash_size")
+
+    def __init__(self, data: bytes, hash_size: int = 8):
+        hash_size = _check_hash_size(hash_size)
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"PHash needs bytes, not {type(data).__name__}")
+        data = bytes(data)
+        nbits = hash_size * hash_size
+        if len(data) != (nbits + 7) // 8:
+            raise ValueError(
+                f"a {hash_size}x{hash_size} pHash is {(nbits + 7) // 8} bytes, got {len(data)}")
+        if int.from_bytes(data, "big") >> nbits:
+            raise ValueError(f"pad bits above the {nbits} hash bits must be zero")
+        object.__setattr__(self, "_bytes", data)
+        object.__setattr__(self, "_hash_size", hash_size)
+
+    @classmethod
+    def from_hex(cls, text: str, hash_size: int | None = None) -> PHash:
+        """Parse imagehash's hex string (either case). Without ``hash_size`` it is
+        inferred from the length, as ``imagehash.hex_to_hash`` does."""
+        if not isinstance(text, str):
+            raise TypeError(f"expected a hex string, not {type(text).__name__}")
+        if _HEX.fullmatch(text) is None:
+            raise ValueError(f"not a hex pHash: {text[:80]!r}")
+        if hash_size is None:
+            hash_size = int(np.sqrt(len(text) * 4))
+        hash_size = _check_hash_size(hash_size)
+        nbits = hash_size * hash_size
+        if len(text) != (nbits + 3) // 4:
+            raise ValueError(f"a {hash_size}x{hash_size} pHash has {(nbits + 3) // 4} hex "
+                             f"digits, got {len(text)}")
+        value = int(text, 16)
+        if value >> nbits:
+            raise ValueError(f"{text!r} has more than {nbits} bits")
+        return cls(value.to_bytes((nbits + 7) // 8, "big"), hash_size)
+
+    @property
+    def hash_size(self) -> int:
+        return self._hash_size
+
+    @property
+    def bytes(self) -> bytes:
+        return self._bytes
+
+    @property
+    def hex(self) -> str:
+        digits = (self._hash_size * self._hash_size + 3) // 4
+        return self._bytes.hex()[-digits:]
+
+    @property
+    def bits(self) -> np.ndarray:
+        """(hash_size, hash_size) bool, row-major as imagehash's ``.hash`` (a copy)."""
+        nbits = self._hash_size * self._hash_size
+        flat = np.unpackbits(np.frombuffer(self._bytes, dtype=np.uint8))[-nbits:]
+        return flat.reshape(self._hash_size, self._hash_size).astype(bool)
+
+    def distance(self, other: PHash | str) -> int:
+        """Hamming distance to another pHash (or its hex) of the same size; a
+        different size is a TypeError, as in imagehash."""
+        if isinstance(other, str):
+            other = PHash.from_hex(other, self._hash_size)
+        if not isinstance(other, PHash):
+            raise TypeError(f"cannot compare a PHash with {type(other).__name__}")
+        if other._hash_size != self._hash_size:
+            raise TypeError(f"pHashes of different sizes ({self._hash_size} and "
+                            f"{other._hash_size}) cannot be compared")
+        diff = int.from_bytes(self._bytes, "big") ^ int.from_bytes(other._bytes, "big")
+        return bin(diff).count("1")
+
+    def __sub__(self, other) -> int:
+        if other is None:
+            raise TypeError("other hash must not be None")
+        return self.distance(other)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("PHash is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("PHash is immutable")
+
+    def __eq__(self, other):
+        if not isinstance(other, PHash):
+            return NotImplemented
+        return self._hash_size == other._hash_size and self._bytes == other._bytes
+
+    def __hash__(self):
+        return hash((self._hash_size, self._bytes))
+
+    def __repr__(self):
+        return f"PHash.from_hex({self.hex!r}, hash_size={self._hash_size})"
+
+    def __str__(self):
+        return self.hex
+
+    def __reduce__(self):
+        return (PHash, (self._bytes, self._hash_size))
+
+
+def _check_hash_size(hash_size) -> int:
+    if isinstance(hash_size, bool) or not isinstance(hash_size, numbers.Integral):
+        raise TypeError(f"hash_size must be an int, not {type(hash_size).__name__}")
+    hash_size = int(hash_size)
+    if not MIN_HASH_SIZE <= hash_size <= MAX_HASH_SIZE:
+        raise ValueError(f"hash_size must be in {MIN_HASH_SIZE}..{MAX_HASH_SIZE}, "
+                         f"got {hash_size}")
+    return hash_size
+
+
+def _plan(width: int, height: int, hash_size: int):
+    n = HIGHFREQ_FACTOR * hash_size
+    try:
+        h_table, v_table = _table(width, n), _table(height, n)
+    except ValueError:
+        raise ValueError(f"cannot hash a {width}x{height} image") from None
+    return _native.PHashPlan(width, height, hash_size, vertical_first(width, height, n),
+                             current_isa(), h_table, v_table)
+
+
+def _lines_of(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    """(H, W*C) lines view of an (H, W[, C]) uint8 array, without a copy when its
+    pixels are packed within each line (any line stride, also negative)."""
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    h, w = arr.shape[:2]
+    packed = arr.strides[1] == channels and (arr.ndim == 2 or arr.strides[2] == 1)
+    if not packed:
+        arr = np.ascontiguousarray(arr)
+    lines = np.lib.stride_tricks.as_strided(arr, shape=(h, w * channels),
+                                            strides=(arr.strides[0], 1), writeable=False)
+    return lines, channels
+
+
+def _as_array(image) -> np.ndarray:
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise TypeError(f"image arrays must be uint8, not {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ValueError(
+            f"image arrays have shape (H, W), (H, W, 3) or (H, W, 4); got {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"image has no pixels (shape {arr.shape})")
+    return arr
+
+
+def _hash_array(arr: np.ndarray, hash_size: int, debug: bool):
+    h, w = arr.shape[:2]
+    plan = _plan(w, h, hash_size)
+    lines, channels = _lines_of(arr)
+    first, last = plan.row_first, plan.row_last
+    plan.rows_lines(lines[first:last], channels, first)
+    return plan.finish(debug)
+
+
+def _grey_or_rgb(im: Image.Image) -> Image.Image:
+    try:
+        im.load()
+    except Exception as exc:
+        raise ValueError(f"cannot load the Pillow image: {exc}") from exc
+    if im.size[0] <= 0 or im.size[1] <= 0:
+        raise ValueError(f"image has no pixels ({im.size[0]}x{im.size[1]})")
+    if im.mode in _DIRECT_MODES:
+        return im
+    try:
+        return im.convert("L")
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"Pillow cannot convert mode {im.mode!r} to 'L': {exc}") from exc
+
+
+def _hash_pil(im: Image.Image, hash_size: int, debug: bool):
+    im = _grey_or_rgb(im)
+    w, h = im.size
+    plan = _plan(w, h, hash_size)
+    first, last = plan.row_first, plan.row_last
+    caps = _arrow(im)
+    if caps is not None:
+        plan.rows_arrow(caps[0], caps[1], h, 0)
+        return plan.finish(debug)
+    # Several memory blocks: strips small enough to stay in cache, each read in
+    # place through its own Arrow export (copied to an array where that fails).
+    step = max(1, _STRIP_BYTES // (w * (1 if im.mode == "L" else 4)))
+    for y in range(first, last, step):
+        strip = im.crop((0, y, w, min(y + step, last)))
+        caps = _arrow(strip)
+        if caps is not None:
+            plan.rows_arrow(caps[0], caps[1], strip.size[1], y)
+        else:
+            lines, channels = _lines_of(np.asarray(strip))
+            plan.rows_lines(lines, channels, y)
+    return plan.finish(debug)
+
+
+def _phash_raw(image, hash_size: int, debug: bool = False):
+    hash_size = _check_hash_size(hash_size)
+    if isinstance(image, Image.Image):
+        return _hash_pil(image, hash_size, debug)
+    return _hash_array(_as_array(image), hash_size, debug)
+
+
+def phash(image, hash_size: int = 8) -> PHash:
+    """``imagehash.phash(image, hash_size)``, bit for bit, computed in C.
+
+    ``image`` is a Pillow image (any mode: L, RGB, RGBA and RGBX are read in
+    place, other modes go through Pillow's ``convert("L")`` as in imagehash) or a
+    uint8 NumPy array meaning the pixels Pillow would hold: (H, W) or (H, W, 1) a
+    mode "L" image, (H, W, 3) "RGB", (H, W, 4) "RGBA" (alpha ignored, as
+    ``convert("L")`` ignores it); any strides (arrays whose pixels are not packed
+    within a line are copied first). ``hash_size`` is 2..64 (8 gives 64 bits,
+    16 gives 256). Exact except where a DCT coefficient ties the median: see the
+    module docstring. Releases the GIL while hashing."""
+    raw = _phash_raw(image, hash_size)
+    return PHash(raw, hash_size)
