@@ -171,12 +171,16 @@ def test_unknown_algorithm_names(tmp_path, bad):
             assert name in str(info.value)
 
 
-def test_phash_and_vpdq_are_accepted_placeholders():
+def test_every_algorithm_on_an_image():
+    import imagehash
+
     data, _ = encoded("JPEG")
     rec = tidehash.hash_file(data, algorithms=tidehash.ALGORITHMS)
     assert rec.error is None and rec.pdq is not None and rec.md5 == oracle(data)["md5"]
-    assert rec.phash is None and rec.vpdq is None  # filled once pHash / vPDQ land
-    assert tidehash.hash_file(data, algorithms=("phash",)).pdq is None
+    assert rec.phash == str(imagehash.phash(Image.open(io.BytesIO(data))))
+    assert rec.vpdq is None and rec.kind == "image"  # an image has no vPDQ
+    only = tidehash.hash_file(data, algorithms=("phash",))
+    assert only.pdq is None and only.phash == rec.phash
 
 
 def test_dihedral_needs_pdq():
@@ -222,3 +226,23 @@ def test_hash_files_digests_keep_order_and_per_file_errors(tmp_path, workers):
             assert rec.pdq == tidehash.hash_file(p).pdq
     digests_only = list(tidehash.hash_files(sources, algorithms=("md5",), workers=workers))
     assert [r.md5 for r in digests_only] == [oracle(p.read_bytes())["md5"] for p in sources]
+
+
+@pytest.mark.parametrize("mode,fmt", [("RGB", "JPEG"), ("RGB", "PNG"), ("L", "PNG"),
+                                      ("P", "PNG"), ("RGBA", "PNG"), ("I;16", "PNG"),
+                                      ("CMYK", "JPEG"), ("1", "PNG"), ("LA", "PNG"),
+                                      ("RGB", "WEBP"), ("P", "GIF")])
+def test_phash_field_equals_imagehash_of_the_opened_file(tmp_path, mode, fmt):
+    import imagehash
+
+    rng = np.random.default_rng(len(mode) * 7 + len(fmt))
+    base = Image.fromarray(rng.integers(0, 256, (90, 130, 3), dtype=np.uint8)).resize(
+        (260, 180), Image.Resampling.BILINEAR)  # smooth enough that no DCT value ties
+    im = base.convert(mode) if mode != "I;16" else base.convert("L").convert("I;16")
+    path = tmp_path / f"x.{fmt.lower()}"
+    im.save(path, format=fmt)
+    rec = tidehash.hash_file(path, algorithms=("phash", "pdq"))
+    with Image.open(path) as opened:
+        assert rec.phash == str(imagehash.phash(opened))
+    assert rec.kind == "image" and rec.pdq is not None
+    assert tidehash.hash_file(path, algorithms=("phash",), fast=True).phash == rec.phash

@@ -27,6 +27,7 @@ from .image import (
     source_name,
 )
 from .pdq import _hash_pixels, _split
+from .phash import phash
 from .video import VideoError, VPDQHashes, _check_seconds, vpdq_hash
 
 
@@ -44,7 +45,7 @@ class FileHashes:
     path: str
     pdq: PDQHash | None = None
     pdq_dihedral: tuple[PDQHash, ...] | None = None
-    phash: str | None = None
+    phash: str | None = None  # 16 hex digits, as str(imagehash.phash(Image.open(path)))
     md5: str | None = None
     sha256: str | None = None
     vpdq: list | None = None
@@ -172,7 +173,8 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     "vpdq"); the other fields of the record stay None. "md5" and "sha256" are
     the lowercase hex digests of the file bytes, computed in the same read that
     decodes the image or video; with only digests requested nothing is decoded
-    and any file works. A file that is not an image is hashed as a video when
+    and any file works. "phash" is imagehash's 64-bit pHash (hex) of the image as
+    Pillow opens it. A file that is not an image is hashed as a video when
     "pdq" or "vpdq" is asked for: ``vpdq`` then holds its vPDQ (one frame every
     ``seconds_per_hash``) and ``pdq`` stays None; "vpdq" alone on an image, or
     "phash" on a video, leaves that field None.
@@ -210,8 +212,10 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
             fields.update(pdq=variants[0], pdq_dihedral=variants)
         else:
             fields["pdq"] = PDQHash(raw, quality)
-    # pHash goes here: fields["phash"] from read.image, the image exactly as
-    # imagehash.phash(Image.open(path)) sees it (its own mode, no EXIF transpose).
+    if "phash" in wanted:
+        # the image as imagehash.phash(Image.open(path)) sees it: its own mode, no EXIF
+        # transpose, not the PDQ decoding policy (I;16, CMYK, YCbCr differ there)
+        fields["phash"] = phash(read.image).hex
     return FileHashes(path=name, kind="image", **fields)
 
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import threading
 from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
+import PIL
 from PIL import Image, UnidentifiedImageError
 
 from .digest import DigestingReader, Hashers, read_all
@@ -237,9 +239,22 @@ def normalize(im: Image.Image, name: str = "<image>") -> Pixels:
         raise DecodeError(name, f"unsupported image mode {mode!r}: {exc}") from None
 
 
+def _pillow_version() -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", PIL.__version__)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+# Pillow before 13 crashes (SIGSEGV) exporting an image that maps a foreign buffer
+# (``readonly``: what Image.frombuffer and Image.fromarray of L or RGBA arrays return).
+_ARROW_EXPORTS_FOREIGN_BUFFERS = _pillow_version() >= (13, 0)
+
+
 def arrow_capsules(im: Image.Image):
     """(schema, array) capsules of a Pillow image in place, or None if unavailable
-    (older Pillow, or an image stored in several blocks)."""
+    (older Pillow, an image stored in several blocks, or a foreign buffer that
+    Pillow < 13 cannot export safely)."""
+    if im.readonly and not _ARROW_EXPORTS_FOREIGN_BUFFERS:
+        return None
     export = getattr(im, "__arrow_c_array__", None)
     if export is None:
         return None

@@ -65,12 +65,8 @@ def vertical_first(width: int, height: int, n: int, pillow: tuple[int, int] = _P
 
 
 def _arrow(im: Image.Image):
-    """The image's Arrow capsules, or None. Pillow before 13 crashes (SIGSEGV)
-    exporting an image that maps a foreign buffer (``readonly``: what
-    ``Image.frombuffer`` and ``Image.fromarray`` of L or RGBA arrays return),
-    so those are read through crops instead."""
-    if im.readonly and _PILLOW < (13, 0):
-        return None
+    """The image's Arrow capsules, or None (then it is read through crops); see
+    tidehash.image.arrow_capsules for when Pillow cannot export in place."""
     return arrow_capsules(im)
 
 
