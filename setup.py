@@ -36,6 +36,8 @@ C_SOURCES = [
     ("csrc/hamming/hamming_common.c", BASELINE),
     ("csrc/hamming/hamming_scalar.c", BASELINE),
     ("csrc/mih/mih_scalar.c", BASELINE),
+    ("csrc/formats/hexlines.c", BASELINE),
+    ("csrc/formats/dedup.c", BASELINE),
 ] + ([
     ("csrc/pdq/pdq_avx2.c", ["-mavx2"]),
     ("csrc/pdq/pdq_avx512.c", ["-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl",

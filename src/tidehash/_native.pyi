@@ -16,3 +16,13 @@ def pdq_hash_arrow(
     schema_capsule: object, array_capsule: object, width: int, height: int, isa: int,
     dihedral: bool,
 ) -> tuple[bytes, int]: ...
+
+HEXLINES_MODES: dict[str, int]
+
+def parse_hex_lines(
+    buf: Any, start: int, end: int, final: bool, mode: int, reject_zero: bool,
+    first_line: int, hashes: Any, line_numbers: Any, quality: Any = None,
+    label_ends: Any = None, labels: Any = None,
+) -> tuple[int, int, int, int, int, int, int, int]: ...
+def group_rows(rows: Any) -> tuple[int, Any, Any]: ...
+def group_order(group: Any, ngroups: int) -> tuple[Any, Any]: ...
