@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#define DEDUP_BATCH 16
+
 static inline uint64_t load64(const uint8_t *p) {
     uint64_t w;
     memcpy(&w, p, 8);
@@ -28,30 +30,45 @@ static inline uint64_t row_key(const uint8_t *row, int width) {
 int64_t rows_group(const uint8_t *rows, int64_t n, int width, uint32_t *table,
                    int table_bits, int64_t *group, int64_t *first) {
     if (n < 0 || width < 1 || width > 64 || table_bits < 1 || table_bits > 32 ||
-        n >= (int64_t)UINT32_MAX || (n > 0 && (rows == NULL || table == NULL ||
-                                                group == NULL || first == NULL)))
+        n >= (int64_t)UINT32_MAX || (n > 0 && (rows == NULL || table == NULL)) ||
+        (group == NULL) != (first == NULL))
         return -1;
     const uint64_t size = (uint64_t)1 << table_bits, mask = size - 1;
     if ((uint64_t)n >= size) return -1; /* a full table would never find an empty slot */
     if (n == 0) return 0;
     memset(table, 0, (size_t)size * sizeof *table); /* slot = row + 1; 0 = empty */
     int64_t groups = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const uint8_t *row = rows + i * width;
-        uint64_t slot = row_key(row, width) >> (64 - table_bits);
-        for (;;) {
-            const uint32_t held = table[slot];
-            if (held == 0) {
-                table[slot] = (uint32_t)(i + 1);
-                first[groups] = i;
-                group[i] = groups++;
-                break;
+    /* The table is far larger than the caches: the slots of a batch of rows are
+     * computed and prefetched before any is probed. Rows are still inserted one at a
+     * time, in order, so a row sees every earlier row of its batch. */
+    uint64_t slots[DEDUP_BATCH];
+    for (int64_t i0 = 0; i0 < n; i0 += DEDUP_BATCH) {
+        const int m = n - i0 < DEDUP_BATCH ? (int)(n - i0) : DEDUP_BATCH;
+        for (int k = 0; k < m; k++) {
+            slots[k] = row_key(rows + (i0 + k) * width, width) >> (64 - table_bits);
+            __builtin_prefetch(&table[slots[k]]);
+        }
+        for (int k = 0; k < m; k++) {
+            const int64_t i = i0 + k;
+            const uint8_t *row = rows + i * width;
+            uint64_t slot = slots[k];
+            for (;;) {
+                const uint32_t held = table[slot];
+                if (held == 0) {
+                    table[slot] = (uint32_t)(i + 1);
+                    if (group != NULL) {
+                        first[groups] = i;
+                        group[i] = groups;
+                    }
+                    groups++;
+                    break;
+                }
+                if (memcmp(rows + (int64_t)(held - 1) * width, row, (size_t)width) == 0) {
+                    if (group != NULL) group[i] = group[held - 1];
+                    break;
+                }
+                slot = (slot + 1) & mask;
             }
-            if (memcmp(rows + (int64_t)(held - 1) * width, row, (size_t)width) == 0) {
-                group[i] = group[held - 1];
-                break;
-            }
-            slot = (slot + 1) & mask;
         }
     }
     return groups;

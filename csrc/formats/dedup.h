@@ -9,7 +9,8 @@
 /* Groups equal rows of `width` bytes (1..64): group[i] is the group of row i, groups
  * numbered 0, 1, ... in order of first occurrence, and first[g] the first row of
  * group g. `table` holds 2^table_bits uint32 slots owned by the caller (their contents
- * are overwritten); 2^table_bits must exceed n, and n < 2^32 - 1. Returns the number
+ * are overwritten); 2^table_bits must exceed n, and n < 2^32 - 1. With group and first
+ * both NULL only the groups are counted (is there any duplicate?). Returns the number
  * of groups, or -1 on bad arguments. */
 int64_t rows_group(const uint8_t *rows, int64_t n, int width, uint32_t *table,
                    int table_bits, int64_t *group, int64_t *first);

@@ -518,16 +518,38 @@ def parse_hex_lines(const uint8_t[::1] buf, int64_t start, int64_t end, bint fin
             res.stop_end, res.code)
 
 
-def group_rows(const uint8_t[:, ::1] rows):
-    """Group equal rows (csrc/formats/dedup.h): (ngroups, group (n,) int64,
-    first (ngroups,) int64), groups numbered in order of first occurrence."""
-    cdef int64_t n = rows.shape[0]
-    cdef int width = rows.shape[1]
+cdef int _table_bits(int64_t n, int width) except -1:
     cdef int bits = 1
     while (<int64_t>1 << bits) * 3 < n * 4 + 4:  # load factor <= 3/4
         bits += 1
     if width < 1 or width > 64 or n >= 0xFFFFFFFE or bits > 32:
         raise ValueError(f"cannot group {n} rows of {width} bytes")
+    return bits
+
+
+def count_groups(const uint8_t[:, ::1] rows):
+    """The number of distinct rows (== len(rows) when none repeats)."""
+    cdef int64_t n = rows.shape[0]
+    cdef int width = rows.shape[1]
+    cdef int bits = _table_bits(n, width)
+    if n == 0:
+        return 0
+    table = np.empty(<int64_t>1 << bits, dtype=np.uint32)
+    cdef uint32_t[::1] tv = table
+    cdef int64_t ngroups
+    with nogil:
+        ngroups = rows_group(&rows[0, 0], n, width, &tv[0], bits, NULL, NULL)
+    if ngroups < 0:
+        raise ValueError("rows_group rejected its arguments")
+    return ngroups
+
+
+def group_rows(const uint8_t[:, ::1] rows):
+    """Group equal rows (csrc/formats/dedup.h): (ngroups, group (n,) int64,
+    first (ngroups,) int64), groups numbered in order of first occurrence."""
+    cdef int64_t n = rows.shape[0]
+    cdef int width = rows.shape[1]
+    cdef int bits = _table_bits(n, width)
     group = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.int64)
     if n == 0:
@@ -541,7 +563,7 @@ def group_rows(const uint8_t[:, ::1] rows):
         ngroups = rows_group(&rows[0, 0], n, width, &tv[0], bits, &gv[0], &fv[0])
     if ngroups < 0:
         raise ValueError("rows_group rejected its arguments")
-    return ngroups, group, first[:ngroups]
+    return ngroups, group, first[:ngroups].copy()
 
 
 def group_order(const int64_t[::1] group, int64_t ngroups):

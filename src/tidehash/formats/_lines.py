@@ -29,6 +29,10 @@ from .model import (
 # return values and line codes of hexlines_parse (csrc/formats/hexlines.h)
 _DONE, _FULL, _STOP = 0, 1, 2
 _LENGTH, _NONHEX, _ZERO, _QUALITY, _SYNTAX, _OTHER = 1, 2, 3, 4, 5, 6
+# presized columns are address space until written; past this many rows they grow
+MAX_PRESIZE_ROWS = 1 << 26
+# the shortest line that gives a hash, per mode, without its hex digits
+_MIN_LINE_EXTRA = {"plain": 0, "pytx": 4, "pdqcsv": 1}
 
 
 @dataclass
@@ -74,6 +78,12 @@ class ReadContext:
             self.on_error(bad)
         if self.strict:
             raise BadLineError(bad)
+
+    def expect(self, signal: str, rows: int, quality: bool = False,
+               label_bytes: int = 0) -> None:
+        """At most ``rows`` entries are coming (a bound from the file size)."""
+        self.builder.group(signal).presize(min(rows, MAX_PRESIZE_ROWS), quality,
+                                           min(label_bytes, MAX_PRESIZE_ROWS * 32))
 
     def skip(self, kind: str, n: int = 1) -> None:
         """Entries of a hash type tidehash does not use."""
@@ -122,6 +132,10 @@ def read_hex_lines(reader: ChunkReader, ctx: ReadContext, mode: str, signal: str
     quality = np.empty(cap, np.int16) if csv else None
     ends = np.empty(cap, np.int64) if csv else None
     labels = np.empty(max(1, reader.chunk), np.uint8) if csv else None
+    size = reader.source.size_hint
+    if size:
+        ctx.expect(signal, size // (2 * nbytes + _MIN_LINE_EXTRA[mode]) + 1, csv,
+                   size if csv else 0)
     refill = True
     while True:
         if refill:

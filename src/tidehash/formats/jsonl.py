@@ -26,28 +26,38 @@ from .model import HASH_BYTES, SIGNAL_TYPES, ZERO_PDQ, HashRecord, hex_problem
 
 NAME = "jsonl"
 _INT64_MAX = 2**63 - 1
+_DECODER = json.JSONDecoder()
 
 
 def read(source, ctx):
     reader = ChunkReader(source, ctx.chunk_size, ctx.max_line)
-    loads = json.loads
+    scan = _DECODER.scan_once  # the C scanner: no per-call wrapper
     for line, raw in reader.lines(ctx.too_long):
-        if not raw.strip(b" \t\r"):
-            continue
         try:
-            obj = loads(raw)
-        except (ValueError, RecursionError) as exc:
+            text = raw.decode("utf-8").strip(" \t\r")
+            if not text:
+                continue
+            obj, end = scan(text, 0)
+            if end != len(text):
+                raise ValueError(f"extra data at column {end + 1}")
+        except StopIteration as exc:
+            ctx.bad(line, f"not JSON (no value at column {exc.value + 1})", raw)
+            continue
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             ctx.bad(line, f"not JSON ({exc})" if isinstance(exc, ValueError)
                     else "not JSON (nested too deeply)", raw)
             continue
         yield from records_of(obj, line, raw, ctx)
 
 
-def records_of(obj, line: int, raw, ctx):
-    if not isinstance(obj, dict):
+def records_of(obj, line: int, raw, ctx) -> list[HashRecord]:
+    """The entries of one object (one per hash field), reporting what is wrong."""
+    if type(obj) is not dict:
         ctx.bad(line, "not a JSON object", raw)
-        return
-    signals = [s for s in SIGNAL_TYPES if s in obj and ctx.wants(s)]
+        return []
+    signals = [s for s in SIGNAL_TYPES if s in obj]
+    if ctx.signal is not None:
+        signals = [s for s in signals if s == ctx.signal]
     if not signals:
         if "error" in obj:
             ctx.bad(line, f"no hash: {obj.get('path', 'the file')} could not be hashed "
@@ -55,35 +65,36 @@ def records_of(obj, line: int, raw, ctx):
         else:
             wanted = ctx.signal or ", ".join(SIGNAL_TYPES)
             ctx.bad(line, f"no hash field ({wanted})", raw)
-        return
+        return []
     id_ = obj.get("id", line)
-    if isinstance(id_, bool) or not isinstance(id_, int) or not 0 <= id_ <= _INT64_MAX:
+    if type(id_) is not int or not 0 <= id_ <= _INT64_MAX:
         ctx.bad(line, f"id must be an integer in 0..2**63-1, got {id_!r:.40}", raw)
-        return
+        return []
     label = obj.get("label", obj.get("path"))
-    fields = {"label": label, "source": obj.get("source", ctx.name), "key": obj.get("key")}
-    for name, value in fields.items():
-        if value is not None and not isinstance(value, str):
+    source = obj.get("source", ctx.name)
+    key = obj.get("key")
+    for name, value in (("label", label), ("source", source), ("key", key)):
+        if value is not None and type(value) is not str:
             ctx.bad(line, f"{name} must be a string, got {type(value).__name__}", raw)
-            return
-    quality = obj.get("quality")
+            return []
+    out = []
     for signal in signals:
         value = obj[signal]
-        q = quality if signal == "pdq" else None
         if signal == "vpdq":
             features = _features(value, line, raw, ctx)
             if features is not None:
-                yield HashRecord("vpdq", None, id_, None, features=features, line=line,
-                                 **fields)
+                out.append(HashRecord("vpdq", None, id_, None, label, source, key, features,
+                                      line))
             continue
+        q = obj.get("quality") if signal == "pdq" else None
         problem = _hash_problem(signal, value)
-        if problem is None and q is not None and (
-                isinstance(q, bool) or not isinstance(q, int) or not 0 <= q <= 100):
+        if problem is None and q is not None and (type(q) is not int or not 0 <= q <= 100):
             problem = f"quality must be an integer in 0..100, got {q!r:.40}"
         if problem is not None:
             ctx.bad(line, f"{signal}: {problem}", raw)
             continue
-        yield HashRecord(signal, value.lower(), id_, q, line=line, **fields)
+        out.append(HashRecord(signal, value.lower(), id_, q, label, source, key, None, line))
+    return out
 
 
 def _hash_problem(signal: str, value) -> str | None:

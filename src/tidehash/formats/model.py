@@ -11,6 +11,7 @@ row -> entries mapping is CSR (``offsets``, ``order``), absent when no hash repe
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -377,6 +378,12 @@ class _Grow:
             self.arr[:n] = fill
             self.n = n
 
+    def presize(self, cap: int) -> None:
+        """Before anything is added: room for ``cap`` rows, untouched (np.empty pages
+        cost address space, not memory, until written)."""
+        if self.n == 0 and cap > self.arr.shape[0]:
+            self.arr = np.empty((cap,) + self.arr.shape[1:], self.arr.dtype)
+
     def reserve(self, k: int) -> None:
         need = self.n + k
         if need > self.arr.shape[0]:
@@ -450,6 +457,21 @@ class _GroupBuilder:
         self.keys: _StrGrow | None = None
         self.n = 0
         self._pending: list = []
+
+    def presize(self, rows: int, quality: bool, label_bytes: int) -> None:
+        """Room for ``rows`` more entries when nothing is held yet, so reading a file
+        of known size never grows (and copies) the arrays; the rest is given back at
+        ``finish``."""
+        if self.n or self._pending or self.hashes is None:
+            return
+        for column in (self.hashes, self.ids, self.source_codes):
+            column.presize(rows)
+        if quality:
+            self._quality().presize(rows)
+        if label_bytes:
+            labels = self._column("labels")
+            labels.ends.presize(rows)
+            labels.data.presize(label_bytes)
 
     def add(self, raw: bytes | list, id_: int, quality: int | None, label, key,
             source_code: int) -> None:
@@ -532,9 +554,9 @@ class _GroupBuilder:
         if self.hashes is None:
             return self._finish_videos(ids, kw)
         hashes = self.hashes.result()
-        ngroups, group, first = _native.group_rows(hashes)
-        if ngroups == len(hashes):
+        if _native.count_groups(hashes) == len(hashes):  # no duplicate: no group arrays
             return SignalHashes(self.signal, hashes, ids, **kw)
+        ngroups, group, first = _native.group_rows(hashes)
         unique = hashes[first]
         del hashes, first
         offsets, order = _native.group_order(group, ngroups)
@@ -649,12 +671,12 @@ def _hash_bytes(signal: str, value) -> bytes:
 
 
 ZERO_PDQ = "all-zero PDQ hash (the reference's output for an unhashable image)"
-_HEX = frozenset("0123456789abcdefABCDEF")
+_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 def hex_problem(text: str, width: int, signal: str) -> str | None:
     """Why ``text`` is not a hash of ``width`` bytes, or None."""
-    if not all(c in _HEX for c in text):
+    if _HEX.fullmatch(text) is None:
         return f"not hex: a {signal} hash is {2 * width} hex digits"
     if len(text) != 2 * width:
         return f"wrong length: {len(text)} hex digits, a {signal} hash has {2 * width}"
