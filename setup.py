@@ -38,6 +38,8 @@ C_SOURCES = [
     ("csrc/mih/mih_scalar.c", BASELINE),
     ("csrc/phash/phash_common.c", BASELINE),
     ("csrc/phash/phash_scalar.c", BASELINE),
+    ("csrc/formats/hexlines.c", BASELINE),
+    ("csrc/formats/dedup.c", BASELINE),
 ] + ([
     ("csrc/pdq/pdq_avx2.c", ["-mavx2"]),
     ("csrc/pdq/pdq_avx512.c", ["-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl",
@@ -53,10 +55,6 @@ C_SOURCES = [
     ("csrc/hamming/hamming_neon.c", []),  # Advanced SIMD is baseline on arm64
     ("csrc/mih/mih_popcnt.c", []),
 ] if ARM64 else [])
-
-
-# an edit to any kernel header rebuilds every object (the per-ISA bodies are headers)
-HEADERS = sorted(glob.glob("csrc/**/*.h", recursive=True))
 
 
 # an edit to any kernel header rebuilds every object (the per-ISA bodies are headers)

@@ -6,6 +6,16 @@ from .cpu import available_isas, cpu_info, use_isa
 from .digest import file_digests
 from .errors import DecodeError, HashFormatError, ImageTooLargeError, TidehashError
 from .files import ALGORITHMS, FileHashes, hash_file, hash_files
+from .formats import (
+    BadLine,
+    BadLineError,
+    HashList,
+    HashRecord,
+    detect_format,
+    iter_records,
+    read_list,
+    write_list,
+)
 from .hashes import PDQHash, array_to_hex, hamming, hashes_to_array, hex_to_array
 from .image import DEFAULT_MAX_PIXELS
 from .index import Index, IndexFormatError
@@ -36,4 +46,6 @@ __all__ = [
     "VPDQFeature", "VPDQHashes", "VPDQIndex", "VPDQMatchResult", "VPDQVideoMatch", "VideoError",
     "format_vpdq", "parse_vpdq", "read_vpdq", "vpdq_from_json", "vpdq_hash", "vpdq_match",
     "vpdq_to_json", "write_vpdq",
+    "BadLine", "BadLineError", "HashList", "HashRecord", "detect_format", "iter_records",
+    "read_list", "write_list",
 ]

@@ -31,7 +31,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -395,18 +395,29 @@ def _feature(hex_text: str, quality: str, frame: str, timestamp: str, where: str
     return VPDQFeature(n, q, raw.hex(), ts)
 
 
-def iter_vpdq(lines: Iterable[str], name: str = "<vpdq>") -> Iterator[VPDQFeature]:
+def iter_vpdq(lines: Iterable[str], name: str = "<vpdq>",
+              on_error: Callable[[int, str, str], None] | None = None
+              ) -> Iterator[VPDQFeature]:
     """Parse the text format line by line; blank lines are skipped. A malformed line
-    raises HashFormatError naming its line number."""
+    raises HashFormatError naming its line number, or, given ``on_error``, is passed
+    to ``on_error(line_number, line, reason)`` and skipped."""
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text:
             continue
+        where = f"{name}:{number}"
         parts = text.split(",")
-        if len(parts) != 4:
-            raise HashFormatError(
-                f"{name}:{number}: expected frame,quality,hex,timestamp; got {text[:80]!r}")
-        yield _feature(parts[2], parts[1], parts[0], parts[3], f"{name}:{number}")
+        try:
+            if len(parts) != 4:
+                raise HashFormatError(
+                    f"{where}: expected frame,quality,hex,timestamp; got {text[:80]!r}")
+            feature = _feature(parts[2], parts[1], parts[0], parts[3], where)
+        except HashFormatError as exc:
+            if on_error is None:
+                raise
+            on_error(number, line, str(exc).replace(f"{where}: ", "", 1))
+            continue
+        yield feature
 
 
 def parse_vpdq(text: str) -> list[VPDQFeature]:
@@ -425,20 +436,29 @@ def vpdq_to_json(features: Iterable[VPDQFeature]) -> str:
     return json.dumps([f"{f.hex},{f.quality},{f.timestamp:.3}" for f in features])
 
 
-def vpdq_from_json(text: str) -> list[VPDQFeature]:
+def vpdq_from_json(text: str, on_error: Callable[[int, str, str], None] | None = None
+                   ) -> list[VPDQFeature]:
     """Read python-threatexchange's JSON form. Frame numbers, absent from it, are
-    the positions in the list."""
+    the positions in the list. A malformed item raises HashFormatError, or, given
+    ``on_error``, is passed to ``on_error(item_index, item, reason)`` and skipped."""
     try:
         items = json.loads(text or "[]")
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise HashFormatError(f"vPDQ JSON: {exc}") from None
     if not isinstance(items, list):
         raise HashFormatError("vPDQ JSON: expected a list of \"hex,quality,timestamp\" strings")
     out = []
     for i, item in enumerate(items):
+        where = f"vPDQ JSON item {i}"
         parts = item.split(",") if isinstance(item, str) else []
-        if len(parts) != 3:
-            raise HashFormatError(f"vPDQ JSON item {i}: expected \"hex,quality,timestamp\", "
-                                  f"got {item!r:.80}")
-        out.append(_feature(parts[0], parts[1], str(i), parts[2], f"vPDQ JSON item {i}"))
+        try:
+            if len(parts) != 3:
+                raise HashFormatError(f"{where}: expected \"hex,quality,timestamp\", "
+                                      f"got {item!r:.80}")
+            out.append(_feature(parts[0], parts[1], str(i), parts[2], where))
+        except HashFormatError as exc:
+            if on_error is None:
+                raise
+            on_error(i, item if isinstance(item, str) else repr(item),
+                     str(exc).replace(f"{where}: ", "", 1))
     return out
