@@ -21,6 +21,7 @@ import pathlib
 import numpy as np
 import pytest
 from PIL import Image
+from sources import NonSeekable, ReadOnly  # tests/ helpers
 
 import tidehash
 
@@ -379,34 +380,6 @@ def test_exif_orientation_png(tmp_path):
 
 # --------------------------------------------------------------------------- input kinds
 
-
-class NonSeekable(io.RawIOBase):
-    """A read-only stream that cannot seek (a pipe, a socket, an HTTP body)."""
-
-    def __init__(self, data: bytes, chunk: int = 1000):
-        self._buf = io.BytesIO(data)
-        self._chunk = chunk
-
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return False
-
-    def readinto(self, b):
-        data = self._buf.read(min(len(b), self._chunk))
-        b[:len(data)] = data
-        return len(data)
-
-
-class ReadOnly:
-    """Only a read() method: no seekable(), no name."""
-
-    def __init__(self, data: bytes):
-        self._buf = io.BytesIO(data)
-
-    def read(self, n=-1):
-        return self._buf.read(n)
 
 
 @pytest.fixture(params=["jpg", "png"])

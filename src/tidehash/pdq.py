@@ -13,9 +13,9 @@ from .image import Pixels, arrow_capsules, normalize, pil_to_array
 DIHEDRAL_NAMES = ("original", "rot90", "rot180", "rot270", "flipx", "flipy", "flipp", "flipm")
 
 
-def as_pixel_array(image) -> np.ndarray:
-    """Validate an array image: uint8, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) (RGBA/RGBX,
-    4th channel ignored), non-empty. Strided or non-contiguous views are copied."""
+def check_pixel_array(image) -> np.ndarray:
+    """Validate an array image: uint8, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+    (RGBA/RGBX, 4th channel ignored), non-empty; (H, W, 1) becomes (H, W). No copy."""
     arr = np.asarray(image)
     if arr.dtype != np.uint8:
         raise TypeError(
@@ -28,7 +28,12 @@ def as_pixel_array(image) -> np.ndarray:
             f"image arrays have shape (H, W), (H, W, 3) or (H, W, 4); got {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"image has no pixels (shape {arr.shape})")
-    return np.ascontiguousarray(arr)
+    return arr
+
+
+def as_pixel_array(image) -> np.ndarray:
+    """check_pixel_array, and strided or non-contiguous views copied."""
+    return np.ascontiguousarray(check_pixel_array(image))
 
 
 def _hash_array(arr: np.ndarray, dihedral: bool):

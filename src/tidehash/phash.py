@@ -25,12 +25,12 @@ import numbers
 import re
 
 import numpy as np
-import PIL
 from PIL import Image
 
 from . import _native
 from .cpu import current_isa
-from .image import arrow_capsules
+from .image import _pillow_version, arrow_capsules
+from .pdq import check_pixel_array
 
 MIN_HASH_SIZE = _native.PHASH_MIN
 MAX_HASH_SIZE = _native.PHASH_MAX
@@ -44,11 +44,6 @@ _DIRECT_MODES = ("L", "RGB", "RGBA", "RGBX")
 #: still in cache when the kernel reads it; 1-4 MB measured best at 12 MP).
 _STRIP_BYTES = 2 << 20
 _HEX = re.compile(r"[0-9a-fA-F]+")
-
-
-def _pillow_version() -> tuple[int, int]:
-    m = re.match(r"(\d+)\.(\d+)", PIL.__version__)
-    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
 _PILLOW = _pillow_version()
@@ -218,20 +213,6 @@ def _lines_of(arr: np.ndarray) -> tuple[np.ndarray, int]:
     return lines, channels
 
 
-def _as_array(image) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        raise TypeError(f"image arrays must be uint8, not {arr.dtype}")
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ValueError(
-            f"image arrays have shape (H, W), (H, W, 3) or (H, W, 4); got {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"image has no pixels (shape {arr.shape})")
-    return arr
-
-
 def _hash_array(arr: np.ndarray, hash_size: int, debug: bool):
     h, w = arr.shape[:2]
     plan = _plan(w, h, hash_size)
@@ -283,7 +264,7 @@ def _phash_raw(image, hash_size: int, debug: bool = False):
     hash_size = _check_hash_size(hash_size)
     if isinstance(image, Image.Image):
         return _hash_pil(image, hash_size, debug)
-    return _hash_array(_as_array(image), hash_size, debug)
+    return _hash_array(check_pixel_array(image), hash_size, debug)
 
 
 def phash(image, hash_size: int = 8) -> PHash:
