@@ -539,3 +539,18 @@ def test_hash_files_mixed_batch(video_path, tmp_path):
     assert recs[2].warning is None and len(recs[2].vpdq) == 2
     assert recs[3].ok and "truncated" in recs[3].warning and recs[3].md5 is not None
     assert len(recs[3].vpdq) == 1
+
+
+def test_cli_hashes_a_video_and_benchmarks_video(video_path, tmp_path):
+    from test_cli import cli
+
+    path = video_path("h264_25")
+    r = cli("hash", path)
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["kind"] == "video"
+    assert [f["pdq"] for f in rec["vpdq"]] == [f.hex for f in vpdq_hash(path)]
+    r = cli("bench", "video", "--video", path, "--repeat", "1", "--json", tmp_path / "v.json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert report["frames"] == 40 and report["ratios"]["tidehash_1fps_over_decode_only"] > 0
