@@ -455,8 +455,17 @@ def test_faststart_mp4_truncated(video_path, tmp_path):
     assert not res.ok and 0 < len(res) < 40
 
 
+def test_stream_without_a_decoder(video_path):
+    # found by test_corrupt_bytes_never_crash: one byte of an MJPEG Matroska file
+    # (offset 343) turns the codec id into one FFmpeg cannot decode
+    raw = bytearray(open(video_path("mjpeg_full_range"), "rb").read())
+    raw[343] = 0
+    with pytest.raises(VideoError):
+        vpdq_hash(bytes(raw), 0)
+
+
 @given(data=st.data())
-@settings(max_examples=40, deadline=None, suppress_health_check=[
+@settings(max_examples=100, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 def test_corrupt_bytes_never_crash(video_path, data):
     name = data.draw(st.sampled_from(["h264_25", "vp9_30_webm", "mpeg4_30", "mjpeg_full_range"]))

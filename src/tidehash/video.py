@@ -225,8 +225,11 @@ def _video_stream(container, name: str):
     streams = container.streams.video
     if not streams:
         raise VideoError(name, f"no video stream ({fmt})")
-    if streams[0].codec_context.name in _TEXT_CODECS:
-        raise VideoError(name, f"not a video: text ({streams[0].codec_context.name})")
+    codec = streams[0].codec_context
+    if codec is None:  # FFmpeg has no decoder for it (or the header is damaged)
+        raise VideoError(name, f"no decoder for the video stream ({fmt})")
+    if codec.name in _TEXT_CODECS:
+        raise VideoError(name, f"not a video: text ({codec.name})")
     return streams[0]
 
 
