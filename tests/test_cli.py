@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -210,3 +214,136 @@ def test_bench_search_tiny_run_agrees(tmp_path):
     engines = {rec["engine"] for rec in report["results"]}
     assert {"tidehash-flat", "tidehash-mih", "tidehash-auto"} <= engines
     assert all(rec["agree"] == "ok" for rec in report["results"])
+
+
+# ----------------------------------------------------------------------------- hash (click)
+def test_hash_help_lists_every_option():
+    r = cli("hash", "--help")
+    assert r.returncode == 0
+    for opt in ("--algo", "--dihedral", "--fast", "--workers", "--seconds-per-hash",
+                "--max-pixels", "--format", "--output"):
+        assert opt in r.stdout
+
+
+def test_hash_folder_recursive_sorted(tmp_path):
+    top = tmp_path / "top"
+    (top / "b" / "deeper").mkdir(parents=True)
+    (top / "a").mkdir()
+    files = [make(top / "a", "2.png", 5), make(top / "b" / "deeper", "x.png", 6),
+             make(top / "b", "1.png", 7), make(top, "z.png", 8)]
+    (top / ".hidden.png").write_bytes(files[0].read_bytes())
+    r = cli("hash", top)
+    assert r.returncode == 0, r.stderr
+    got = [rec["path"] for rec in lines(r.stdout)]
+    assert got == [str(top / "z.png"), str(top / "a" / "2.png"), str(top / "b" / "1.png"),
+                   str(top / "b" / "deeper" / "x.png")]
+
+
+def test_hash_paths_from_stdin(tmp_path, good):
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    listing = "\n".join(str(p) for p in good[:3]) + "\n\n"
+    r = subprocess.run([sys.executable, "-m", "tidehash.cli", "hash", "-", str(good[3])],
+                       input=listing, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [rec["path"] for rec in lines(r.stdout)] == [str(p) for p in good]
+
+
+def test_hash_bad_file_reported_on_stderr_one_line_each(tmp_path, good):
+    txt = tmp_path / "notes.txt"
+    txt.write_text("not an image")
+    missing = tmp_path / "missing.png"
+    r = cli("hash", good[0], txt, missing, good[1])
+    assert r.returncode == 1
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err) == 2
+    assert str(txt) in err[0] and str(missing) in err[1]
+    assert [rec.get("pdq") is not None for rec in lines(r.stdout)] == [True, False, False, True]
+
+
+def test_hash_no_progress_bar_when_piped(tmp_path):
+    files = [make(tmp_path, f"{i}.png", 20 + i) for i in range(8)]
+    r = cli("hash", *files)
+    assert r.returncode == 0
+    assert r.stderr == ""
+
+
+def test_hash_algorithms_and_csv(tmp_path, good):
+    r = cli("hash", "--algo", "pdq,phash,md5,sha256", "--format", "csv", good[0], good[1])
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert list(rows[0]) == ["path", "kind", "pdq", "quality", "phash", "md5", "sha256", "error"]
+    for p, row in zip(good, rows):
+        want = tidehash.hash_file(p, algorithms=("pdq", "phash", "md5", "sha256"))
+        assert row["path"] == str(p) and row["kind"] == "image"
+        assert row["pdq"] == want.pdq.hex and int(row["quality"]) == want.pdq.quality
+        assert (row["phash"], row["md5"], row["sha256"]) == (want.phash, want.md5, want.sha256)
+        assert row["error"] == ""
+
+
+def test_hash_unknown_algorithm_is_a_usage_error(good):
+    r = cli("hash", "--algo", "pdq,sha1", good[0])
+    assert r.returncode == 2 and "sha1" in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", ["hex", "pytx", "pdq-csv"])
+def test_hash_list_formats_read_back(tmp_path, good, fmt):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    r = cli("hash", "--format", fmt, good[0], bad, good[1])
+    assert r.returncode == 1
+    want = [tidehash.hash_file(p).pdq for p in good[:2]]
+    body = r.stdout.splitlines()
+    if fmt == "hex":
+        assert body == [h.hex for h in want]
+    elif fmt == "pytx":
+        assert body == [f"pdq {h.hex}" for h in want]
+    else:
+        assert body == [f"{h.hex},{h.quality},{p}" for h, p in zip(want, good[:2])]
+    hl = tidehash.read_list(r.stdout.encode())
+    assert [hl.pdq.hex(i) for i in range(len(hl.pdq))] == [h.hex for h in want]
+
+
+def test_hash_output_file_is_written_whole(tmp_path, good):
+    out = tmp_path / "out.jsonl"
+    r = cli("hash", "-o", out, *good)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert [rec["pdq"] for rec in lines(out.read_text())] == [
+        tidehash.hash_file(p).pdq.hex for p in good]
+    assert sorted(os.listdir(tmp_path)) == sorted([p.name for p in good] + ["out.jsonl"])
+
+
+def test_hash_failed_run_leaves_no_output_file(tmp_path, good):
+    # the output folder is made read-only after the temp file... simpler: a usage error
+    # after -o and a missing output folder both leave nothing behind
+    out = tmp_path / "out.jsonl"
+    r = cli("hash", "-o", out, "--algo", "bogus", good[0])
+    assert r.returncode == 2
+    r = cli("hash", "-o", tmp_path / "no-such-dir" / "out.jsonl", good[0])
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert not out.exists()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_hash_ctrl_c_exits_130_and_leaves_no_output(tmp_path, good):
+    out = tmp_path / "out.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    proc = subprocess.Popen([sys.executable, "-m", "tidehash.cli", "hash", "--workers", "1",
+                             "-o", str(out), "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc.stdin.write(f"{good[0]}\n")
+    proc.stdin.flush()  # stdin stays open: the run is mid-way when interrupted
+    deadline = time.monotonic() + 60
+    while not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    proc.stdin.close() if not proc.stdin.closed else None
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
