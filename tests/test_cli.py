@@ -347,3 +347,301 @@ def test_hash_ctrl_c_exits_130_and_leaves_no_output(tmp_path, good):
     assert "Traceback" not in stderr
     assert not out.exists()
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_hash_progress_bar_on_a_terminal(tmp_path):
+    import pty
+
+    files = [make(tmp_path, f"{i}.png", 40 + i) for i in range(6)]
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    try:
+        r = subprocess.run([sys.executable, "-m", "tidehash.cli", "hash", *map(str, files)],
+                           stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert r.returncode == 0
+    assert b"6/6" in seen and b"ETA" in seen
+    assert len(lines(r.stdout.decode())) == 6  # the bar never reaches stdout
+
+
+# ----------------------------------------------------------------------------- help
+@pytest.mark.parametrize("command", [("hash",), ("info",), ("compare",), ("convert",),
+                                     ("index",), ("index", "build"), ("index", "info"),
+                                     ("match",), ("bench",)])
+def test_every_command_has_help(command):
+    r = cli(*command, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "usage" in r.stdout.lower()
+
+
+@pytest.mark.parametrize("args", [("compare", "x"), ("convert", "in.txt"),
+                                  ("index", "build", "l.txt"), ("match", "x"),
+                                  ("index", "frobnicate")])
+def test_more_usage_errors(args, tmp_path):
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "usage" in r.stderr.lower() and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- compare
+def reencode(src: pathlib.Path, dest: pathlib.Path, quality: int = 60) -> pathlib.Path:
+    """A JPEG re-encoding, as a re-upload makes (these 120x90 test images are too small
+    to resize and stay within 31 bits)."""
+    with Image.open(src) as im:
+        im.convert("RGB").save(dest, quality=quality)
+    return dest
+
+
+def test_compare_files_and_hashes(tmp_path, good):
+    copy = reencode(good[0], tmp_path / "copy.jpg")
+    r = cli("compare", good[0], copy)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    want = tidehash.hamming(tidehash.hash_file(good[0]).pdq, tidehash.hash_file(copy).pdq)
+    assert out["signal"] == "pdq" and out["distance"] == want and want <= 31
+    r = cli("compare", good[0], tidehash.hash_file(copy).pdq.hex.upper())
+    assert r.returncode == 0 and json.loads(r.stdout)["distance"] == want
+    p1 = tidehash.hash_file(good[0], algorithms="phash").phash
+    r = cli("compare", p1, good[1])
+    assert r.returncode == 0
+    p2 = tidehash.hash_file(good[1], algorithms="phash").phash
+    assert json.loads(r.stdout)["distance"] == bin(int(p1, 16) ^ int(p2, 16)).count("1")
+
+
+def test_compare_errors(tmp_path, good):
+    r = cli("compare", good[0], "abc")
+    assert r.returncode == 2 and "neither a file nor a hash" in r.stderr
+    r = cli("compare", "0" * 64, "1" * 16)
+    assert r.returncode == 2
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"x")
+    r = cli("compare", good[0], bad)
+    assert r.returncode == 1 and "bad.png" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compare_two_videos(tmp_path):
+    from videos import make_video
+
+    a = make_video(tmp_path / "a.mp4", frames=50, script=lambda i: "scene")
+    b = make_video(tmp_path / "b.mp4", frames=50, script=lambda i: "scene",
+                   options={"crf": "35"})
+    r = cli("compare", a, b)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["signal"] == "vpdq"
+    want = tidehash.vpdq_match(tidehash.vpdq_hash(a), tidehash.vpdq_hash(b))
+    assert out["query_match_percent"] == round(want.query_match_percent, 2)
+    assert out["compared_match_percent"] == round(want.compared_match_percent, 2)
+    assert out["match"] is True and out["query_match_percent"] >= 80
+
+
+# ----------------------------------------------------------------------------- convert
+@pytest.fixture
+def pdq_list(tmp_path, good):
+    p = tmp_path / "list.jsonl"
+    with p.open("w") as f:
+        for i, img in enumerate(good):
+            h = tidehash.hash_file(img).pdq
+            f.write(json.dumps({"pdq": h.hex, "quality": h.quality, "id": 100 + i,
+                                "label": f"case-{100 + i}"}) + "\n")
+    return p
+
+
+def pdqs_of(path, fmt=None) -> list[str]:
+    return [r.hash for r in tidehash.iter_records(str(path), fmt)]
+
+
+@pytest.mark.parametrize("fmt", ["hex", "pytx", "pdqcsv", "jsonl"])
+def test_convert_round_trip(tmp_path, pdq_list, fmt):
+    mid, back = tmp_path / f"mid.{fmt}", tmp_path / "back.jsonl"
+    r = cli("convert", pdq_list, "-o", mid, "--to", fmt)
+    assert r.returncode == 0, r.stderr
+    r = cli("convert", mid, "-o", back, "--to", "jsonl", "--from", fmt)
+    assert r.returncode == 0, r.stderr
+    assert pdqs_of(back) == pdqs_of(pdq_list)
+    if fmt in ("pdqcsv", "jsonl"):  # formats that carry quality
+        assert [r.quality for r in tidehash.iter_records(str(back))] == \
+            [r.quality for r in tidehash.iter_records(str(pdq_list))]
+
+
+def test_convert_vpdq_round_trip(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=50)
+    feats = tuple(tidehash.vpdq_hash(video))
+    src = tmp_path / "v.vpdq"
+    tidehash.write_list([tidehash.HashRecord("vpdq", None, 7, features=feats)], src, "vpdq")
+    mid, back = tmp_path / "v.json", tmp_path / "back.vpdq"
+    assert cli("convert", src, "-o", mid, "--to", "vpdq-json").returncode == 0
+    r = cli("convert", mid, "-o", back, "--to", "vpdq")
+    assert r.returncode == 0, r.stderr
+    (rec,) = tidehash.iter_records(str(back))
+    assert [f.hex for f in rec.features] == [f.hex for f in feats]
+
+
+def test_convert_bad_lines(tmp_path, pdq_list):
+    src = tmp_path / "bad.txt"
+    hexes = pdqs_of(pdq_list)
+    src.write_text(f"{hexes[0]}\nnot-a-hash\n{hexes[1]}\n{'0' * 64}\n")
+    out = tmp_path / "out.txt"
+    r = cli("convert", src, "-o", out, "--to", "pytx")
+    assert r.returncode == 1
+    assert out.read_text().splitlines() == [f"pdq {h}" for h in hexes[:2]]
+    err = r.stderr.splitlines()
+    assert len(err) == 2
+    assert err[0].startswith(f"{src}:2: ") and err[1].startswith(f"{src}:4: ")
+    out2 = tmp_path / "strict.txt"
+    r = cli("convert", src, "-o", out2, "--to", "pytx", "--strict")
+    assert r.returncode == 1 and r.stderr.startswith(f"{src}:2: ")
+    assert len(r.stderr.splitlines()) == 1
+    assert not out2.exists()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_convert_to_stdout_and_mixed_types_need_signal(tmp_path, good):
+    src = tmp_path / "mixed.jsonl"
+    r = cli("hash", "--algo", "pdq,md5", "-o", src, *good[:2])
+    assert r.returncode == 0
+    r = cli("convert", src, "-o", "-", "--to", "hex")
+    assert r.returncode == 2 and "signal" in r.stderr
+    r = cli("convert", src, "-o", "-", "--to", "hex", "--signal", "md5")
+    assert r.returncode == 0
+    assert r.stdout.splitlines() == [tidehash.hash_file(p, algorithms="md5").md5
+                                     for p in good[:2]]
+
+
+# ----------------------------------------------------------------------------- index
+def test_index_build_info_and_match(tmp_path, good, pdq_list):
+    extra = tmp_path / "extra.txt"
+    extra.write_text(pdqs_of(pdq_list)[0] + "\nbad line\n")
+    idx = tmp_path / "list.idx"
+    r = cli("index", "build", pdq_list, extra, "-o", idx)
+    assert r.returncode == 1  # the bad line was skipped and reported
+    assert f"{extra}:2: " in r.stderr
+    loaded = tidehash.Index.load(idx)
+    assert len(loaded) == len(good)  # the repeated hash is one row
+    meta = [json.loads(x) for x in (tmp_path / "list.idx.meta.jsonl").read_text().splitlines()]
+    assert meta[0]["rows"] == len(good) and meta[0]["entries"] == len(good) + 1
+    assert [e["id"] for e in meta[1]["entries"]] == [100, 1]
+
+    r = cli("index", "info", idx)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["count"] == len(good) and info["bits"] == 256
+    assert info["file_bytes"] == idx.stat().st_size
+    assert info["sources"] == [str(pdq_list), str(extra)]
+
+    copy = reencode(good[2], tmp_path / "copy.jpg")
+    r = cli("match", copy, "--against", idx)
+    assert r.returncode == 0, r.stderr
+    recs = lines(r.stdout)
+    hit = [m for m in recs if m["id"] == 102]
+    assert hit and hit[0]["label"] == "case-102" and hit[0]["source"] == str(pdq_list)
+    assert hit[0]["distance"] == tidehash.hamming(tidehash.hash_file(copy).pdq,
+                                                  tidehash.hash_file(good[2]).pdq) <= 31
+
+
+def test_index_strict_and_bad_index(tmp_path, pdq_list):
+    src = tmp_path / "bad.txt"
+    src.write_text("nope\n")
+    r = cli("index", "build", src, "-o", tmp_path / "x.idx", "--strict")
+    assert r.returncode == 1 and not (tmp_path / "x.idx").exists()
+    junk = tmp_path / "junk.idx"
+    junk.write_bytes(b"TIDEIDX\x00" + b"\x00" * 10)
+    r = cli("index", "info", junk)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- match
+def test_match_reencoded_copy_against_a_list(tmp_path, good, pdq_list):
+    copy = reencode(good[1], tmp_path / "copy.jpg")
+    other = make(tmp_path, "unrelated.png", 999)
+    r = cli("match", copy, other, "--against", pdq_list)
+    assert r.returncode == 0, r.stderr
+    recs = lines(r.stdout)
+    assert {m["query"] for m in recs} == {str(copy)}  # nothing for the unrelated image
+    best = min(recs, key=lambda m: m["distance"])
+    assert best["id"] == 101 and best["label"] == "case-101" and best["signal"] == "pdq"
+    assert best["distance"] <= 31 and best["weak"] is False
+    assert best["quality"] == tidehash.hash_file(copy).pdq.quality
+
+
+def test_match_literal_hashes_and_radius(tmp_path, pdq_list):
+    hexes = pdqs_of(pdq_list)
+    flipped = f"{int(hexes[3][:2], 16) ^ 0x07:02x}" + hexes[3][2:]  # 3 bits off
+    r = cli("match", flipped, "--against", pdq_list, "--radius", "3")
+    assert r.returncode == 0, r.stderr
+    (m,) = [m for m in lines(r.stdout) if m["id"] == 103]
+    assert m["distance"] == 3 and m["query"] == flipped
+    r = cli("match", flipped, "--against", pdq_list, "--radius", "2")
+    assert r.returncode == 0 and all(m["id"] != 103 for m in lines(r.stdout))
+
+
+def test_match_dihedral_finds_a_rotated_copy(tmp_path, good, pdq_list):
+    rotated = tmp_path / "rot.png"
+    with Image.open(good[0]) as im:
+        im.transpose(Image.ROTATE_90).save(rotated)
+    r = cli("match", rotated, "--against", pdq_list, "--radius", "10")
+    assert all(m["id"] != 100 for m in lines(r.stdout))
+    r = cli("match", rotated, "--against", pdq_list, "--radius", "10", "--dihedral")
+    assert r.returncode == 0, r.stderr
+    (m,) = [m for m in lines(r.stdout) if m["id"] == 100]
+    assert m["variant"] != 0
+
+
+def test_match_weak_and_min_quality(tmp_path):
+    yy, xx = np.mgrid[0:90, 0:120]
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.stack([(128 + xx * 4 // 120).astype(np.uint8)] * 3, -1)).save(flat)
+    h = tidehash.hash_file(flat).pdq
+    assert h.quality < 50
+    lst = tmp_path / "l.txt"
+    lst.write_text(f"{h.hex}\n")
+    r = cli("match", flat, "--against", lst)
+    assert r.returncode == 0
+    (m,) = lines(r.stdout)
+    assert m["weak"] is True and m["distance"] == 0
+    r = cli("match", flat, "--against", lst, "--min-quality", "50")
+    assert r.returncode == 0 and r.stdout == ""
+
+
+def test_match_md5_exact_and_failed_input(tmp_path, good):
+    lst = tmp_path / "l.jsonl"
+    assert cli("hash", "--algo", "pdq,md5", "-o", lst, good[0]).returncode == 0
+    r = cli("match", good[0], tmp_path / "missing.png", "--against", lst, "--format", "csv")
+    assert r.returncode == 1 and "missing.png" in r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert {row["signal"] for row in rows} == {"md5", "pdq"}
+    assert all(row["distance"] == "0" and row["label"] == str(good[0]) for row in rows)
+
+
+def test_match_video_against_a_list(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=75, script=lambda i: "scene")
+    copy = make_video(tmp_path / "copy.mp4", frames=75, script=lambda i: "scene",
+                      options={"crf": "35"})
+    feats = tuple(tidehash.vpdq_hash(video))
+    lst = tmp_path / "videos.jsonl"
+    tidehash.write_list([tidehash.HashRecord("vpdq", None, 9, label="case-9", features=feats)],
+                        lst, "jsonl")
+    r = cli("match", copy, "--against", lst)
+    assert r.returncode == 0, r.stderr
+    (m,) = lines(r.stdout)
+    want = tidehash.vpdq_match(tidehash.vpdq_hash(copy), feats)
+    assert m["signal"] == "vpdq" and m["id"] == 9 and m["label"] == "case-9"
+    assert m["query_match_percent"] == round(want.query_match_percent, 2) >= 80
+    r = cli("match", copy, "--against", lst, "--video-match", "100.1")
+    assert r.returncode == 2
