@@ -645,3 +645,57 @@ def test_match_video_against_a_list(tmp_path):
     assert m["query_match_percent"] == round(want.query_match_percent, 2) >= 80
     r = cli("match", copy, "--against", lst, "--video-match", "100.1")
     assert r.returncode == 2
+
+
+def on_terminal(*args) -> tuple[int, str]:
+    """Run with stdout on a pseudo-terminal (stderr piped); returns (exit code, output)."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    try:
+        r = subprocess.run([sys.executable, "-m", "tidehash.cli", *map(str, args)],
+                           stdout=slave, stderr=subprocess.PIPE, env=env, timeout=120)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    return r.returncode, seen.decode()
+
+
+def test_hash_table_on_a_terminal(tmp_path, good):
+    txt = tmp_path / "x.txt"
+    txt.write_text("no")
+    code, out = on_terminal("hash", good[0], txt)
+    assert code == 1
+    rows = out.splitlines()
+    assert rows[0].split()[:3] == ["KIND", "QUAL", "PDQ"]
+    assert tidehash.hash_file(good[0]).pdq.hex in rows[1] and rows[1].startswith("image")
+    assert rows[2].startswith("error") and rows[2].endswith(str(txt))
+
+
+def test_info_text_on_a_terminal():
+    code, out = on_terminal("info")
+    assert code == 0
+    assert f"version:         {tidehash.__version__}" in out
+    assert "active_isa:" in out
+
+
+def test_hash_video_seconds_per_hash(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=50)
+    r = cli("hash", "--seconds-per-hash", "0.5", video)
+    assert r.returncode == 0, r.stderr
+    (rec,) = lines(r.stdout)
+    assert [f["pdq"] for f in rec["vpdq"]] == [f.hex for f in tidehash.vpdq_hash(video, 0.5)]
+    assert cli("hash", "--seconds-per-hash", "0", video).returncode == 2
