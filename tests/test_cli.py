@@ -699,3 +699,30 @@ def test_hash_video_seconds_per_hash(tmp_path):
     (rec,) = lines(r.stdout)
     assert [f["pdq"] for f in rec["vpdq"]] == [f.hex for f in tidehash.vpdq_hash(video, 0.5)]
     assert cli("hash", "--seconds-per-hash", "0", video).returncode == 2
+
+
+def test_match_sha256_literal_and_paths_from_stdin(tmp_path, good):
+    lst = tmp_path / "l.jsonl"
+    assert cli("hash", "--algo", "pdq,sha256", "-o", lst, good[0], good[1]).returncode == 0
+    sha = tidehash.hash_file(good[1], algorithms="sha256").sha256
+    r = cli("match", sha, "--against", lst)
+    assert r.returncode == 0, r.stderr
+    assert [(m["signal"], m["label"]) for m in lines(r.stdout)] == [("sha256", str(good[1]))]
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    r = subprocess.run([sys.executable, "-m", "tidehash.cli", "match", "-", "--against",
+                        str(lst)], input=f"{good[0]}\n", env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert {(m["signal"], m["label"]) for m in lines(r.stdout)
+            if m["distance"] == 0} == {("pdq", str(good[0])), ("sha256", str(good[0]))}
+
+
+def test_match_index_without_its_sidecar(tmp_path, good, pdq_list):
+    idx = tmp_path / "l.idx"
+    assert cli("index", "build", pdq_list, "-o", idx).returncode == 0
+    (tmp_path / "l.idx.meta.jsonl").unlink()
+    r = cli("match", good[3], "--against", idx)
+    assert r.returncode == 0 and "meta.jsonl not found" in r.stderr
+    (m,) = [m for m in lines(r.stdout) if m["distance"] == 0]
+    assert m["id"] == 3 and m["row"] == 3 and "label" not in m

@@ -42,7 +42,7 @@ class _Target:
             magic = f.read(len(_MAGIC))
         if magic == _MAGIC:
             self.index = Index.load(path)
-            _, self.meta_rows = _read_meta(path)
+            self.meta_rows = _read_meta(path)
             if self.meta_rows is None:
                 _err(f"note: {_meta_path(path)} not found: matches show index ids only")
             return
@@ -69,7 +69,7 @@ class _Target:
         if self.group is None:  # an index file
             if self.meta_rows is None or row >= len(self.meta_rows):
                 return [{"id": row}]
-            return self.meta_rows[row]
+            return self.meta_rows.entries(row)
         return _row_entries(self.hl[signal], row)
 
 
