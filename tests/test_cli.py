@@ -726,3 +726,11 @@ def test_match_index_without_its_sidecar(tmp_path, good, pdq_list):
     assert r.returncode == 0 and "meta.jsonl not found" in r.stderr
     (m,) = [m for m in lines(r.stdout) if m["distance"] == 0]
     assert m["id"] == 3 and m["row"] == 3 and "label" not in m
+
+
+def test_hash_fast_and_info_json(good):
+    r = cli("hash", "--fast", good[1])
+    assert r.returncode == 0, r.stderr
+    assert lines(r.stdout)[0]["pdq"] == tidehash.hash_file(good[1], fast=True).pdq.hex
+    r = cli("info", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["version"] == tidehash.__version__
