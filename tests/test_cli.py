@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -210,3 +214,523 @@ def test_bench_search_tiny_run_agrees(tmp_path):
     engines = {rec["engine"] for rec in report["results"]}
     assert {"tidehash-flat", "tidehash-mih", "tidehash-auto"} <= engines
     assert all(rec["agree"] == "ok" for rec in report["results"])
+
+
+# ----------------------------------------------------------------------------- hash (click)
+def test_hash_help_lists_every_option():
+    r = cli("hash", "--help")
+    assert r.returncode == 0
+    for opt in ("--algo", "--dihedral", "--fast", "--workers", "--seconds-per-hash",
+                "--max-pixels", "--format", "--output"):
+        assert opt in r.stdout
+
+
+def test_hash_folder_recursive_sorted(tmp_path):
+    top = tmp_path / "top"
+    (top / "b" / "deeper").mkdir(parents=True)
+    (top / "a").mkdir()
+    files = [make(top / "a", "2.png", 5), make(top / "b" / "deeper", "x.png", 6),
+             make(top / "b", "1.png", 7), make(top, "z.png", 8)]
+    (top / ".hidden.png").write_bytes(files[0].read_bytes())
+    r = cli("hash", top)
+    assert r.returncode == 0, r.stderr
+    got = [rec["path"] for rec in lines(r.stdout)]
+    assert got == [str(top / "z.png"), str(top / "a" / "2.png"), str(top / "b" / "1.png"),
+                   str(top / "b" / "deeper" / "x.png")]
+
+
+def test_hash_paths_from_stdin(tmp_path, good):
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    listing = "\n".join(str(p) for p in good[:3]) + "\n\n"
+    r = subprocess.run([sys.executable, "-m", "tidehash.cli", "hash", "-", str(good[3])],
+                       input=listing, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [rec["path"] for rec in lines(r.stdout)] == [str(p) for p in good]
+
+
+def test_hash_bad_file_reported_on_stderr_one_line_each(tmp_path, good):
+    txt = tmp_path / "notes.txt"
+    txt.write_text("not an image")
+    missing = tmp_path / "missing.png"
+    r = cli("hash", good[0], txt, missing, good[1])
+    assert r.returncode == 1
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err) == 2
+    assert str(txt) in err[0] and str(missing) in err[1]
+    assert [rec.get("pdq") is not None for rec in lines(r.stdout)] == [True, False, False, True]
+
+
+def test_hash_no_progress_bar_when_piped(tmp_path):
+    files = [make(tmp_path, f"{i}.png", 20 + i) for i in range(8)]
+    r = cli("hash", *files)
+    assert r.returncode == 0
+    assert r.stderr == ""
+
+
+def test_hash_algorithms_and_csv(tmp_path, good):
+    r = cli("hash", "--algo", "pdq,phash,md5,sha256", "--format", "csv", good[0], good[1])
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert list(rows[0]) == ["path", "kind", "pdq", "quality", "phash", "md5", "sha256", "error"]
+    for p, row in zip(good, rows):
+        want = tidehash.hash_file(p, algorithms=("pdq", "phash", "md5", "sha256"))
+        assert row["path"] == str(p) and row["kind"] == "image"
+        assert row["pdq"] == want.pdq.hex and int(row["quality"]) == want.pdq.quality
+        assert (row["phash"], row["md5"], row["sha256"]) == (want.phash, want.md5, want.sha256)
+        assert row["error"] == ""
+
+
+def test_hash_unknown_algorithm_is_a_usage_error(good):
+    r = cli("hash", "--algo", "pdq,sha1", good[0])
+    assert r.returncode == 2 and "sha1" in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", ["hex", "pytx", "pdq-csv"])
+def test_hash_list_formats_read_back(tmp_path, good, fmt):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    r = cli("hash", "--format", fmt, good[0], bad, good[1])
+    assert r.returncode == 1
+    want = [tidehash.hash_file(p).pdq for p in good[:2]]
+    body = r.stdout.splitlines()
+    if fmt == "hex":
+        assert body == [h.hex for h in want]
+    elif fmt == "pytx":
+        assert body == [f"pdq {h.hex}" for h in want]
+    else:
+        assert body == [f"{h.hex},{h.quality},{p}" for h, p in zip(want, good[:2])]
+    hl = tidehash.read_list(r.stdout.encode())
+    assert [hl.pdq.hex(i) for i in range(len(hl.pdq))] == [h.hex for h in want]
+
+
+def test_hash_output_file_is_written_whole(tmp_path, good):
+    out = tmp_path / "out.jsonl"
+    r = cli("hash", "-o", out, *good)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert [rec["pdq"] for rec in lines(out.read_text())] == [
+        tidehash.hash_file(p).pdq.hex for p in good]
+    assert sorted(os.listdir(tmp_path)) == sorted([p.name for p in good] + ["out.jsonl"])
+
+
+def test_hash_failed_run_leaves_no_output_file(tmp_path, good):
+    # the output folder is made read-only after the temp file... simpler: a usage error
+    # after -o and a missing output folder both leave nothing behind
+    out = tmp_path / "out.jsonl"
+    r = cli("hash", "-o", out, "--algo", "bogus", good[0])
+    assert r.returncode == 2
+    r = cli("hash", "-o", tmp_path / "no-such-dir" / "out.jsonl", good[0])
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert not out.exists()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_hash_ctrl_c_exits_130_and_leaves_no_output(tmp_path, good):
+    out = tmp_path / "out.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    proc = subprocess.Popen([sys.executable, "-m", "tidehash.cli", "hash", "--workers", "1",
+                             "-o", str(out), "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc.stdin.write(f"{good[0]}\n")
+    proc.stdin.flush()  # stdin stays open: the run is mid-way when interrupted
+    deadline = time.monotonic() + 60
+    while not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    proc.stdin.close() if not proc.stdin.closed else None
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_hash_progress_bar_on_a_terminal(tmp_path):
+    import pty
+
+    files = [make(tmp_path, f"{i}.png", 40 + i) for i in range(6)]
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    try:
+        r = subprocess.run([sys.executable, "-m", "tidehash.cli", "hash", *map(str, files)],
+                           stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert r.returncode == 0
+    assert b"6/6" in seen and b"ETA" in seen
+    assert len(lines(r.stdout.decode())) == 6  # the bar never reaches stdout
+
+
+# ----------------------------------------------------------------------------- help
+@pytest.mark.parametrize("command", [("hash",), ("info",), ("compare",), ("convert",),
+                                     ("index",), ("index", "build"), ("index", "info"),
+                                     ("match",), ("bench",)])
+def test_every_command_has_help(command):
+    r = cli(*command, "--help")
+    assert r.returncode == 0, r.stderr
+    assert "usage" in r.stdout.lower()
+
+
+@pytest.mark.parametrize("args", [("compare", "x"), ("convert", "in.txt"),
+                                  ("index", "build", "l.txt"), ("match", "x"),
+                                  ("index", "frobnicate")])
+def test_more_usage_errors(args, tmp_path):
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "usage" in r.stderr.lower() and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- compare
+def reencode(src: pathlib.Path, dest: pathlib.Path, quality: int = 60) -> pathlib.Path:
+    """A JPEG re-encoding, as a re-upload makes (these 120x90 test images are too small
+    to resize and stay within 31 bits)."""
+    with Image.open(src) as im:
+        im.convert("RGB").save(dest, quality=quality)
+    return dest
+
+
+def test_compare_files_and_hashes(tmp_path, good):
+    copy = reencode(good[0], tmp_path / "copy.jpg")
+    r = cli("compare", good[0], copy)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    want = tidehash.hamming(tidehash.hash_file(good[0]).pdq, tidehash.hash_file(copy).pdq)
+    assert out["signal"] == "pdq" and out["distance"] == want and want <= 31
+    r = cli("compare", good[0], tidehash.hash_file(copy).pdq.hex.upper())
+    assert r.returncode == 0 and json.loads(r.stdout)["distance"] == want
+    p1 = tidehash.hash_file(good[0], algorithms="phash").phash
+    r = cli("compare", p1, good[1])
+    assert r.returncode == 0
+    p2 = tidehash.hash_file(good[1], algorithms="phash").phash
+    assert json.loads(r.stdout)["distance"] == bin(int(p1, 16) ^ int(p2, 16)).count("1")
+
+
+def test_compare_errors(tmp_path, good):
+    r = cli("compare", good[0], "abc")
+    assert r.returncode == 2 and "neither a file nor a hash" in r.stderr
+    r = cli("compare", "0" * 64, "1" * 16)
+    assert r.returncode == 2
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"x")
+    r = cli("compare", good[0], bad)
+    assert r.returncode == 1 and "bad.png" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compare_two_videos(tmp_path):
+    from videos import make_video
+
+    a = make_video(tmp_path / "a.mp4", frames=50, script=lambda i: "scene")
+    b = make_video(tmp_path / "b.mp4", frames=50, script=lambda i: "scene",
+                   options={"crf": "35"})
+    r = cli("compare", a, b)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["signal"] == "vpdq"
+    want = tidehash.vpdq_match(tidehash.vpdq_hash(a), tidehash.vpdq_hash(b))
+    assert out["query_match_percent"] == round(want.query_match_percent, 2)
+    assert out["compared_match_percent"] == round(want.compared_match_percent, 2)
+    assert out["match"] is True and out["query_match_percent"] >= 80
+
+
+# ----------------------------------------------------------------------------- convert
+@pytest.fixture
+def pdq_list(tmp_path, good):
+    p = tmp_path / "list.jsonl"
+    with p.open("w") as f:
+        for i, img in enumerate(good):
+            h = tidehash.hash_file(img).pdq
+            f.write(json.dumps({"pdq": h.hex, "quality": h.quality, "id": 100 + i,
+                                "label": f"case-{100 + i}"}) + "\n")
+    return p
+
+
+def pdqs_of(path, fmt=None) -> list[str]:
+    return [r.hash for r in tidehash.iter_records(str(path), fmt)]
+
+
+@pytest.mark.parametrize("fmt", ["hex", "pytx", "pdqcsv", "jsonl"])
+def test_convert_round_trip(tmp_path, pdq_list, fmt):
+    mid, back = tmp_path / f"mid.{fmt}", tmp_path / "back.jsonl"
+    r = cli("convert", pdq_list, "-o", mid, "--to", fmt)
+    assert r.returncode == 0, r.stderr
+    r = cli("convert", mid, "-o", back, "--to", "jsonl", "--from", fmt)
+    assert r.returncode == 0, r.stderr
+    assert pdqs_of(back) == pdqs_of(pdq_list)
+    if fmt in ("pdqcsv", "jsonl"):  # formats that carry quality
+        assert [r.quality for r in tidehash.iter_records(str(back))] == \
+            [r.quality for r in tidehash.iter_records(str(pdq_list))]
+
+
+def test_convert_vpdq_round_trip(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=50)
+    feats = tuple(tidehash.vpdq_hash(video))
+    src = tmp_path / "v.vpdq"
+    tidehash.write_list([tidehash.HashRecord("vpdq", None, 7, features=feats)], src, "vpdq")
+    mid, back = tmp_path / "v.json", tmp_path / "back.vpdq"
+    assert cli("convert", src, "-o", mid, "--to", "vpdq-json").returncode == 0
+    r = cli("convert", mid, "-o", back, "--to", "vpdq")
+    assert r.returncode == 0, r.stderr
+    (rec,) = tidehash.iter_records(str(back))
+    assert [f.hex for f in rec.features] == [f.hex for f in feats]
+
+
+def test_convert_bad_lines(tmp_path, pdq_list):
+    src = tmp_path / "bad.txt"
+    hexes = pdqs_of(pdq_list)
+    src.write_text(f"{hexes[0]}\nnot-a-hash\n{hexes[1]}\n{'0' * 64}\n")
+    out = tmp_path / "out.txt"
+    r = cli("convert", src, "-o", out, "--to", "pytx")
+    assert r.returncode == 1
+    assert out.read_text().splitlines() == [f"pdq {h}" for h in hexes[:2]]
+    err = r.stderr.splitlines()
+    assert len(err) == 2
+    assert err[0].startswith(f"{src}:2: ") and err[1].startswith(f"{src}:4: ")
+    out2 = tmp_path / "strict.txt"
+    r = cli("convert", src, "-o", out2, "--to", "pytx", "--strict")
+    assert r.returncode == 1 and r.stderr.startswith(f"{src}:2: ")
+    assert len(r.stderr.splitlines()) == 1
+    assert not out2.exists()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_convert_to_stdout_and_mixed_types_need_signal(tmp_path, good):
+    src = tmp_path / "mixed.jsonl"
+    r = cli("hash", "--algo", "pdq,md5", "-o", src, *good[:2])
+    assert r.returncode == 0
+    r = cli("convert", src, "-o", "-", "--to", "hex")
+    assert r.returncode == 2 and "signal" in r.stderr
+    r = cli("convert", src, "-o", "-", "--to", "hex", "--signal", "md5")
+    assert r.returncode == 0
+    assert r.stdout.splitlines() == [tidehash.hash_file(p, algorithms="md5").md5
+                                     for p in good[:2]]
+
+
+# ----------------------------------------------------------------------------- index
+def test_index_build_info_and_match(tmp_path, good, pdq_list):
+    extra = tmp_path / "extra.txt"
+    extra.write_text(pdqs_of(pdq_list)[0] + "\nbad line\n")
+    idx = tmp_path / "list.idx"
+    r = cli("index", "build", pdq_list, extra, "-o", idx)
+    assert r.returncode == 1  # the bad line was skipped and reported
+    assert f"{extra}:2: " in r.stderr
+    loaded = tidehash.Index.load(idx)
+    assert len(loaded) == len(good)  # the repeated hash is one row
+    meta = [json.loads(x) for x in (tmp_path / "list.idx.meta.jsonl").read_text().splitlines()]
+    assert meta[0]["rows"] == len(good) and meta[0]["entries"] == len(good) + 1
+    assert [e["id"] for e in meta[1]["entries"]] == [100, 1]
+
+    r = cli("index", "info", idx)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["count"] == len(good) and info["bits"] == 256
+    assert info["file_bytes"] == idx.stat().st_size
+    assert info["sources"] == [str(pdq_list), str(extra)]
+
+    copy = reencode(good[2], tmp_path / "copy.jpg")
+    r = cli("match", copy, "--against", idx)
+    assert r.returncode == 0, r.stderr
+    recs = lines(r.stdout)
+    hit = [m for m in recs if m["id"] == 102]
+    assert hit and hit[0]["label"] == "case-102" and hit[0]["source"] == str(pdq_list)
+    assert hit[0]["distance"] == tidehash.hamming(tidehash.hash_file(copy).pdq,
+                                                  tidehash.hash_file(good[2]).pdq) <= 31
+
+
+def test_index_strict_and_bad_index(tmp_path, pdq_list):
+    src = tmp_path / "bad.txt"
+    src.write_text("nope\n")
+    r = cli("index", "build", src, "-o", tmp_path / "x.idx", "--strict")
+    assert r.returncode == 1 and not (tmp_path / "x.idx").exists()
+    junk = tmp_path / "junk.idx"
+    junk.write_bytes(b"TIDEIDX\x00" + b"\x00" * 10)
+    r = cli("index", "info", junk)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- match
+def test_match_reencoded_copy_against_a_list(tmp_path, good, pdq_list):
+    copy = reencode(good[1], tmp_path / "copy.jpg")
+    other = make(tmp_path, "unrelated.png", 999)
+    r = cli("match", copy, other, "--against", pdq_list)
+    assert r.returncode == 0, r.stderr
+    recs = lines(r.stdout)
+    assert {m["query"] for m in recs} == {str(copy)}  # nothing for the unrelated image
+    best = min(recs, key=lambda m: m["distance"])
+    assert best["id"] == 101 and best["label"] == "case-101" and best["signal"] == "pdq"
+    assert best["distance"] <= 31 and best["weak"] is False
+    assert best["quality"] == tidehash.hash_file(copy).pdq.quality
+
+
+def test_match_literal_hashes_and_radius(tmp_path, pdq_list):
+    hexes = pdqs_of(pdq_list)
+    flipped = f"{int(hexes[3][:2], 16) ^ 0x07:02x}" + hexes[3][2:]  # 3 bits off
+    r = cli("match", flipped, "--against", pdq_list, "--radius", "3")
+    assert r.returncode == 0, r.stderr
+    (m,) = [m for m in lines(r.stdout) if m["id"] == 103]
+    assert m["distance"] == 3 and m["query"] == flipped
+    r = cli("match", flipped, "--against", pdq_list, "--radius", "2")
+    assert r.returncode == 0 and all(m["id"] != 103 for m in lines(r.stdout))
+
+
+def test_match_dihedral_finds_a_rotated_copy(tmp_path, good, pdq_list):
+    rotated = tmp_path / "rot.png"
+    with Image.open(good[0]) as im:
+        im.transpose(Image.ROTATE_90).save(rotated)
+    r = cli("match", rotated, "--against", pdq_list, "--radius", "10")
+    assert all(m["id"] != 100 for m in lines(r.stdout))
+    r = cli("match", rotated, "--against", pdq_list, "--radius", "10", "--dihedral")
+    assert r.returncode == 0, r.stderr
+    (m,) = [m for m in lines(r.stdout) if m["id"] == 100]
+    assert m["variant"] != 0
+
+
+def test_match_weak_and_min_quality(tmp_path):
+    yy, xx = np.mgrid[0:90, 0:120]
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.stack([(128 + xx * 4 // 120).astype(np.uint8)] * 3, -1)).save(flat)
+    h = tidehash.hash_file(flat).pdq
+    assert h.quality < 50
+    lst = tmp_path / "l.txt"
+    lst.write_text(f"{h.hex}\n")
+    r = cli("match", flat, "--against", lst)
+    assert r.returncode == 0
+    (m,) = lines(r.stdout)
+    assert m["weak"] is True and m["distance"] == 0
+    r = cli("match", flat, "--against", lst, "--min-quality", "50")
+    assert r.returncode == 0 and r.stdout == ""
+
+
+def test_match_md5_exact_and_failed_input(tmp_path, good):
+    lst = tmp_path / "l.jsonl"
+    assert cli("hash", "--algo", "pdq,md5", "-o", lst, good[0]).returncode == 0
+    r = cli("match", good[0], tmp_path / "missing.png", "--against", lst, "--format", "csv")
+    assert r.returncode == 1 and "missing.png" in r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert {row["signal"] for row in rows} == {"md5", "pdq"}
+    assert all(row["distance"] == "0" and row["label"] == str(good[0]) for row in rows)
+
+
+def test_match_video_against_a_list(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=75, script=lambda i: "scene")
+    copy = make_video(tmp_path / "copy.mp4", frames=75, script=lambda i: "scene",
+                      options={"crf": "35"})
+    feats = tuple(tidehash.vpdq_hash(video))
+    lst = tmp_path / "videos.jsonl"
+    tidehash.write_list([tidehash.HashRecord("vpdq", None, 9, label="case-9", features=feats)],
+                        lst, "jsonl")
+    r = cli("match", copy, "--against", lst)
+    assert r.returncode == 0, r.stderr
+    (m,) = lines(r.stdout)
+    want = tidehash.vpdq_match(tidehash.vpdq_hash(copy), feats)
+    assert m["signal"] == "vpdq" and m["id"] == 9 and m["label"] == "case-9"
+    assert m["query_match_percent"] == round(want.query_match_percent, 2) >= 80
+    r = cli("match", copy, "--against", lst, "--video-match", "100.1")
+    assert r.returncode == 2
+
+
+def on_terminal(*args) -> tuple[int, str]:
+    """Run with stdout on a pseudo-terminal (stderr piped); returns (exit code, output)."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    try:
+        r = subprocess.run([sys.executable, "-m", "tidehash.cli", *map(str, args)],
+                           stdout=slave, stderr=subprocess.PIPE, env=env, timeout=120)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    return r.returncode, seen.decode()
+
+
+def test_hash_table_on_a_terminal(tmp_path, good):
+    txt = tmp_path / "x.txt"
+    txt.write_text("no")
+    code, out = on_terminal("hash", good[0], txt)
+    assert code == 1
+    rows = out.splitlines()
+    assert rows[0].split()[:3] == ["KIND", "QUAL", "PDQ"]
+    assert tidehash.hash_file(good[0]).pdq.hex in rows[1] and rows[1].startswith("image")
+    assert rows[2].startswith("error") and rows[2].endswith(str(txt))
+
+
+def test_info_text_on_a_terminal():
+    code, out = on_terminal("info")
+    assert code == 0
+    assert f"version:         {tidehash.__version__}" in out
+    assert "active_isa:" in out
+
+
+def test_hash_video_seconds_per_hash(tmp_path):
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=50)
+    r = cli("hash", "--seconds-per-hash", "0.5", video)
+    assert r.returncode == 0, r.stderr
+    (rec,) = lines(r.stdout)
+    assert [f["pdq"] for f in rec["vpdq"]] == [f.hex for f in tidehash.vpdq_hash(video, 0.5)]
+    assert cli("hash", "--seconds-per-hash", "0", video).returncode == 2
+
+
+def test_match_sha256_literal_and_paths_from_stdin(tmp_path, good):
+    lst = tmp_path / "l.jsonl"
+    assert cli("hash", "--algo", "pdq,sha256", "-o", lst, good[0], good[1]).returncode == 0
+    sha = tidehash.hash_file(good[1], algorithms="sha256").sha256
+    r = cli("match", sha, "--against", lst)
+    assert r.returncode == 0, r.stderr
+    assert [(m["signal"], m["label"]) for m in lines(r.stdout)] == [("sha256", str(good[1]))]
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    r = subprocess.run([sys.executable, "-m", "tidehash.cli", "match", "-", "--against",
+                        str(lst)], input=f"{good[0]}\n", env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert {(m["signal"], m["label"]) for m in lines(r.stdout)
+            if m["distance"] == 0} == {("pdq", str(good[0])), ("sha256", str(good[0]))}
+
+
+def test_match_index_without_its_sidecar(tmp_path, good, pdq_list):
+    idx = tmp_path / "l.idx"
+    assert cli("index", "build", pdq_list, "-o", idx).returncode == 0
+    (tmp_path / "l.idx.meta.jsonl").unlink()
+    r = cli("match", good[3], "--against", idx)
+    assert r.returncode == 0 and "meta.jsonl not found" in r.stderr
+    (m,) = [m for m in lines(r.stdout) if m["distance"] == 0]
+    assert m["id"] == 3 and m["row"] == 3 and "label" not in m
+
+
+def test_hash_fast_and_info_json(good):
+    r = cli("hash", "--fast", good[1])
+    assert r.returncode == 0, r.stderr
+    assert lines(r.stdout)[0]["pdq"] == tidehash.hash_file(good[1], fast=True).pdq.hex
+    r = cli("info", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["version"] == tidehash.__version__

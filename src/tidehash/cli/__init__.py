@@ -1,0 +1,71 @@
+"""The tidehash command line, on click.
+
+Every command returns its exit code: 0 all went well, 1 some inputs failed (each
+reported on stderr, the rest still processed), 2 usage errors, 130 interrupted.
+Machine-readable output (JSON lines) when stdout is not a terminal, an aligned
+table when it is."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ._common import _err
+from .compare import compare_command
+from .convert import convert_command
+from .hashing import hash_command
+from .index import index_group
+from .info import bench_command, info_command
+from .match import match_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tidehash", message="%(prog)s %(version)s")
+def cli():
+    """tidehash: perceptual hashes (PDQ, pHash, vPDQ, MD5, SHA-256) of images and
+    videos, hash lists and matching. Exit codes: 0 ok, 1 some inputs failed,
+    2 usage error, 130 interrupted."""
+
+
+for _command in (hash_command, compare_command, convert_command, index_group,
+                 match_command, info_command, bench_command):
+    cli.add_command(_command)
+
+
+def main(argv=None) -> int:
+    """Run the CLI; returns the exit code (does not exit)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rv = cli.main(args=args, prog_name="tidehash", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        if isinstance(exc, click.UsageError) and exc.ctx is None:
+            # errors found while parsing a subcommand's options carry no context
+            name = args[0] if args and args[0] in cli.commands else "COMMAND"
+            click.echo(f"Usage: tidehash {name} [OPTIONS] ...\n"
+                       f"Try 'tidehash {name} --help' for help.\n", err=True)
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        try:
+            sys.stderr.write("\ntidehash: interrupted\n")
+        except OSError:
+            pass
+        return 130
+    except BrokenPipeError:
+        # the reader went away (| head): silence the flush at exit
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return 1
+    except OSError as exc:  # an output that cannot be written, a list that cannot be read
+        name = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{name}{exc.strerror or exc}")
+        return 1
+    return rv if isinstance(rv, int) else 0

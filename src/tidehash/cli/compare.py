@@ -1,0 +1,108 @@
+"""tidehash compare."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ._common import (
+    _HEX_ONLY,
+    _emit,
+    _err,
+)
+
+
+def _hash_arg(arg: str):
+    """A literal hash argument: ("pdq", PDQHash) for 64 hex digits, ("phash", PHash)
+    for 16; None when ``arg`` is not one."""
+    from ..hashes import PDQHash
+    from ..phash import PHash
+
+    text = arg.strip()
+    if _HEX_ONLY.fullmatch(text) is None:
+        return None
+    if len(text) == 64:
+        return "pdq", PDQHash.from_hex(text)
+    if len(text) == 16:
+        return "phash", PHash.from_hex(text)
+    return None
+
+
+@click.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--dihedral", is_flag=True,
+              help="two images: the best distance over B's 8 dihedral variants")
+@click.option("--seconds-per-hash", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, help="two videos: one frame hashed every S seconds")
+def compare_command(a, b, dihedral, seconds_per_hash):
+    """Distance between A and B, each a file or a hash (64 hex digits: PDQ; 16: pHash).
+    Two files: their PDQ distance; two videos: the vPDQ match percentages. JSON when
+    stdout is not a terminal."""
+    from ..errors import DecodeError
+    from ..files import hash_file
+    from ..hashes import hamming
+    from ..match import vpdq_match
+    from ..phash import PHash
+
+    items = []
+    for arg in (a, b):
+        if os.path.exists(arg):
+            items.append(("file", arg))
+            continue
+        parsed = _hash_arg(arg)
+        if parsed is None:
+            raise click.BadParameter(
+                f"{arg!r} is neither a file nor a hash (64 hex digits PDQ, 16 pHash)")
+        items.append(parsed)
+    signals = {kind for kind, _ in items if kind != "file"}
+    if len(signals) > 1:
+        raise click.UsageError("cannot compare a PDQ hash with a pHash")
+    signal = signals.pop() if signals else "pdq"
+    algorithms = ("phash",) if signal == "phash" else ("pdq",)
+    values = []
+    for kind, value in items:
+        if kind != "file":
+            values.append(value)
+            continue
+        try:
+            rec = hash_file(value, algorithms=algorithms, dihedral=dihedral and signal == "pdq",
+                            seconds_per_hash=seconds_per_hash)
+        except DecodeError as exc:
+            _err(f"{exc.source}: {exc.reason}")
+            return 1
+        if rec.kind == "video":
+            values.append(rec.vpdq)
+        elif signal == "phash":
+            values.append(PHash.from_hex(rec.phash))
+        else:
+            values.append(rec)
+    videos = [isinstance(v, list) for v in values]
+    if all(videos):
+        res = vpdq_match(values[0], values[1])
+        obj = {"a": a, "b": b, "signal": "vpdq",
+               "query_match_percent": round(res.query_match_percent, 2),
+               "compared_match_percent": round(res.compared_match_percent, 2),
+               "match": res.is_match()}
+        _emit(obj, f"vpdq: {obj['query_match_percent']}% of A's frames match B, "
+                   f"{obj['compared_match_percent']}% of B's match A"
+                   f" ({'match' if obj['match'] else 'no match'})")
+        return 0
+    if any(videos):
+        _err("cannot compare a video with an image or a single hash")
+        return 1
+    obj = {"a": a, "b": b, "signal": signal}
+    if signal == "phash":
+        obj["distance"] = int(values[0] - values[1])
+    else:
+        pdqs = [v.pdq if hasattr(v, "pdq") else v for v in values]
+        if dihedral and hasattr(values[1], "pdq_dihedral") and values[1].pdq_dihedral:
+            obj["distance"] = min(hamming(pdqs[0], v) for v in values[1].pdq_dihedral)
+        else:
+            obj["distance"] = int(hamming(pdqs[0], pdqs[1]))
+        for key, h in zip(("quality_a", "quality_b"), pdqs):
+            if h.quality is not None:
+                obj[key] = h.quality
+    _emit(obj, f"{signal} distance {obj['distance']}")
+    return 0

@@ -1,0 +1,51 @@
+"""tidehash info and tidehash bench."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import __version__
+from ._common import (
+    _stdout_is_terminal,
+)
+
+
+@click.command("info")
+@click.option("--json", "as_json", is_flag=True, help="JSON even on a terminal")
+def info_command(as_json):
+    """Version, CPU features, the SIMD level in use, the available ones, build flags."""
+    from ..cpu import cpu_info
+
+    info = {"version": __version__, **cpu_info()}
+    try:
+        import sysconfig
+        # the flags Python's own build passes to extensions; the per-ISA kernel flags
+        # are fixed in setup.py
+        info["build"] = {"python": sys.version.split()[0],
+                         "python_cflags": sysconfig.get_config_var("CFLAGS") or ""}
+    except Exception:  # noqa: BLE001 - informational only
+        pass
+    if as_json or not _stdout_is_terminal():
+        click.echo(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
+        if isinstance(value, list):
+            value = ", ".join(value) or "-"
+        elif isinstance(value, dict):
+            value = "; ".join(f"{k} {v}" for k, v in value.items())
+        click.echo(f"{key + ':':<16} {value if value is not None else '-'}")
+    return 0
+
+
+@click.command("bench", context_settings={"ignore_unknown_options": True,
+                                        "allow_extra_args": True,
+                                        "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_command(args):
+    """Benchmarks on this hardware: tidehash bench search|video [--help]."""
+    from ..bench.__main__ import main as bench_main
+
+    return bench_main(list(args))
