@@ -19,7 +19,7 @@ from .formats import (
 from .hashes import PDQHash, array_to_hex, hamming, hashes_to_array, hex_to_array
 from .image import DEFAULT_MAX_PIXELS
 from .index import Index, IndexFormatError
-from .match import VPDQIndex, VPDQMatchResult, VPDQVideoMatch, vpdq_match
+from .match import Match, Matcher, VPDQIndex, VPDQMatchResult, VPDQVideoMatch, vpdq_match
 from .pdq import DIHEDRAL_NAMES, pdq_hash, pdq_hash_dihedral
 from .phash import PHash, phash
 from .video import (
@@ -47,5 +47,5 @@ __all__ = [
     "format_vpdq", "parse_vpdq", "read_vpdq", "vpdq_from_json", "vpdq_hash", "vpdq_match",
     "vpdq_to_json", "write_vpdq",
     "BadLine", "BadLineError", "HashList", "HashRecord", "detect_format", "iter_records",
-    "read_list", "write_list",
+    "read_list", "write_list", "Match", "Matcher",
 ]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hashes import hex_to_array
+from .hashes import hashes_to_array, hex_to_array
 from .index import Index
 
 VPDQ_QUALITY_THRESHOLD = 50
@@ -180,4 +180,132 @@ class VPDQIndex:
                 out.append(VPDQVideoMatch(int(video), result.query_match_percent,
                                           result.compared_match_percent))
         out.sort(key=lambda m: (-m.query_match_percent, m.video_id))
+        return out
+
+
+# ----------------------------------------------------------------------------- a list
+PDQ_MATCH_RADIUS = 31
+PDQ_WEAK_QUALITY = 50
+
+
+@dataclass(frozen=True)
+class Match:
+    """One listed hash a query matches, with every list entry that carries it.
+
+    ``distance`` is the PDQ Hamming distance (0 for an exact MD5 / SHA-256 match,
+    None for a video); ``weak`` flags a PDQ query of quality below the weak
+    threshold; ``variant`` is the dihedral variant that matched (0..7, see
+    DIHEDRAL_NAMES) with dihedral matching; the percentages are the video rule's."""
+
+    signal: str
+    row: int
+    entries: tuple
+    distance: int | None = None
+    weak: bool = False
+    variant: int | None = None
+    query_match_percent: float | None = None
+    compared_match_percent: float | None = None
+
+
+class Matcher:
+    """The matching rules (DESIGN.md) over a hash list (``tidehash.read_list``):
+
+    * PDQ: a listed hash matches within ``radius`` (31) bits; queries of quality
+      below ``weak_quality`` (50) are flagged weak, and left out entirely below
+      ``min_quality`` when that is set; ``dihedral=True`` also searches the 8
+      rotations / mirrors of a file's hash (exact search, tidehash.Index);
+    * MD5 / SHA-256: exact equality;
+    * video: python-threatexchange's rule (``video_quality``, ``video_distance``,
+      ``video_match`` percent of the query's frames), through a VPDQIndex.
+
+    Thread-safe for concurrent matching once built."""
+
+    def __init__(self, hash_list, *, radius: int = PDQ_MATCH_RADIUS,
+                 weak_quality: int = PDQ_WEAK_QUALITY, min_quality: int | None = None,
+                 dihedral: bool = False, video_quality: int = VPDQ_QUALITY_THRESHOLD,
+                 video_distance: int = VPDQ_DISTANCE_THRESHOLD,
+                 video_match: float = VPDQ_QUERY_MATCH_THRESHOLD):
+        _check_thresholds(weak_quality, radius)
+        if min_quality is not None:
+            _check_thresholds(min_quality, radius)
+        if not 0 <= float(video_match) <= 100:
+            raise ValueError(f"video_match must be a percentage, got {video_match!r}")
+        self.hash_list = hash_list
+        self.radius = radius
+        self.weak_quality = weak_quality
+        self.min_quality = min_quality
+        self.dihedral = dihedral
+        self.video_match = float(video_match)
+        pdq = hash_list["pdq"]
+        self._pdq = Index(bits=256)
+        if len(pdq):
+            self._pdq.add(pdq.hashes, ids=np.arange(len(pdq), dtype=np.int64))
+        self._digests = {}
+        for signal in ("md5", "sha256"):
+            group = hash_list[signal]
+            self._digests[signal] = {group.hex(r): r for r in range(len(group))}
+        self._videos = VPDQIndex(quality_threshold=video_quality,
+                                 distance_threshold=video_distance)
+        for row, feats in enumerate(hash_list["vpdq"].features or ()):
+            self._videos.add(row, feats)
+
+    def _entries(self, signal: str, row: int) -> tuple:
+        return tuple(self.hash_list[signal].records(row))
+
+    def match_pdq(self, query, quality: int | None = None) -> list[Match]:
+        """Listed PDQ hashes within ``radius`` of ``query`` (a hash: hex, 32 bytes or
+        PDQHash; or the 8 dihedral variants of one, as pdq_hash_dihedral gives them,
+        to search them all). Closest first."""
+        if quality is None:
+            quality = getattr(query, "quality", None)
+        if quality is not None and self.min_quality is not None and quality < self.min_quality:
+            return []
+        weak = quality is not None and quality < self.weak_quality
+        if isinstance(query, (list, tuple)) and len(query) == 8:
+            codes = hashes_to_array(query).reshape(1, 8, 32)
+            lims, rows, dist, which = self._pdq.search_range(codes, self.radius, dihedral=True)
+        else:
+            codes = hashes_to_array([query])
+            lims, rows, dist = self._pdq.search_range(codes, self.radius)
+            which = None
+        return [Match("pdq", int(rows[k]), self._entries("pdq", int(rows[k])), int(dist[k]),
+                      weak, None if which is None else int(which[k]))
+                for k in range(int(lims[1]))]
+
+    def match_digest(self, signal: str, value: str) -> list[Match]:
+        """The listed MD5 / SHA-256 equal to ``value`` (hex, any case)."""
+        if signal not in self._digests:
+            raise ValueError(f"signal must be 'md5' or 'sha256', got {signal!r}")
+        row = self._digests[signal].get(value.strip().lower())
+        return [] if row is None else [Match(signal, row, self._entries(signal, row), 0)]
+
+    def match_video(self, features) -> list[Match]:
+        """Listed videos matching by the video rule, best query percent first."""
+        return [Match("vpdq", m.video_id, self._entries("vpdq", m.video_id), None,
+                      query_match_percent=m.query_match_percent,
+                      compared_match_percent=m.compared_match_percent)
+                for m in self._videos.search(features, query_match_threshold=self.video_match)]
+
+    def match_file(self, source, **hash_options) -> list[Match]:
+        """Hash a file (image or video, told apart by content) and match it: PDQ (with
+        its dihedral variants when ``dihedral``), MD5 / SHA-256 where the list holds
+        them, vPDQ for a video. Raises DecodeError for a file that cannot be hashed."""
+        from .files import hash_file
+
+        wanted = ["pdq"] + [s for s in ("md5", "sha256") if self._digests[s]]
+        rec = hash_file(source, algorithms=wanted, dihedral=self.dihedral, **hash_options)
+        return self.match_record(rec)
+
+    def match_record(self, rec) -> list[Match]:
+        """Match the hashes of a FileHashes record (from hash_file / hash_files)."""
+        out: list[Match] = []
+        for signal in ("md5", "sha256"):
+            value = getattr(rec, signal)
+            if value is not None:
+                out += self.match_digest(signal, value)
+        if rec.pdq is not None:
+            query = list(rec.pdq_dihedral) if self.dihedral and rec.pdq_dihedral else rec.pdq
+            out += self.match_pdq(query, rec.pdq.quality)
+        if rec.vpdq is not None:
+            out += self.match_video(rec.vpdq)
         return out
