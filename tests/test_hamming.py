@@ -1,7 +1,7 @@
 """Exact Hamming search, native layer: every ISA == scalar kernel == NumPy oracle.
 
-Kernels: csrc/hamming (tiled planar scans; tile = 4096 uint64s, i.e.
-4096 // words rows rounded down to a multiple of 8; groups of 8 rows; blocks of
+Kernels: csrc/hamming (tiled planar scans; tile = 2048 uint64s, i.e.
+2048 // words rows rounded down to a multiple of 8; groups of 8 rows; blocks of
 4 groups skipped by a partial-distance filter over the first `fw` words) and
 csrc/mih (multi-index hashing). Results must be identical bit for bit, not just
 "close": distances, range hit sets (as arrays, so duplicates would show) and
@@ -32,7 +32,7 @@ WORDS = [1, 2, 3, 4, 5, 8, 16]
 
 
 def tile_rows(words: int) -> int:
-    t = 4096 // words
+    t = 2048 // words
     return t - t % 8
 
 

@@ -16,7 +16,7 @@
 
 #include "hamming.h"
 
-#define TILE_WORDS 4096 /* uint64 per tile: 32 KB */
+#define TILE_WORDS 2048 /* uint64 per tile: 16 KB, half of L1 so the hit buffer and stack stay in it */
 
 /* always inlined into a words == 4 (PDQ) copy and a generic copy, so the 256-bit
  * case gets fully unrolled loops with constant offsets */
