@@ -132,13 +132,14 @@ static inline __attribute__((always_inline)) uint32_t partial_mask4_nq(
         const __m512i w1 = _mm512_loadu_si512((const void *)(p + 8));
         const __m512i w2 = _mm512_loadu_si512((const void *)(p + 16));
         const __m512i w3 = _mm512_loadu_si512((const void *)(p + 24));
-        __m512i best = _mm512_set1_epi64(INT64_MAX);
+        __m512i best = _mm512_setzero_si512();
         for (int k = 0; k < HAMMING_OR_QUERIES; k++) {
             __m512i x = _mm512_xor_si512(w0, qb[k][0]);
             x = _mm512_ternarylogic_epi64(x, w1, qb[k][1], 0xf6);
             x = _mm512_ternarylogic_epi64(x, w2, qb[k][2], 0xf6);
             x = _mm512_ternarylogic_epi64(x, w3, qb[k][3], 0xf6);
-            best = _mm512_min_epu64(best, _mm512_popcnt_epi64(x));
+            const __m512i p = _mm512_popcnt_epi64(x);
+            best = k == 0 ? p : _mm512_min_epu64(best, p); /* no min against a sentinel */
         }
         mask |= (uint32_t)_mm512_cmple_epi64_mask(best, t) << (8 * g);
     }
