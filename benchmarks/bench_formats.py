@@ -37,6 +37,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_pdq import cpu_model  # noqa: E402
+
 HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 BLOCK = 1 << 20
 
@@ -134,17 +137,6 @@ def run_child(kind: str, path: str, fmt: str, out: str) -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, kind, path, fmt, out], env=env,
                           check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None) -> int:

@@ -67,6 +67,9 @@ try:
 except ImportError:  # pragma: no cover - the comparison is the point of the script
     sys.exit("bench_phash.py needs the competitor: pip install imagehash scipy")
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_pdq import cpu_model, loadavg  # noqa: E402
+
 import tidehash  # noqa: E402
 from tidehash.image import arrow_capsules, decode  # noqa: E402
 
@@ -76,24 +79,6 @@ phash_module = importlib.import_module("tidehash.phash")
 FULL_POLICY = {"budget": 3.0, "lo": 11, "hi": 200, "warmup": 2}
 QUICK_POLICY = {"budget": 0.1, "lo": 3, "hi": 8, "warmup": 1}
 COMPETITORS = ("imagehash", "tidehash", "one_block", "new_size")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def loadavg() -> str:
-    try:
-        return "/".join(f"{x:.2f}" for x in os.getloadavg())
-    except (AttributeError, OSError):
-        return "n/a"
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:

@@ -53,15 +53,20 @@ def _hash_pixels(px: Pixels, dihedral: bool):
     return _hash_array(pil_to_array(im), dihedral)
 
 
+def load_pil(image: Image.Image) -> Image.Image:
+    """Load a caller's Pillow image; ValueError if it cannot be read or is empty."""
+    try:
+        image.load()
+    except Exception as exc:
+        raise ValueError(f"cannot load the Pillow image: {exc}") from exc
+    if image.size[0] <= 0 or image.size[1] <= 0:
+        raise ValueError(f"image has no pixels ({image.size[0]}x{image.size[1]})")
+    return image
+
+
 def _pixels_of(image) -> Pixels:
     if isinstance(image, Image.Image):
-        try:
-            image.load()
-        except Exception as exc:
-            raise ValueError(f"cannot load the Pillow image: {exc}") from exc
-        if image.size[0] <= 0 or image.size[1] <= 0:
-            raise ValueError(f"image has no pixels ({image.size[0]}x{image.size[1]})")
-        return normalize(image)
+        return normalize(load_pil(image))
     if isinstance(image, Pixels):
         return image
     return Pixels(array=as_pixel_array(image))

@@ -30,7 +30,7 @@ from PIL import Image
 from . import _native
 from .cpu import current_isa
 from .image import _pillow_version, arrow_capsules
-from .pdq import check_pixel_array
+from .pdq import check_pixel_array, load_pil
 
 MIN_HASH_SIZE = _native.PHASH_MIN
 MAX_HASH_SIZE = _native.PHASH_MAX
@@ -223,12 +223,7 @@ def _hash_array(arr: np.ndarray, hash_size: int, debug: bool):
 
 
 def _grey_or_rgb(im: Image.Image) -> Image.Image:
-    try:
-        im.load()
-    except Exception as exc:
-        raise ValueError(f"cannot load the Pillow image: {exc}") from exc
-    if im.size[0] <= 0 or im.size[1] <= 0:
-        raise ValueError(f"image has no pixels ({im.size[0]}x{im.size[1]})")
+    load_pil(im)
     if im.mode in _DIRECT_MODES:
         return im
     try:
