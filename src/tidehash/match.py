@@ -107,7 +107,7 @@ class VPDQIndex:
         self._index = Index(bits=256)
         self._lock = threading.Lock()
         self._next_row = 0
-        self._video_of_row = np.zeros(0, dtype=np.int64)  # indexed by row id
+        self._video_of_row = np.zeros(0, dtype=np.int64)  # indexed by row id; capacity
         self._rows: dict[int, np.ndarray] = {}  # video id -> its row ids
 
     def __len__(self) -> int:
@@ -125,14 +125,18 @@ class VPDQIndex:
         with self._lock:
             if video_id in self._rows:
                 self._remove_locked(video_id)
-            rows = np.arange(self._next_row, self._next_row + len(kept), dtype=np.int64)
-            self._next_row += len(kept)
-            grown = np.full(self._next_row, -1, dtype=np.int64)
-            grown[:self._video_of_row.size] = self._video_of_row
-            grown[rows] = video_id
+            start = self._next_row
+            rows = np.arange(start, start + len(kept), dtype=np.int64)
+            if start + len(kept) > self._video_of_row.size:  # grow geometrically
+                grown = np.full(max(start + len(kept), 2 * self._video_of_row.size), -1,
+                                dtype=np.int64)
+                grown[:start] = self._video_of_row[:start]
+                self._video_of_row = grown
+            # rows past _next_row are invisible to searches, so they are written in place
+            self._video_of_row[start:start + len(kept)] = video_id
             if kept:
                 self._index.add(_hash_array(kept), ids=rows)
-            self._video_of_row = grown
+            self._next_row = start + len(kept)
             self._rows[video_id] = rows
         return len(kept)
 
@@ -158,7 +162,7 @@ class VPDQIndex:
         if not q:
             return []
         with self._lock:
-            video_of_row = self._video_of_row
+            video_of_row = self._video_of_row[:self._next_row]
             rows_of = dict(self._rows)
         lims, rows, _ = self._index.search_range(_hash_array(q), self.distance_threshold)
         query_of_hit = np.repeat(np.arange(len(q), dtype=np.int64), np.diff(lims))
