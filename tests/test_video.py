@@ -531,6 +531,9 @@ def test_hash_file_tells_videos_from_images_by_content(video_path, tmp_path):
     Image.new("RGB", (80, 60), (200, 10, 10)).save(img, format="PNG")
     rec_i = tidehash.hash_file(img, algorithms=("pdq", "vpdq"))
     assert rec_i.kind == "image" and rec_i.pdq is not None and rec_i.vpdq is None
+    only = tidehash.hash_file(img, algorithms=("vpdq", "md5"))  # recognised, not decoded
+    assert only.kind == "image" and only.vpdq is None and only.pdq is None
+    assert only.md5 == hashlib.md5(img.read_bytes()).hexdigest()
 
 
 def test_hash_files_mixed_batch(video_path, tmp_path):

@@ -130,8 +130,9 @@ def _read_file(source: Source, name: str, *, decode_image: bool, video: bool,
     stream, owned = open_stream(source, name, hashers)
     try:
         try:
+            # with only vPDQ asked for, an image is recognised from its header, not decoded
             image = load_image(stream, name, max_pixels=max_pixels, reuse_buffer=True,
-                               fast=fast)
+                               fast=fast, header_only=not decode_image)
         except DecodeError as exc:
             if not video or exc.reason != NOT_AN_IMAGE:
                 raise
@@ -139,7 +140,7 @@ def _read_file(source: Source, name: str, *, decode_image: bool, video: bool,
             # PyAV reads the same stream, so the digests still cost no second read
             features = _hash_video(stream, name, seconds_per_hash, max_pixels)
             return _FileRead(None, None, _finish(stream, hashers), features)
-        pixels = normalize(image, name)
+        pixels = normalize(image, name) if decode_image else None
         return _FileRead(image, pixels, _finish(stream, hashers))
     except OSError as exc:  # reading the bytes the decoder left (I/O error)
         raise DecodeError(name, exc.strerror or str(exc)) from None
@@ -203,8 +204,10 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     if read.video is not None:
         return FileHashes(path=name, kind="video", vpdq=read.video,
                           warning=read.video.error, **fields)
-    if read.pixels is None:
+    if read.image is None:  # digests only
         return FileHashes(path=name, **fields)
+    if read.pixels is None:  # an image, but only vPDQ was asked for
+        return FileHashes(path=name, kind="image", **fields)
     if "pdq" in wanted:
         raw, quality = _hash_pixels(read.pixels, dihedral)
         if dihedral:

@@ -170,13 +170,15 @@ def _draft_for_fast_mode(im: Image.Image) -> None:
 
 
 def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               reuse_buffer: bool = False, fast: bool = False) -> Image.Image:
+               reuse_buffer: bool = False, fast: bool = False,
+               header_only: bool = False) -> Image.Image:
     """Open and load one image from a seekable binary stream (as from open_stream).
 
     Returns the loaded Pillow image as Pillow opens it: its own mode, no EXIF
     transpose (what ``imagehash`` hashes from ``Image.open(path)``); ``normalize``
     then applies the mode policy for PDQ. The pixel limit applies to the size the
-    file declares, before any pixel is decoded (and before fast mode shrinks it)."""
+    file declares, before any pixel is decoded (and before fast mode shrinks it).
+    ``header_only=True`` returns the opened image unloaded (recognising it is enough)."""
     try:
         im = Image.open(stream)
     except UnidentifiedImageError:
@@ -187,6 +189,8 @@ def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
             struct.error) as exc:
         raise DecodeError(name, f"cannot read image header: {exc}") from None
     _check_size(im, name, max_pixels)
+    if header_only:  # the caller only needs to know it is an image
+        return im
     if fast:
         _draft_for_fast_mode(im)
     _preallocate_single_block(im, reuse_buffer)
