@@ -349,6 +349,33 @@ def test_hash_ctrl_c_exits_130_and_leaves_no_output(tmp_path, good):
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
 
 
+def test_ctrl_c_swallowed_by_library_code_still_exits_130_without_output(tmp_path, good,
+                                                                       monkeypatch):
+    """A KeyboardInterrupt can be swallowed where Python cannot raise it (a __del__,
+    a C callback printing "Exception ignored"); the run must still end as interrupted
+    and commit nothing. In-process, with a real SIGINT to this process."""
+    import tidehash.cli.hashing as hashing_cmd
+    from tidehash.cli import main
+
+    real = hashing_cmd.hash_files
+
+    def swallowing(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler raises here
+        except KeyboardInterrupt:
+            pass  # swallowed
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(hashing_cmd, "hash_files", swallowing)
+    out = tmp_path / "out.jsonl"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert main(["hash", str(good[0]), "-o", str(out)]) == 130
+    assert not out.exists()
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
 def test_hash_progress_bar_on_a_terminal(tmp_path):
     import pty
 

@@ -13,7 +13,7 @@ import sys
 import click
 
 from .. import __version__
-from ._common import _err
+from ._common import _err, check_interrupted, install_sigint_handler, restore_sigint_handler
 from .compare import compare_command
 from .convert import convert_command
 from .hashing import hash_command
@@ -38,8 +38,10 @@ for _command in (hash_command, compare_command, convert_command, index_group,
 def main(argv=None) -> int:
     """Run the CLI; returns the exit code (does not exit)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    previous = install_sigint_handler()
     try:
         rv = cli.main(args=args, prog_name="tidehash", standalone_mode=False)
+        check_interrupted()
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -68,4 +70,6 @@ def main(argv=None) -> int:
         name = f"{exc.filename}: " if exc.filename else ""
         _err(f"{name}{exc.strerror or exc}")
         return 1
+    finally:
+        restore_sigint_handler(previous)
     return rv if isinstance(rv, int) else 0

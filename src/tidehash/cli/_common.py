@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 
@@ -17,6 +19,40 @@ from ..formats import FORMATS, WRITABLE_FORMATS
 
 # more inputs than this (on a terminal) get a progress bar
 PROGRESS_MIN_INPUTS = 4
+
+
+# Set by the CLI's SIGINT handler. A KeyboardInterrupt can be swallowed where Python
+# cannot raise it (a __del__, a C callback that prints "Exception ignored"); the flag
+# stays set, so the output is still not committed and the run still ends with 130.
+_INTERRUPTED = threading.Event()
+
+
+def _on_sigint(signum, frame):
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+def install_sigint_handler():
+    """Install the CLI's SIGINT handler (main thread only, and only over Python's
+    default one); returns what to restore, or None when nothing was installed."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return None
+    _INTERRUPTED.clear()
+    signal.signal(signal.SIGINT, _on_sigint)
+    return signal.default_int_handler
+
+
+def restore_sigint_handler(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+
+
+def check_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed, even if it was swallowed."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 def _err(message: str) -> None:
@@ -54,6 +90,7 @@ class AtomicOutput:
             return False
         try:
             if exc_type is None:
+                check_interrupted()  # an interrupted run never commits its output
                 self.stream.flush()
                 os.fsync(self.stream.fileno())
                 self.stream.close()
@@ -85,6 +122,7 @@ class Progress:
                         and total >= PROGRESS_MIN_INPUTS)
 
     def step(self) -> None:
+        check_interrupted()
         self.done += 1
         if not self.enabled:
             return
@@ -121,6 +159,7 @@ def _walk(folder: str) -> Iterator[str]:
 def _stdin_paths() -> Iterator[str]:
     while True:
         line = sys.stdin.readline()
+        check_interrupted()
         if not line:
             return
         line = line.rstrip("\r\n")
