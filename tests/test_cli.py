@@ -445,6 +445,8 @@ def test_compare_files_and_hashes(tmp_path, good):
     assert r.returncode == 0
     p2 = tidehash.hash_file(good[1], algorithms="phash").phash
     assert json.loads(r.stdout)["distance"] == bin(int(p1, 16) ^ int(p2, 16)).count("1")
+    r = cli("compare", good[0], copy, "--format", "table")
+    assert r.returncode == 0 and r.stdout == f"pdq distance {want}\n"
 
 
 def test_compare_errors(tmp_path, good):
@@ -557,18 +559,24 @@ def test_index_build_info_and_match(tmp_path, good, pdq_list):
     r = cli("index", "build", pdq_list, extra, "-o", idx)
     assert r.returncode == 1  # the bad line was skipped and reported
     assert f"{extra}:2: " in r.stderr
-    loaded = tidehash.Index.load(idx)
+    assert os.listdir(tmp_path).count("list.idx") == 1  # one file, no sidecar, no temp
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+    loaded = tidehash.Index.load(idx)  # the PDQ hashes, ids = rows
     assert len(loaded) == len(good)  # the repeated hash is one row
-    meta = [json.loads(x) for x in (tmp_path / "list.idx.meta.jsonl").read_text().splitlines()]
-    assert meta[0]["rows"] == len(good) and meta[0]["entries"] == len(good) + 1
-    assert [e["id"] for e in meta[1]["entries"]] == [100, 1]
+    want = tidehash.read_list([str(pdq_list), str(extra)])
+    back = tidehash.read_list(str(idx))  # every entry kept, as read from the lists
+    assert [r.to_dict() for r in back.records()] == [r.to_dict() for r in want.records()]
+    assert [int(i) for i in back.pdq.ids_of(0)] == [100, 1]
 
     r = cli("index", "info", idx)
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
-    assert info["count"] == len(good) and info["bits"] == 256
+    assert info["pdq"] == len(good) and info["entries"] == len(good) + 1
     assert info["file_bytes"] == idx.stat().st_size
     assert info["sources"] == [str(pdq_list), str(extra)]
+    assert info["lists"] == [str(pdq_list), str(extra)]
+    r = cli("index", "info", idx, "--format", "table")
+    assert r.returncode == 0 and f"pdq:         {len(good)}" in r.stdout
 
     copy = reencode(good[2], tmp_path / "copy.jpg")
     r = cli("match", copy, "--against", idx)
@@ -578,6 +586,36 @@ def test_index_build_info_and_match(tmp_path, good, pdq_list):
     assert hit and hit[0]["label"] == "case-102" and hit[0]["source"] == str(pdq_list)
     assert hit[0]["distance"] == tidehash.hamming(tidehash.hash_file(copy).pdq,
                                                   tidehash.hash_file(good[2]).pdq) <= 31
+    # the same answers as matching against the lists themselves
+    r2 = cli("match", copy, "--against", pdq_list)
+    assert [m for m in lines(r2.stdout)] == [m for m in recs if m["id"] != 1]
+
+
+def test_index_holds_digests_and_videos(tmp_path, good):
+    """An index file matches MD5 / SHA-256 and videos, not only PDQ."""
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=75, script=lambda i: "scene")
+    copy = make_video(tmp_path / "copy.mp4", frames=75, script=lambda i: "scene",
+                      options={"crf": "35"})
+    images = tmp_path / "images.jsonl"
+    assert cli("hash", "--algo", "md5,sha256", "-o", images, *good[:3]).returncode == 0
+    videos = tmp_path / "videos.jsonl"
+    tidehash.write_list([tidehash.HashRecord("vpdq", None, 9, label="case-9",
+                                             features=tuple(tidehash.vpdq_hash(video)))],
+                        videos, "jsonl")
+    idx = tmp_path / "all.idx"
+    assert cli("index", "build", images, videos, "-o", idx).returncode == 0
+    info = lines(cli("index", "info", idx).stdout)[0]
+    assert (info["md5"], info["sha256"], info["vpdq"]) == (3, 3, 1) and "pdq" not in info
+    r = cli("match", good[1], copy, "--against", idx)
+    assert r.returncode == 0, r.stderr
+    got = {(m["query"], m["signal"], m.get("label")) for m in lines(r.stdout)}
+    assert got == {(str(good[1]), "md5", str(good[1])), (str(good[1]), "sha256", str(good[1])),
+                   (str(copy), "vpdq", "case-9")}
+    md5 = tidehash.hash_file(good[2], algorithms="md5").md5
+    r = cli("match", md5.upper(), "--against", idx)
+    assert [(m["signal"], m["label"]) for m in lines(r.stdout)] == [("md5", str(good[2]))]
 
 
 def test_index_strict_and_bad_index(tmp_path, pdq_list):
@@ -589,6 +627,23 @@ def test_index_strict_and_bad_index(tmp_path, pdq_list):
     junk.write_bytes(b"TIDEIDX\x00" + b"\x00" * 10)
     r = cli("index", "info", junk)
     assert r.returncode == 1 and "Traceback" not in r.stderr
+    idx = tmp_path / "l.idx"
+    assert cli("index", "build", pdq_list, "-o", idx).returncode == 0
+    data = idx.read_bytes()
+    first_array = -(-(24 + int.from_bytes(data[12:16], "little")) // 64) * 64
+
+    def flip(at):
+        return data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+
+    for name, bad in (("cut", data[:len(data) // 2]), ("short", data[:20]),
+                      ("flipped-data", flip(first_array + 5)), ("flipped-pad", flip(-3)),
+                      ("flipped-dir", flip(30))):
+        broken = tmp_path / f"{name}.idx"
+        broken.write_bytes(bad)
+        for args in (("index", "info", broken), ("match", "0" * 64, "--against", broken)):
+            r = cli(*args)
+            assert r.returncode == 1, (name, args, r.stderr)
+            assert "Traceback" not in r.stderr and str(broken) in r.stderr
 
 
 # ----------------------------------------------------------------------------- match
@@ -715,6 +770,10 @@ def test_info_text_on_a_terminal():
     assert code == 0
     assert f"version:         {tidehash.__version__}" in out
     assert "active_isa:" in out
+    code, out = on_terminal("info", "--format", "json")
+    assert code == 0 and json.loads(out)["version"] == tidehash.__version__
+    r = cli("info", "--format", "table")  # a table even when piped
+    assert r.returncode == 0 and f"version:         {tidehash.__version__}" in r.stdout
 
 
 def test_hash_video_seconds_per_hash(tmp_path):
@@ -745,14 +804,17 @@ def test_match_sha256_literal_and_paths_from_stdin(tmp_path, good):
             if m["distance"] == 0} == {("pdq", str(good[0])), ("sha256", str(good[0]))}
 
 
-def test_match_index_without_its_sidecar(tmp_path, good, pdq_list):
-    idx = tmp_path / "l.idx"
-    assert cli("index", "build", pdq_list, "-o", idx).returncode == 0
-    (tmp_path / "l.idx.meta.jsonl").unlink()
+def test_match_against_an_index_saved_by_the_python_api(tmp_path, good, pdq_list):
+    """An Index.save file (hashes and ids, no entries) works as --against: ids shown."""
+    index = tidehash.Index()
+    index.add(np.stack([np.frombuffer(bytes.fromhex(h), np.uint8) for h in pdqs_of(pdq_list)]),
+              ids=np.arange(500, 500 + len(good)))
+    idx = tmp_path / "api.idx"
+    index.save(idx)
     r = cli("match", good[3], "--against", idx)
-    assert r.returncode == 0 and "meta.jsonl not found" in r.stderr
+    assert r.returncode == 0, r.stderr
     (m,) = [m for m in lines(r.stdout) if m["distance"] == 0]
-    assert m["id"] == 3 and m["row"] == 3 and "label" not in m
+    assert m["id"] == 503 and m["row"] == 3 and "label" not in m
 
 
 def test_hash_fast_and_info_json(good):

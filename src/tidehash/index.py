@@ -36,6 +36,7 @@ from .hashes import as_hash_array, parse_hex
 __all__ = ["Index", "IndexFormatError"]
 
 _MAGIC = b"TIDEIDX\x00"
+_LIST_MAGIC = b"TIDELST\x00"  # a tidehash list file (formats.binary): its PDQ hashes
 _VERSION = 1
 # magic, version, bits, n, flags, codes offset, ids offset, payload crc32, header crc32
 _HEADER = struct.Struct("<8sIIQQQQII")
@@ -476,15 +477,53 @@ class Index:
             raise
 
     @classmethod
+    def over(cls, hashes: np.ndarray, ids: np.ndarray | None = None, *,
+             strategy: str = "auto", threads: int = 1) -> Index:
+        """An index searching ``hashes`` ((N, bits/8) uint8, C-contiguous, 8-byte
+        aligned, e.g. a memory-mapped file's) in place, without copying them; ids
+        default to the row numbers. The first add or remove copies them."""
+        hashes = np.asarray(hashes)
+        if hashes.dtype != np.uint8 or hashes.ndim != 2 or hashes.shape[1] % 8 \
+                or not hashes.flags.c_contiguous or hashes.ctypes.data % 8:
+            raise ValueError("Index.over needs a C-contiguous, 8-byte aligned (N, bits/8) "
+                             f"uint8 array, got {hashes.dtype} {hashes.shape}")
+        n = hashes.shape[0]
+        index = cls(hashes.shape[1] * 8, strategy, threads=threads)
+        ids = np.arange(n, dtype=np.int64) if ids is None else _check_ids(ids, n)
+        if n:
+            codes = hashes.view("<u8")
+            if not np.little_endian:
+                codes = codes.astype(np.uint64)
+            index._state = _Snapshot(codes, ids, n, None)
+            index._next_id = int(ids.max()) + 1
+        return index
+
+    @classmethod
+    def _from_list_file(cls, path: str, *, mmap: bool, verify: bool, strategy: str,
+                        threads: int) -> Index:
+        from .formats.binary import ListFileError, load_list
+
+        try:
+            hash_list = load_list(path, mmap=mmap, verify=verify)
+        except ListFileError as exc:
+            raise IndexFormatError(str(exc)) from None
+        return cls.over(hash_list.pdq.hashes, strategy=strategy, threads=threads)
+
+    @classmethod
     def load(cls, path, *, mmap: bool = True, verify: bool = True,
              strategy: str = "auto", threads: int = 1) -> Index:
         """Load an index saved by ``save``. With ``mmap=True`` codes and ids are
         memory-mapped read-only (no copy; the first add or remove copies them).
-        ``verify`` checks the payload CRC (reads the whole file once)."""
+        ``verify`` checks the payload CRC (reads the whole file once). A tidehash
+        list file (``tidehash index build``) loads as an index of its PDQ hashes,
+        ids = row numbers."""
         path = os.fspath(path)
         size = os.path.getsize(path)
         with open(path, "rb") as f:
             head = f.read(_HEADER_SPACE)
+        if head[:len(_LIST_MAGIC)] == _LIST_MAGIC:
+            return cls._from_list_file(path, mmap=mmap, verify=verify, strategy=strategy,
+                                       threads=threads)
         if len(head) < _HEADER.size:
             raise IndexFormatError(f"{path}: too short to be a tidehash index ({size} bytes)")
         magic, version, bits, n, flags, codes_off, ids_off, crc, head_crc = \

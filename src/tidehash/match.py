@@ -16,6 +16,7 @@ reports 0 %: a video with no usable frame matches nothing.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -218,17 +219,20 @@ class Matcher:
       below ``weak_quality`` (50) are flagged weak, and left out entirely below
       ``min_quality`` when that is set; ``dihedral=True`` also searches the 8
       rotations / mirrors of a file's hash (exact search, tidehash.Index);
-    * MD5 / SHA-256: exact equality;
+    * MD5 / SHA-256: exact equality (binary search over the list's sorted digests);
     * video: python-threatexchange's rule (``video_quality``, ``video_distance``,
       ``video_match`` percent of the query's frames), through a VPDQIndex.
 
+    ``strategy`` and ``threads`` are the PDQ Index's. A list that is a memory-mapped
+    tidehash list file (``Matcher.load``) is searched in place, without a copy.
     Thread-safe for concurrent matching once built."""
 
     def __init__(self, hash_list, *, radius: int = PDQ_MATCH_RADIUS,
                  weak_quality: int = PDQ_WEAK_QUALITY, min_quality: int | None = None,
                  dihedral: bool = False, video_quality: int = VPDQ_QUALITY_THRESHOLD,
                  video_distance: int = VPDQ_DISTANCE_THRESHOLD,
-                 video_match: float = VPDQ_QUERY_MATCH_THRESHOLD):
+                 video_match: float = VPDQ_QUERY_MATCH_THRESHOLD,
+                 strategy: str = "auto", threads: int = 1):
         _check_thresholds(weak_quality, radius)
         if min_quality is not None:
             _check_thresholds(min_quality, radius)
@@ -240,21 +244,49 @@ class Matcher:
         self.min_quality = min_quality
         self.dihedral = dihedral
         self.video_match = float(video_match)
-        pdq = hash_list["pdq"]
-        self._pdq = Index(bits=256)
-        if len(pdq):
-            self._pdq.add(pdq.hashes, ids=np.arange(len(pdq), dtype=np.int64))
-        self._digests = {}
-        for signal in ("md5", "sha256"):
-            group = hash_list[signal]
-            self._digests[signal] = {group.hex(r): r for r in range(len(group))}
+        pdq = hash_list["pdq"].hashes
+        try:  # a list file's hashes are searched where they lie
+            self._pdq = Index.over(pdq, strategy=strategy, threads=threads)
+        except ValueError:  # not aligned or not contiguous: copied
+            self._pdq = Index(bits=256, strategy=strategy, threads=threads)
+            if len(pdq):
+                self._pdq.add(pdq, ids=np.arange(len(pdq), dtype=np.int64))
         self._videos = VPDQIndex(quality_threshold=video_quality,
                                  distance_threshold=video_distance)
         for row, feats in enumerate(hash_list["vpdq"].features or ()):
             self._videos.add(row, feats)
 
+    @classmethod
+    def load(cls, path, *, mmap: bool = True, **options) -> Matcher:
+        """A Matcher over a list file (``tidehash index build``: loaded by memory map),
+        an index file (``Index.save``: its ids are the entries' ids) or any text list
+        ``read_list`` reads. ``options`` as for Matcher()."""
+        from .formats import read_list
+        from .formats.binary import is_list_file, load_list
+        from .index import _MAGIC
+
+        with open(path, "rb") as f:
+            magic = f.read(8)
+        if is_list_file(magic):
+            return cls(load_list(path, mmap=mmap), **options)
+        if magic == _MAGIC:
+            return cls(_index_as_list(Index.load(path, mmap=mmap), os.fspath(path)),
+                       **options)
+        return cls(read_list(path), **options)
+
+    @property
+    def index(self) -> Index:
+        """The PDQ Index (row numbers of ``hash_list.pdq`` as ids)."""
+        return self._pdq
+
     def _entries(self, signal: str, row: int) -> tuple:
         return tuple(self.hash_list[signal].records(row))
+
+    def _pdq_query(self, quality) -> tuple[bool, bool]:
+        """(searched, weak) for a PDQ query of this quality."""
+        if quality is not None and self.min_quality is not None and quality < self.min_quality:
+            return False, False
+        return True, quality is not None and quality < self.weak_quality
 
     def match_pdq(self, query, quality: int | None = None) -> list[Match]:
         """Listed PDQ hashes within ``radius`` of ``query`` (a hash: hex, 32 bytes or
@@ -262,26 +294,69 @@ class Matcher:
         to search them all). Closest first."""
         if quality is None:
             quality = getattr(query, "quality", None)
-        if quality is not None and self.min_quality is not None and quality < self.min_quality:
-            return []
-        weak = quality is not None and quality < self.weak_quality
-        if isinstance(query, (list, tuple)) and len(query) == 8:
-            codes = hashes_to_array(query).reshape(1, 8, 32)
-            lims, rows, dist, which = self._pdq.search_range(codes, self.radius, dihedral=True)
+        variants = isinstance(query, (list, tuple)) and len(query) == 8
+        codes = hashes_to_array(query if variants else [query])
+        return self.match_pdq_batch(codes[None] if variants else codes, [quality])[0]
+
+    def match_pdq_batch(self, hashes, qualities=None) -> list[list[Match]]:
+        """``match_pdq`` for many queries in one search: ``hashes`` (Q, 32) uint8, or
+        (Q, 8, 32) for the dihedral variants of each; ``qualities`` one int or None
+        per query (None: unknown, never weak, never left out)."""
+        codes = np.asarray(hashes)
+        dihedral = codes.ndim == 3
+        nq = codes.shape[0]
+        qualities = [None] * nq if qualities is None else list(qualities)
+        if len(qualities) != nq:
+            raise ValueError(f"got {len(qualities)} qualities for {nq} queries")
+        out: list[list[Match]] = [[] for _ in range(nq)]
+        kept = []
+        weak = []
+        for i, q in enumerate(qualities):
+            searched, w = self._pdq_query(q)
+            if searched:
+                kept.append(i)
+                weak.append(w)
+        if not kept or len(self._pdq) == 0:
+            return out
+        kept_codes = codes[kept]
+        if dihedral:
+            lims, rows, dist, which = self._pdq.search_range(kept_codes, self.radius,
+                                                             dihedral=True)
         else:
-            codes = hashes_to_array([query])
-            lims, rows, dist = self._pdq.search_range(codes, self.radius)
+            lims, rows, dist = self._pdq.search_range(kept_codes, self.radius)
             which = None
-        return [Match("pdq", int(rows[k]), self._entries("pdq", int(rows[k])), int(dist[k]),
-                      weak, None if which is None else int(which[k]))
-                for k in range(int(lims[1]))]
+        rows_l, dist_l = rows.tolist(), dist.tolist()
+        which_l = None if which is None else which.tolist()
+        bounds = lims.tolist()
+        for j, i in enumerate(kept):
+            out[i] = [Match("pdq", rows_l[k], self._entries("pdq", rows_l[k]), dist_l[k],
+                            weak[j], None if which_l is None else which_l[k])
+                      for k in range(bounds[j], bounds[j + 1])]
+        return out
 
     def match_digest(self, signal: str, value: str) -> list[Match]:
         """The listed MD5 / SHA-256 equal to ``value`` (hex, any case)."""
-        if signal not in self._digests:
+        return self.match_digest_batch(signal, [value])[0]
+
+    def match_digest_batch(self, signal: str, values) -> list[list[Match]]:
+        """``match_digest`` for many values (hex strings) in one lookup."""
+        if signal not in ("md5", "sha256"):
             raise ValueError(f"signal must be 'md5' or 'sha256', got {signal!r}")
-        row = self._digests[signal].get(value.strip().lower())
-        return [] if row is None else [Match(signal, row, self._entries(signal, row), 0)]
+        values = [str(v).strip().lower() for v in values]
+        width = 16 if signal == "md5" else 32
+        group = self.hash_list[signal]
+        raw = np.zeros((len(values), width), np.uint8)
+        valid = np.zeros(len(values), bool)
+        for i, v in enumerate(values):
+            if len(v) == 2 * width:
+                try:
+                    raw[i] = np.frombuffer(bytes.fromhex(v), np.uint8)
+                    valid[i] = True
+                except ValueError:
+                    pass
+        rows = group.find(raw) if len(group) else np.full(len(values), -1, np.int64)
+        return [[Match(signal, int(r), self._entries(signal, int(r)), 0)]
+                if ok and r >= 0 else [] for ok, r in zip(valid.tolist(), rows.tolist())]
 
     def match_video(self, features) -> list[Match]:
         """Listed videos matching by the video rule, best query percent first."""
@@ -290,26 +365,62 @@ class Matcher:
                       compared_match_percent=m.compared_match_percent)
                 for m in self._videos.search(features, query_match_threshold=self.video_match)]
 
+    @property
+    def wanted_algorithms(self) -> tuple[str, ...]:
+        """What to hash a file with to match it: PDQ (vPDQ for videos), and MD5 /
+        SHA-256 when the list holds some."""
+        return ("pdq",) + tuple(s for s in ("md5", "sha256") if len(self.hash_list[s]))
+
     def match_file(self, source, **hash_options) -> list[Match]:
         """Hash a file (image or video, told apart by content) and match it: PDQ (with
         its dihedral variants when ``dihedral``), MD5 / SHA-256 where the list holds
         them, vPDQ for a video. Raises DecodeError for a file that cannot be hashed."""
         from .files import hash_file
 
-        wanted = ["pdq"] + [s for s in ("md5", "sha256") if self._digests[s]]
-        rec = hash_file(source, algorithms=wanted, dihedral=self.dihedral, **hash_options)
+        rec = hash_file(source, algorithms=self.wanted_algorithms, dihedral=self.dihedral,
+                        **hash_options)
         return self.match_record(rec)
 
     def match_record(self, rec) -> list[Match]:
         """Match the hashes of a FileHashes record (from hash_file / hash_files)."""
-        out: list[Match] = []
+        return self.match_records([rec])[0]
+
+    def match_records(self, records) -> list[list[Match]]:
+        """``match_record`` for many records, with one PDQ search and one lookup per
+        digest type for all of them (much faster than one at a time against a large
+        list). Records with an ``error`` match nothing. Per record: digests first,
+        then PDQ (closest first), then videos."""
+        records = list(records)
+        out: list[list[Match]] = [[] for _ in records]
         for signal in ("md5", "sha256"):
-            value = getattr(rec, signal)
-            if value is not None:
-                out += self.match_digest(signal, value)
-        if rec.pdq is not None:
-            query = list(rec.pdq_dihedral) if self.dihedral and rec.pdq_dihedral else rec.pdq
-            out += self.match_pdq(query, rec.pdq.quality)
-        if rec.vpdq is not None:
-            out += self.match_video(rec.vpdq)
+            at = [i for i, r in enumerate(records) if getattr(r, signal, None) is not None]
+            if at and len(self.hash_list[signal]):
+                found = self.match_digest_batch(signal, [getattr(records[i], signal)
+                                                         for i in at])
+                for i, ms in zip(at, found):
+                    out[i] += ms
+        at = [i for i, r in enumerate(records) if getattr(r, "pdq", None) is not None]
+        if at:
+            use_variants = self.dihedral and all(records[i].pdq_dihedral for i in at)
+            if use_variants:
+                codes = np.stack([hashes_to_array(list(records[i].pdq_dihedral)) for i in at])
+            else:
+                codes = hashes_to_array([records[i].pdq for i in at])
+            found = self.match_pdq_batch(codes, [records[i].pdq.quality for i in at])
+            for i, ms in zip(at, found):
+                out[i] += ms
+        for i, r in enumerate(records):
+            if getattr(r, "vpdq", None) is not None:
+                out[i] += self.match_video(r.vpdq)
         return out
+
+
+def _index_as_list(index: Index, name: str):
+    """A HashList of an Index's hashes, each entry's id the index id."""
+    from .formats.model import ListBuilder
+
+    builder = ListBuilder(name)
+    if len(index):
+        builder.add_arrays("pdq", index.hashes(), index.ids(),
+                           source_code=builder.source_code(name))
+    return builder.finish(format="tidehash-index")

@@ -186,9 +186,12 @@ def expand_inputs(paths) -> tuple[list[str] | None, Iterator[str]]:
     return out, iter(out)
 
 
-def _emit(obj: dict, text: str) -> None:
-    """JSON when stdout is not a terminal, ``text`` when it is."""
-    click.echo(json.dumps(obj) if not _stdout_is_terminal() else text)
+def _emit(obj: dict, text: str, fmt: str | None = None) -> None:
+    """``fmt`` "jsonl": one JSON line; "table": ``text``; None: JSON when stdout is
+    not a terminal, ``text`` when it is."""
+    if fmt is None:
+        fmt = "table" if _stdout_is_terminal() else "jsonl"
+    click.echo(json.dumps(obj) if fmt == "jsonl" else text)
 
 
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]+")

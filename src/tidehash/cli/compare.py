@@ -36,7 +36,9 @@ def _hash_arg(arg: str):
               help="two images: the best distance over B's 8 dihedral variants")
 @click.option("--seconds-per-hash", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="two videos: one frame hashed every S seconds")
-def compare_command(a, b, dihedral, seconds_per_hash):
+@click.option("--format", "fmt", type=click.Choice(("jsonl", "table")), default=None,
+              help="default: jsonl when stdout is not a terminal, table when it is")
+def compare_command(a, b, dihedral, seconds_per_hash, fmt):
     """Distance between A and B, each a file or a hash (64 hex digits: PDQ; 16: pHash).
     Two files: their PDQ distance; two videos: the vPDQ match percentages. JSON when
     stdout is not a terminal."""
@@ -87,7 +89,7 @@ def compare_command(a, b, dihedral, seconds_per_hash):
                "match": res.is_match()}
         _emit(obj, f"vpdq: {obj['query_match_percent']}% of A's frames match B, "
                    f"{obj['compared_match_percent']}% of B's match A"
-                   f" ({'match' if obj['match'] else 'no match'})")
+                   f" ({'match' if obj['match'] else 'no match'})", fmt)
         return 0
     if any(videos):
         _err("cannot compare a video with an image or a single hash")
@@ -104,5 +106,5 @@ def compare_command(a, b, dihedral, seconds_per_hash):
         for key, h in zip(("quality_a", "quality_b"), pdqs):
             if h.quality is not None:
                 obj[key] = h.quality
-    _emit(obj, f"{signal} distance {obj['distance']}")
+    _emit(obj, f"{signal} distance {obj['distance']}", fmt)
     return 0

@@ -14,8 +14,10 @@ from ._common import (
 
 
 @click.command("info")
-@click.option("--json", "as_json", is_flag=True, help="JSON even on a terminal")
-def info_command(as_json):
+@click.option("--format", "fmt", type=click.Choice(("json", "table")), default=None,
+              help="default: json when stdout is not a terminal, table when it is")
+@click.option("--json", "as_json", is_flag=True, help="the same as --format json")
+def info_command(fmt, as_json):
     """Version, CPU features, the SIMD level in use, the available ones, build flags."""
     from ..cpu import cpu_info
 
@@ -28,7 +30,11 @@ def info_command(as_json):
                          "python_cflags": sysconfig.get_config_var("CFLAGS") or ""}
     except Exception:  # noqa: BLE001 - informational only
         pass
-    if as_json or not _stdout_is_terminal():
+    if as_json:
+        fmt = "json"
+    if fmt is None:
+        fmt = "table" if _stdout_is_terminal() else "json"
+    if fmt == "json":
         click.echo(json.dumps(info, indent=2))
         return 0
     for key, value in info.items():

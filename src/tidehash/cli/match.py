@@ -20,57 +20,33 @@ from ._common import (
     _stdout_is_terminal,
     expand_inputs,
 )
-from .index import _meta_path, _read_meta, _row_entries
+
+# below this many searches a flat scan beats building MIH tables first (a build costs
+# about as much as 2,000 flat single-query scans, at 1M and at 10M hashes alike)
+_FLAT_UNTIL_QUERIES = 2000
+# files matched per batch (one PDQ search for all of them); 1 for a stream on stdin,
+# so each answer comes as soon as its file is hashed
+_BATCH = 256
 
 
-class _Target:
-    """What `match` searches: an index file (PDQ, entries from its sidecar) or a
-    list read into memory (PDQ index, MD5 / SHA-256 sets, vPDQ video index)."""
+def _matcher(path: str, fmt, options: dict):
+    """The Matcher over --against (a list file, an index file or a text list; bad
+    lines of a text list on stderr), or None when it cannot be read (reported)."""
+    from ..formats import ListFileError
+    from ..formats.binary import is_list_file
+    from ..index import _MAGIC, IndexFormatError
+    from ..match import Matcher
 
-    def __init__(self, path: str, fmt, video_quality: int, video_distance: int):
-        import numpy as np
-
-        from ..index import _MAGIC, Index
-        from ..match import VPDQIndex
-
-        self.digests: dict[str, dict[str, int]] = {}
-        self.videos = None
-        self.group = None
-        self.meta_rows = None
-        self.failed = False
-        with open(path, "rb") as f:
-            magic = f.read(len(_MAGIC))
-        if magic == _MAGIC:
-            self.index = Index.load(path)
-            self.meta_rows = _read_meta(path)
-            if self.meta_rows is None:
-                _err(f"note: {_meta_path(path)} not found: matches show index ids only")
-            return
-        report = _BadLines()
-        hl = _read_lists([path], fmt, False, report)
-        if hl is None:
-            self.failed = True
-            return
-        self.hl = hl
-        self.group = hl.pdq
-        self.index = Index()
-        self.index.add(self.group.hashes, ids=np.arange(len(self.group), dtype=np.int64))
-        for signal in ("md5", "sha256"):
-            g = hl[signal]
-            if len(g):
-                self.digests[signal] = {g.hex(r): r for r in range(len(g))}
-        if len(hl.vpdq):
-            self.videos = VPDQIndex(quality_threshold=video_quality,
-                                    distance_threshold=video_distance)
-            for row, feats in enumerate(hl.vpdq.features):
-                self.videos.add(row, feats)
-
-    def entries(self, signal: str, row: int) -> list[dict]:
-        if self.group is None:  # an index file
-            if self.meta_rows is None or row >= len(self.meta_rows):
-                return [{"id": row}]
-            return self.meta_rows.entries(row)
-        return _row_entries(self.hl[signal], row)
+    with open(path, "rb") as f:
+        magic = f.read(8)
+    if fmt in (None, "tidehash") and (is_list_file(magic) or magic == _MAGIC):
+        try:
+            return Matcher.load(path, **options)
+        except (ListFileError, IndexFormatError) as exc:
+            _err(str(exc))
+            return None
+    hl = _read_lists([path], fmt, False, _BadLines())
+    return None if hl is None else Matcher(hl, **options)
 
 
 MATCH_FIELDS = ("query", "signal", "distance", "quality", "weak", "id", "source", "label",
@@ -103,12 +79,28 @@ class MatchWriter:
                            f"{rec['query']}\n")
 
 
-def _listed(entry: dict) -> dict:
-    """A listed entry's fields in a match record (its quality is ``listed_quality``;
-    ``quality`` is the query's)."""
-    out = dict(entry)
-    if "quality" in out:
-        out["listed_quality"] = out.pop("quality")
+def _records(query: str, match, quality=None) -> list[dict]:
+    """The output records of one Match: one per listed entry behind the hash."""
+    base = {"query": query, "signal": match.signal}
+    if match.signal == "vpdq":
+        base["query_match_percent"] = round(match.query_match_percent, 2)
+        base["compared_match_percent"] = round(match.compared_match_percent, 2)
+    else:
+        base["distance"] = match.distance
+    if match.signal == "pdq":
+        base["quality"] = quality
+        base["weak"] = match.weak
+    base["row"] = match.row
+    if match.variant is not None:
+        base["variant"] = match.variant
+    out = []
+    for entry in match.entries:
+        rec = dict(base, id=entry.id)
+        for key, value in (("source", entry.source), ("label", entry.label),
+                           ("listed_quality", entry.quality), ("key", entry.key)):
+            if value is not None:
+                rec[key] = value
+        out.append(rec)
     return out
 
 
@@ -154,17 +146,8 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     Exit 0 whether or not anything matched, 1 if some inputs failed."""
     import numpy as np
 
-    from ..index import IndexFormatError
-
     if fmt is None:
         fmt = "table" if output in (None, "-") and _stdout_is_terminal() else "jsonl"
-    try:
-        target = _Target(against, from_format, video_quality, video_distance)
-    except IndexFormatError as exc:
-        _err(str(exc))
-        return 1
-    if target.failed:
-        return 1
     literals, paths = [], []
     for q in queries:
         lit = _literal_query(q)
@@ -172,79 +155,64 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
             literals.append(lit)
         else:
             paths.append(q)
+    known, sources = expand_inputs(paths) if paths else ([], iter(()))
+    searches = None if known is None else (len(known) + len(literals)) * (8 if dihedral else 1)
+    options = dict(radius=radius, min_quality=min_quality, dihedral=dihedral,
+                   video_quality=video_quality, video_distance=video_distance,
+                   video_match=video_match,
+                   strategy="flat" if searches is not None and searches < _FLAT_UNTIL_QUERIES
+                   else "auto")
+    matcher = _matcher(against, from_format, options)
+    if matcher is None:
+        return 1
     failed = 0
-
-    def pdq_matches(name, hash_bytes, quality, variants=None):
-        if quality is not None and min_quality is not None and quality < min_quality:
-            return
-        weak = quality is not None and quality < 50
-        if variants is not None:
-            q = np.frombuffer(b"".join(variants), np.uint8).reshape(1, 8, 32)
-            lims, rows, dist, which = target.index.search_range(q, radius, dihedral=True)
-        else:
-            q = np.frombuffer(hash_bytes, np.uint8).reshape(1, 32)
-            lims, rows, dist = target.index.search_range(q, radius)
-            which = None
-        for k in range(int(lims[1])):
-            for entry in target.entries("pdq", int(rows[k])):
-                rec = {"query": name, "signal": "pdq", "distance": int(dist[k]),
-                       "quality": quality, "weak": weak, "row": int(rows[k]),
-                       **_listed(entry)}
-                if which is not None:
-                    rec["variant"] = int(which[k])
-                yield rec
-
-    def digest_matches(name, signal, value):
-        row = target.digests.get(signal, {}).get(value)
-        if row is None:
-            return
-        for entry in target.entries(signal, row):
-            yield {"query": name, "signal": signal, "distance": 0, "row": row,
-                   **_listed(entry)}
-
     with AtomicOutput(output) as out:
         writer = MatchWriter(out, fmt)
-        for signal, text in literals:
-            found = []
-            if signal == "pdq":
-                found += list(pdq_matches(text, bytes.fromhex(text), None))
-                found += list(digest_matches(text, "sha256", text))
-            else:
-                found += list(digest_matches(text, "md5", text))
-            for rec in found:
-                writer.write(rec)
+        found: list[list] = [[] for _ in literals]
+        for signal, lookups in (("pdq", ("pdq", "sha256")), ("md5", ("md5",))):
+            at = [i for i, (sig, _) in enumerate(literals) if sig == signal]
+            texts = [literals[i][1] for i in at]
+            if not at:
+                continue
+            for kind in lookups:
+                if kind == "pdq":
+                    codes = np.frombuffer(bytes.fromhex("".join(texts)), np.uint8)
+                    results = matcher.match_pdq_batch(codes.reshape(-1, 32))
+                elif len(matcher.hash_list[kind]):
+                    results = matcher.match_digest_batch(kind, texts)
+                else:
+                    continue
+                for i, ms in zip(at, results):
+                    found[i] += ms
+        for (_, text), ms in zip(literals, found):
+            for m in ms:
+                for rec in _records(text, m):
+                    writer.write(rec)
         if paths:
-            algorithms = ["pdq"] + [s for s in ("md5", "sha256") if s in target.digests]
-            known, sources = expand_inputs(paths)
             progress = Progress(len(known) if known is not None else None, "matching")
+            batch = _BATCH if known is not None else 1
+            pending = []
+
+            def flush():
+                for rec, ms in zip(pending, matcher.match_records(pending)):
+                    quality = rec.pdq.quality if rec.pdq is not None else None
+                    for m in ms:
+                        for line in _records(rec.path, m, quality):
+                            writer.write(line)
+                pending.clear()
+
             try:
-                for rec in hash_files(sources, algorithms=algorithms, workers=workers,
-                                      dihedral=dihedral):
+                for rec in hash_files(sources, algorithms=matcher.wanted_algorithms,
+                                      workers=workers, dihedral=dihedral):
                     progress.step()
                     if rec.error is not None:
                         failed += 1
                         _err(f"{rec.path}: {rec.error}")
                         continue
-                    for signal in ("md5", "sha256"):
-                        value = getattr(rec, signal)
-                        if value is not None:
-                            for m in digest_matches(rec.path, signal, value):
-                                writer.write(m)
-                    if rec.pdq is not None:
-                        variants = [h.bytes for h in rec.pdq_dihedral] if dihedral else None
-                        for m in pdq_matches(rec.path, rec.pdq.bytes, rec.pdq.quality,
-                                             variants):
-                            writer.write(m)
-                    elif rec.vpdq is not None and target.videos is not None:
-                        for vm in target.videos.search(rec.vpdq,
-                                                       query_match_threshold=video_match):
-                            for entry in target.entries("vpdq", vm.video_id):
-                                writer.write({
-                                    "query": rec.path, "signal": "vpdq", "row": vm.video_id,
-                                    "query_match_percent": round(vm.query_match_percent, 2),
-                                    "compared_match_percent":
-                                        round(vm.compared_match_percent, 2),
-                                    **_listed(entry)})
+                    pending.append(rec)
+                    if len(pending) >= batch:
+                        flush()
+                flush()
             finally:
                 progress.close()
     return 1 if failed else 0

@@ -10,7 +10,11 @@ format                  writable  module
 ``vpdq`` / ``vpdq-json`` yes      vpdq: Meta's vPDQ text / python-threatexchange JSON
 ``ncmec``               no        ncmec: NCMEC hash-sharing XML, with deletions
 ``stopncii``            no        stopncii: StopNCII FetchHashes pages, with withdrawals
+``tidehash``            no [*]_   binary: tidehash's list file (``tidehash index build``)
 ======================  ========  ==================================================
+
+.. [*] written by ``save_list`` (and ``tidehash index build``), not ``write_list``:
+   it is a binary file, loaded by memory map.
 
 ``read_list`` returns a HashList (arrays per hash type, duplicates merged with every
 entry kept); ``iter_records`` streams HashRecords; ``write_list`` writes either.
@@ -24,12 +28,15 @@ BadLineError (a HashFormatError) naming file:line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 
 from ..errors import HashFormatError
-from . import hexlines, jsonl, ncmec, pdqcsv, pytx, stopncii, vpdq
+from . import _stream, hexlines, jsonl, ncmec, pdqcsv, pytx, stopncii, vpdq
 from ._lines import Batch, ReadContext, hex_strings
 from ._stream import CHUNK_SIZE, MAX_LINE_BYTES, UTF16_BOMS, Output, Source
+from .binary import MAGIC as LIST_FILE_MAGIC
+from .binary import ListFileError, load_list, save_list
 from .detect import SNIFF_BYTES, hex_signal, sniff
 from .model import (
     HASH_BYTES,
@@ -44,8 +51,8 @@ from .model import (
 
 __all__ = [
     "FORMATS", "HASH_BYTES", "SIGNAL_TYPES", "WRITABLE_FORMATS", "BadLine", "BadLineError",
-    "HashList", "HashRecord", "SignalHashes", "StringColumn", "detect_format",
-    "iter_records", "read_list", "write_list",
+    "HashList", "HashRecord", "ListFileError", "SignalHashes", "StringColumn",
+    "detect_format", "iter_records", "load_list", "read_list", "save_list", "write_list",
 ]
 
 _READERS = {
@@ -58,8 +65,40 @@ _WRITERS = {
     "hex": hexlines.write, "pytx": pytx.write, "pdqcsv": pdqcsv.write, "jsonl": jsonl.write,
     "vpdq": vpdq.write, "vpdq-json": vpdq.write_json,
 }
-FORMATS = tuple(_READERS)
+FORMATS = tuple(_READERS) + ("tidehash",)
 WRITABLE_FORMATS = tuple(_WRITERS)
+
+
+def _list_file(source):
+    """A tidehash list file (path, bytes, or a seekable binary file object) loaded,
+    or None when ``source`` is not one."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as f:
+                magic = f.read(len(LIST_FILE_MAGIC))
+        except IsADirectoryError:
+            return None
+        return load_list(source) if magic == LIST_FILE_MAGIC else None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return load_list(source) if bytes(source[:8]) == LIST_FILE_MAGIC else None
+    seekable = getattr(source, "seekable", None)
+    if seekable is not None and seekable() and not hasattr(source, "encoding"):
+        start = source.tell()
+        magic = source.read(len(LIST_FILE_MAGIC))
+        source.seek(start)
+        if magic == LIST_FILE_MAGIC:
+            return load_list(source.read())
+    return None
+
+
+def _only(hash_list: HashList, signal: str | None) -> HashList:
+    if signal is None:
+        return hash_list
+    out = HashList({signal: hash_list[signal]}, sources=hash_list.sources,
+                   error_count=hash_list.error_count, removed=hash_list.removed,
+                   format=hash_list.format)
+    out.extra = hash_list.extra
+    return out
 
 
 def detect_format(source) -> str | None:
@@ -67,6 +106,10 @@ def detect_format(source) -> str | None:
     64 KB; None for one without a single hash line (empty, blank, comments). Raises
     HashFormatError when nothing fits. A file object is read from (pass a path, or
     read_list with format=None, to keep it)."""
+    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+        with Source(source) as src:
+            if src.peek(len(LIST_FILE_MAGIC)) == LIST_FILE_MAGIC:
+                return "tidehash"
     with Source(source) as src:
         return _sniff(src)[0]
 
@@ -82,7 +125,7 @@ def _sniff(src: Source) -> tuple[str | None, str | None]:
 
 
 def _check_args(format: str | None, signal: str | None) -> None:
-    if format is not None and format not in _READERS:
+    if format is not None and format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of {FORMATS}")
     if signal is not None and signal not in SIGNAL_TYPES:
         raise ValueError(f"unknown signal type {signal!r}; expected one of {SIGNAL_TYPES}")
@@ -133,11 +176,34 @@ def read_list(source, format: str | None = None, *, signal: str | None = None,
     ``chunk_size`` bytes at a time; a line longer than ``max_line_bytes`` is a bad
     line."""
     _check_args(format, signal)
+    sources = list(source) if isinstance(source, (list, tuple)) else [source]
+    parts: list[HashList] = []
+    text: list = []
+    for src in sources:
+        loaded = _list_file(src) if format in (None, "tidehash") else None
+        if loaded is None and format == "tidehash":
+            raise HashFormatError(f"{_stream.source_name(src)}: not a tidehash list file")
+        if loaded is None:
+            text.append(src)
+            continue
+        if text:
+            parts.append(_read_text(text, format, signal, strict, on_error, chunk_size,
+                                    max_line_bytes))
+            text = []
+        parts.append(_only(loaded, signal))
+    if text or not parts:
+        parts.append(_read_text(text, format, signal, strict, on_error, chunk_size,
+                                max_line_bytes))
+    return parts[0] if len(parts) == 1 else HashList.merge(*parts)
+
+
+def _read_text(sources: list, format, signal, strict, on_error, chunk_size,
+               max_line_bytes) -> HashList:
     ctx = ReadContext(strict=strict, on_error=on_error, signal=signal,
                       chunk_size=chunk_size, max_line=max_line_bytes)
     builder = ctx.builder
     formats: list = []
-    for item in _read(source, format, ctx, formats):
+    for item in _read(sources, format, ctx, formats):
         if isinstance(item, Batch):
             builder.add_arrays(item.signal, item.hashes, item.ids, quality=item.quality,
                                source_code=item.source_code, labels=item.labels)
@@ -154,6 +220,18 @@ def iter_records(source, format: str | None = None, *, signal: str | None = None
     bytes at a time (arguments as read_list). Duplicates are not merged. NCMEC and
     StopNCII entries come after their last page, once deletions are known."""
     _check_args(format, signal)
+    if format in (None, "tidehash"):
+        sources = list(source) if isinstance(source, (list, tuple)) else [source]
+        loaded = [_list_file(s) for s in sources]
+        if any(hl is not None for hl in loaded):
+            if not all(hl is not None for hl in loaded):
+                raise HashFormatError("iter_records: tidehash list files cannot be mixed "
+                                      "with text lists (use read_list)")
+            for hl in loaded:
+                yield from _only(hl, signal).records()
+            return
+        if format == "tidehash":
+            raise HashFormatError("not a tidehash list file")
     ctx = ReadContext(strict=strict, on_error=on_error, signal=signal,
                       chunk_size=chunk_size, max_line=max_line_bytes)
     for item in _read(source, format, ctx, []):

@@ -168,6 +168,7 @@ class SignalHashes:
         self._entry_row = entry_row
         self.offsets = offsets
         self.order = order
+        self._sorted_rows = None
 
     @classmethod
     def empty(cls, signal: str, sources: list[str]) -> SignalHashes:
@@ -188,6 +189,36 @@ class SignalHashes:
         if self._entry_row is None:
             return np.arange(self.n_entries, dtype=np.int64)
         return self._entry_row
+
+    @property
+    def sorted_rows(self) -> np.ndarray:
+        """The rows in byte order of their hashes (computed once), for exact lookups
+        with ``np.searchsorted(..., sorter=)``; see ``find``."""
+        if self._sorted_rows is None:
+            from .binary import sorted_rows
+            self._sorted_rows = sorted_rows(self.hashes)
+        return self._sorted_rows
+
+    def find(self, hashes) -> np.ndarray:
+        """The row of each of ``hashes`` ((k, width) uint8) in this group, -1 where it
+        is not listed: an exact lookup by binary search."""
+        if self.hashes is None:
+            raise TypeError("vPDQ rows are videos; they cannot be looked up by hash")
+        q = np.ascontiguousarray(hashes, dtype=np.uint8)
+        width = self.hashes.shape[1]
+        if q.ndim != 2 or q.shape[1] != width:
+            raise ValueError(f"expected (k, {width}) uint8 hashes, got shape {q.shape}")
+        out = np.full(q.shape[0], -1, np.int64)
+        if q.shape[0] == 0 or len(self) == 0:
+            return out
+        keys = np.ascontiguousarray(self.hashes).view(f"V{width}").ravel()
+        qk = q.view(f"V{width}").ravel()
+        pos = np.searchsorted(keys, qk, sorter=self.sorted_rows)
+        inside = pos < len(self)
+        rows = self.sorted_rows[np.minimum(pos, len(self) - 1)]
+        hit = inside & (keys[rows] == qk)
+        out[hit] = rows[hit]
+        return out
 
     @property
     def has_duplicates(self) -> bool:
@@ -267,6 +298,7 @@ class HashList:
         self.skipped = dict(skipped or {})
         self.removed = removed
         self.format = format
+        self.extra: dict = {}  # metadata saved with a tidehash list file
 
     def __getitem__(self, signal: str) -> SignalHashes:
         if signal not in SIGNAL_TYPES:

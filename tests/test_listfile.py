@@ -1,0 +1,226 @@
+"""tidehash list files (formats.binary): round trips, memory mapping, exact lookups,
+and refusal of every damaged or hostile file."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_formats import record_lists  # tests/ is on sys.path (conftest)
+
+import tidehash
+from tidehash.formats import HashList, HashRecord, ListFileError, load_list, read_list, save_list
+from tidehash.match import Matcher
+
+SIGNALS = ("pdq", "md5", "sha256", "phash")
+
+
+def _dicts(hl: HashList) -> list[dict]:
+    return [r.to_dict() for r in hl.records()]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recs=record_lists(signals=SIGNALS, videos=True), mmap=st.booleans())
+def test_round_trip_keeps_every_entry(recs, mmap, tmp_path):
+    hl = HashList.from_records(recs, source="src")
+    path = tmp_path / "l.thl"
+    save_list(hl, path, extra={"lists": ["x"]})
+    back = load_list(path, mmap=mmap)
+    assert _dicts(back) == _dicts(hl)  # ids, labels, keys, sources, quality, frames
+    assert back.signals == hl.signals and back.sources == hl.sources
+    assert back.extra == {"lists": ["x"]}
+    for s in SIGNALS:
+        assert np.array_equal(back[s].hashes, hl[s].hashes)
+        assert np.array_equal(back[s].entry_row, hl[s].entry_row)
+    assert back.vpdq.features == hl.vpdq.features
+    assert _dicts(load_list(path.read_bytes())) == _dicts(hl)  # from bytes
+    assert _dicts(read_list(str(path))) == _dicts(hl)  # read_list tells it by content
+
+
+def test_loaded_by_memory_map_without_copy(tmp_path):
+    rng = np.random.default_rng(1)
+    hashes = rng.integers(0, 256, (5000, 32), dtype=np.uint8)
+    hl = HashList.from_records(HashRecord("pdq", h.tobytes().hex(), id=i)
+                               for i, h in enumerate(hashes))
+    path = tmp_path / "l.thl"
+    save_list(hl, path)
+    back = load_list(path)
+    base = back.pdq.hashes
+    while base.base is not None and not isinstance(base, np.memmap):
+        base = base.base
+    assert isinstance(base, np.memmap)
+    assert not back.pdq.hashes.flags.writeable
+    matcher = Matcher(back)
+    assert np.shares_memory(matcher.index._state.codes, back.pdq.hashes)  # searched in place
+    # an Index loaded from the list file searches the same hashes, ids = rows
+    index = tidehash.Index.load(path)
+    q = hashes[[3, 4000]]
+    lims, ids, dist = index.search_range(q, 40)
+    want = [np.flatnonzero(np.bitwise_count(hashes ^ x).sum(axis=1) <= 40) for x in q]
+    assert [ids[lims[i]:lims[i + 1]].tolist() for i in range(2)] == [w.tolist() for w in want]
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.binary(min_size=16, max_size=16), max_size=60),
+       queries=st.lists(st.binary(min_size=16, max_size=16), max_size=10),
+       data=st.data())
+def test_find_is_exact(rows, queries, data):
+    hl = HashList.from_records(HashRecord("md5", r.hex(), id=i) for i, r in enumerate(rows))
+    if rows:  # some queries that are listed
+        queries = queries + data.draw(st.lists(st.sampled_from(rows), max_size=5))
+    q = np.frombuffer(b"".join(queries), np.uint8).reshape(-1, 16)
+    got = hl.md5.find(q)
+    listed = [hl.md5.hex(r) for r in range(len(hl.md5))]
+    assert got.tolist() == [listed.index(x.hex()) if x.hex() in listed else -1 for x in queries]
+
+
+# ----------------------------------------------------------------------------- damage
+@pytest.fixture
+def small_file(tmp_path):
+    recs = [HashRecord("pdq", "ab" * 32, id=1, label="x", quality=90),
+            HashRecord("pdq", "ab" * 32, id=2, source="other"),
+            HashRecord("md5", "cd" * 16, id=3, key="k"),
+            HashRecord("vpdq", None, id=4, features=tuple(
+                tidehash.parse_vpdq("0,100," + "ef" * 32 + ",0.000\n1,90," + "12" * 32
+                                    + ",1.000")))]
+    path = tmp_path / "small.thl"
+    save_list(HashList.from_records(recs, source="s"), path)
+    return path
+
+
+def test_every_changed_byte_is_refused(small_file):
+    data = small_file.read_bytes()
+    assert len(data) < 8192
+    for at in range(len(data)):
+        bad = data[:at] + bytes([data[at] ^ 0x10]) + data[at + 1:]
+        with pytest.raises(ListFileError):
+            load_list(bad)
+
+
+def test_every_truncation_is_refused(small_file):
+    data = small_file.read_bytes()
+    for cut in range(len(data)):
+        with pytest.raises(ListFileError):
+            load_list(data[:cut])
+    small_file.write_bytes(b"")
+    with pytest.raises(ListFileError):
+        load_list(small_file)
+
+
+def _rewrite(data: bytes, edit) -> bytes:
+    """The file with its directory edited and its checksum fixed (a hostile file)."""
+    length = struct.unpack_from("<I", data, 12)[0]
+    directory = json.loads(data[24:24 + length])
+    edit(directory)
+    text = json.dumps(directory, separators=(",", ":")).encode()
+    assert len(text) <= length, "edits must not grow the directory"
+    text = text.ljust(length)  # JSON allows trailing spaces
+    return data[:12] + struct.pack("<II", length, zlib.crc32(text)) + data[20:24] + text + \
+        data[24 + length:]
+
+
+def _arrays(d, signal):
+    return d["groups"][signal]["arrays"]
+
+
+HOSTILE = {
+    "offset past the end": lambda d: _arrays(d, "pdq")["hashes"].update(offset=1 << 40),
+    "unaligned offset": lambda d: _arrays(d, "pdq")["hashes"].update(
+        offset=_arrays(d, "pdq")["hashes"]["offset"] + 8),
+    "wrong dtype": lambda d: _arrays(d, "pdq")["ids"].update(dtype="<f8"),
+    "huge shape": lambda d: _arrays(d, "pdq")["hashes"].update(shape=[1 << 40, 32]),
+    "negative shape": lambda d: _arrays(d, "pdq")["ids"].update(shape=[-1]),
+    "overflowing shape": lambda d: _arrays(d, "pdq")["hashes"].update(shape=[1 << 62, 1 << 62]),
+    "negative offset": lambda d: _arrays(d, "pdq")["hashes"].update(offset=-64),
+    "offset not a number": lambda d: _arrays(d, "pdq")["hashes"].update(offset="x"),
+    "dtype not known": lambda d: _arrays(d, "pdq")["hashes"].update(dtype="bogus"),
+    "wrong width": lambda d: _arrays(d, "md5")["hashes"].update(shape=[2, 8]),
+    "rows disagree": lambda d: d["groups"]["pdq"].update(rows=5),
+    "unknown signal": lambda d: d["groups"].update(sha1=d["groups"].pop("md5")),
+    "unknown array": lambda d: _arrays(d, "pdq").update(x=_arrays(d, "pdq")["ids"]),
+    "overlap": lambda d: _arrays(d, "pdq")["ids"].update(
+        offset=_arrays(d, "pdq")["hashes"]["offset"], crc32=_arrays(d, "pdq")["hashes"]["crc32"]),
+    "no groups": lambda d: d.update(groups=[]),
+    "sources not a list": lambda d: d.pop("sources"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_directory_is_refused(small_file, name):
+    data = _rewrite(small_file.read_bytes(), HOSTILE[name])
+    with pytest.raises(ListFileError):
+        load_list(data)
+    with pytest.raises(ListFileError):
+        load_list(data, verify=False)
+
+
+def _poke(data: bytes, signal: str, array: str, index: int, value: int) -> bytes:
+    """The file with one element of an array changed, its checksum fixed: bad content
+    that only the content checks can catch."""
+    length = struct.unpack_from("<I", data, 12)[0]
+    meta = json.loads(data[24:24 + length])["groups"][signal]["arrays"][array]
+    arr = np.frombuffer(data, np.dtype(meta["dtype"]), count=int(np.prod(meta["shape"])),
+                        offset=meta["offset"]).copy()
+    arr.reshape(-1)[index] = value
+    out = bytearray(data)
+    out[meta["offset"]:meta["offset"] + arr.nbytes] = arr.tobytes()
+    crc = zlib.crc32(arr.tobytes())
+    return _rewrite(bytes(out), lambda d: d["groups"][signal]["arrays"][array].update(crc32=crc))
+
+
+@pytest.mark.parametrize("signal,array,index,value", [
+    ("pdq", "entry_row", 0, 7), ("pdq", "order", 1, -1), ("pdq", "offsets", 1, 5),
+    ("pdq", "source_codes", 0, 99), ("pdq", "quality", 0, 300),
+    ("pdq", "labels.ends", 0, 1 << 40), ("md5", "sorted", 0, 3),
+    ("vpdq", "frames", 1, 9), ("vpdq", "frame_quality", 0, -5),
+])
+def test_out_of_range_content_is_refused(small_file, signal, array, index, value):
+    data = _poke(small_file.read_bytes(), signal, array, index, value)
+    with pytest.raises(ListFileError):
+        load_list(data)
+
+
+def test_index_load_reports_a_damaged_list_file(small_file):
+    data = small_file.read_bytes()
+    small_file.write_bytes(data[:-10])
+    with pytest.raises(tidehash.IndexFormatError):
+        tidehash.Index.load(small_file)
+
+
+# ----------------------------------------------------------------------------- Matcher
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recs=record_lists(signals=("pdq", "md5", "sha256")), seed=st.integers(0, 2**32 - 1))
+def test_matcher_over_a_list_file_equals_the_list(recs, seed, tmp_path):
+    """Batched matching over a loaded list file == one query at a time over the list."""
+    hl = HashList.from_records(recs)
+    path = tmp_path / "m.thl"
+    save_list(hl, path)
+    rng = np.random.default_rng(seed)
+    listed = {s: [hl[s].hex(r) for r in range(len(hl[s]))] for s in ("pdq", "md5", "sha256")}
+
+    class Rec:  # what hash_files yields, as far as matching reads it
+        def __init__(self, pdq, md5, sha256, quality):
+            self.pdq = tidehash.PDQHash.from_hex(pdq, quality) if pdq else None
+            self.pdq_dihedral = None
+            self.md5, self.sha256, self.vpdq = md5, sha256, None
+
+    def pick(signal, width):
+        if listed[signal] and rng.random() < 0.6:
+            return listed[signal][int(rng.integers(len(listed[signal])))]
+        return rng.integers(0, 256, width, dtype=np.uint8).tobytes().hex()
+
+    queries = [Rec(pick("pdq", 32) if rng.random() < 0.8 else None, pick("md5", 16),
+                   pick("sha256", 32), int(rng.integers(0, 101))) for _ in range(8)]
+    a, b = Matcher(hl, radius=60, min_quality=20), Matcher.load(path, radius=60, min_quality=20)
+    key = [[(m.signal, m.row, m.distance, m.weak, tuple(e.id for e in m.entries)) for m in ms]
+           for ms in (a.match_record(q) for q in queries)]
+    got = [[(m.signal, m.row, m.distance, m.weak, tuple(e.id for e in m.entries)) for m in ms]
+           for ms in b.match_records(queries)]
+    assert got == key
