@@ -577,6 +577,13 @@ def test_index_build_info_and_match(tmp_path, good, pdq_list):
     assert info["lists"] == [str(pdq_list), str(extra)]
     r = cli("index", "info", idx, "--format", "table")
     assert r.returncode == 0 and f"pdq:         {len(good)}" in r.stdout
+    # an index file converts back to a text list: the same entries as the lists give
+    r = cli("convert", idx, "-o", "-", "--to", "jsonl")
+    assert r.returncode == 0, r.stderr
+    r2 = cli("convert", pdq_list, "-o", "-", "--to", "jsonl")
+    r3 = cli("convert", extra, "-o", "-", "--to", "jsonl")
+    assert sorted(r.stdout.splitlines()) == sorted(r2.stdout.splitlines()
+                                                   + r3.stdout.splitlines())
 
     copy = reencode(good[2], tmp_path / "copy.jpg")
     r = cli("match", copy, "--against", idx)
