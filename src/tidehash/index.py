@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import os
 import struct
-import tempfile
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _native
+from ._atomic import atomic_file
 from .cpu import current_isa
 from .errors import TidehashError
 from .hashes import as_hash_array, parse_hex
@@ -458,23 +458,10 @@ class Index:
         fields = (_MAGIC, _VERSION, self.bits, n, 0, codes_off, ids_off, crc)
         head = _HEADER.pack(*fields, 0)
         head = _HEADER.pack(*fields, zlib.crc32(head[:-4]))
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tidehash-index-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(head.ljust(_HEADER_SPACE, b"\0"))
-                f.write(codes.data)
-                f.write(ids.data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with atomic_file(path) as f:
+            f.write(head.ljust(_HEADER_SPACE, b"\0"))
+            f.write(codes.data)
+            f.write(ids.data)
 
     @classmethod
     def over(cls, hashes: np.ndarray, ids: np.ndarray | None = None, *,

@@ -34,11 +34,11 @@ import json
 import math
 import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
 
+from .._atomic import atomic_file
 from ..errors import HashFormatError
 from ..video import VPDQFeature
 from .model import HASH_BYTES, SIGNAL_TYPES, HashList, SignalHashes, StringColumn
@@ -154,29 +154,16 @@ def save_list(hash_list: HashList, path, *, extra: dict | None = None) -> int:
     if len(text) > reserve:  # cannot happen: each offset adds at most 20 digits
         raise AssertionError("list file directory outgrew its space")
     head = _HEAD.pack(MAGIC, VERSION, len(text), zlib.crc32(text), 0)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(head + text)
-            pos = len(head) + len(text)
-            for signal, name, arr in plan:
-                start = groups[signal]["arrays"][name]["offset"]
-                f.write(b"\0" * (start - pos))
-                f.write(arr.data)
-                pos = start + arr.nbytes
-            f.write(b"\0" * (_align(pos) - pos))
-            size = f.tell()
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_file(path) as f:
+        f.write(head + text)
+        pos = len(head) + len(text)
+        for signal, name, arr in plan:
+            start = groups[signal]["arrays"][name]["offset"]
+            f.write(b"\0" * (start - pos))
+            f.write(arr.data)
+            pos = start + arr.nbytes
+        f.write(b"\0" * (_align(pos) - pos))
+        size = f.tell()
     return size
 
 
