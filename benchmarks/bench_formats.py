@@ -12,6 +12,10 @@ process, so each figure has its own peak RSS:
   the bytes the result holds (``result``) and the file size;
 * ``write``: ``write_list`` of the list just read, back to a file (lines/s, and the
   peak RSS after it, ``+write RSS``);
+* the index file (``tidehash index build``) of the plain hex list: ``save_list`` of the
+  list read (``save``), then in a fresh process ``load_list`` with and without checksum
+  verification, and ``Matcher.load`` plus matching 100 hashes against it (flat scan)
+  from the start of the process (``first match``): what ``tidehash match`` pays;
 * anchors on the plain hex file, each in its own process: the NumPy fixed-width trick
   (whole file in memory, ``np.frombuffer`` + a lookup table; no validation, no CRLF,
   no comments) and a plain Python loop (``bytes.fromhex`` per line).
@@ -90,6 +94,7 @@ def hwm():
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
 
 
+import os
 import numpy as np
 import tidehash
 from tidehash.formats import read_list, write_list
@@ -105,6 +110,31 @@ if kind == "read":
     t = time.perf_counter()
     write_list(hl, out, fmt)
     result["write_seconds"] = time.perf_counter() - t
+elif kind == "save":
+    from tidehash.formats import save_list
+    hl = read_list(path, fmt)
+    t = time.perf_counter()
+    save_list(hl, out)
+    result["seconds"] = time.perf_counter() - t
+    result["rows"] = result["entries"] = hl.pdq.n_entries
+    result["file_bytes"] = os.path.getsize(out)
+elif kind == "load":
+    from tidehash.formats import load_list
+    from tidehash.match import Matcher
+    t0 = time.perf_counter()
+    hl = load_list(out)
+    result["seconds"] = time.perf_counter() - t0
+    result["rows"] = result["entries"] = hl.pdq.n_entries
+    t = time.perf_counter()
+    load_list(out, verify=False)
+    result["noverify_seconds"] = time.perf_counter() - t
+    t = time.perf_counter()
+    m = Matcher.load(out, strategy="flat")
+    q = np.asarray(hl.pdq.hashes[::max(1, len(hl.pdq) // 100)][:100])
+    found = m.match_pdq_batch(q)
+    assert all(ms and ms[0].distance == 0 for ms in found)
+    result["match_seconds"] = time.perf_counter() - t
+    result["first_match_seconds"] = time.perf_counter() - t0
 elif kind == "numpy":
     t = time.perf_counter()
     raw = np.fromfile(path, np.uint8).reshape(-1, 65)[:, :64]
@@ -159,6 +189,7 @@ def main(argv=None) -> int:
           f"NumPy {np.__version__}, CPU: {cpu_model()} ({os.cpu_count()} logical), "
           f"ISA {tidehash.cpu_info()['active_isa']}")
     rows = []
+    index_rows = []
     try:
         base = run_child("none", os.devnull, "hex", os.devnull)["peak_rss"]
         for fmt in args.formats.split(","):
@@ -172,6 +203,11 @@ def main(argv=None) -> int:
             if fmt == "hex" and not args.no_anchors:
                 runs.append(("NumPy fixed-width", run_child("numpy", path, fmt, "")))
                 runs.append(("Python fromhex loop", run_child("python", path, fmt, "")))
+            if fmt == "hex":
+                saved = run_child("save", path, fmt, path + ".idx")
+                loaded = run_child("load", path, fmt, path + ".idx")
+                index_rows.append(dict(lines=lines, list_bytes=size, save=saved, load=loaded))
+                os.unlink(path + ".idx")
             for name, r in runs:
                 assert r["entries"] == lines, (fmt, name, r)
                 rows.append(dict(format=fmt, reader=name, lines=lines, file_bytes=size,
@@ -197,9 +233,19 @@ def main(argv=None) -> int:
               f"{r['file_bytes'] / 2**20:8.0f} {r['seconds']:7.2f} "
               f"{r['lines'] / r['seconds'] / 1e6:9.2f} {r['peak_rss'] / 2**20:11.0f} "
               f"{(r['peak_rss'] - base) / 2**20:9.0f} {result} {write}")
+    for r in index_rows:
+        save, load = r["save"], r["load"]
+        print(f"\nindex file of the hex list ({r['lines']} hashes): "
+              f"{save['file_bytes'] / 2**20:.0f} MB ({save['file_bytes'] / r['lines']:.1f} "
+              f"B/hash), save_list {save['seconds']:.2f} s; in a fresh process: load_list "
+              f"{load['seconds']:.3f} s (checksums verified), {load['noverify_seconds']:.4f} s "
+              f"(not verified), Matcher.load + 100 queries (flat) {load['match_seconds']:.2f} s, "
+              f"first match {load['first_match_seconds']:.2f} s after start, peak RSS "
+              f"{load['peak_rss'] / 2**20:.0f} MB")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu": cpu_model(), "rows": rows}, f, indent=1)
+            json.dump({"cpu": cpu_model(), "rows": rows, "index_file": index_rows}, f,
+                      indent=1)
     return 0
 
 
