@@ -1,15 +1,22 @@
 """Benchmarks that ship with tidehash, so they run on an integrator's own machine.
 
+``python -m tidehash.bench hash [--quick] [--sizes 0.25,1,12] [--json OUT]`` times PDQ
+(hash only, and file to hash next to Pillow's decode alone) against pip pdqhash and pHash
+against imagehash, one thread, on synthetic photo-like images, checking the hashes as it
+goes. See ``tidehash.bench.hash``.
+
 ``python -m tidehash.bench search [--quick] [--n 1000000,10000000] [--threads 1,2] [--json OUT]``
 times exact Hamming search (``tidehash.Index``) against faiss (when installed) and a NumPy
 baseline, checks that every engine returns exactly the same results, and writes the figures
 with the CPU model, instruction set and versions to a JSON file. See
 ``tidehash.bench.search`` for what is measured.
 
-Nothing here is imported by ``import tidehash``; faiss and psutil are optional.
+Nothing here is imported by ``import tidehash``; faiss, psutil, pdqhash and
+imagehash are optional.
 """
 
 COMMANDS = {
+    "hash": "PDQ and pHash per image: tidehash vs pdqhash / imagehash / Pillow decode alone",
     "search": "exact Hamming search: tidehash flat / MIH / auto vs faiss vs NumPy",
     "video": "vPDQ: x realtime vs PyAV decode alone and pip vpdq (when installed)",
 }

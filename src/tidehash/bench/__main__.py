@@ -20,6 +20,9 @@ def main(argv=None) -> int:
         print(_usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    if command == "hash":
+        from .hash import main as hash_main
+        return hash_main(rest)
     if command == "search":
         from .search import main as search_main
         return search_main(rest)

@@ -67,6 +67,8 @@ import numpy as np
 import tidehash
 from tidehash.index import mih_layout
 
+from .machine import cpu_model
+
 BITS = 256
 NBYTES = BITS // 8
 FAMILY_SIZE = 20          # members per family in the clustered data
@@ -81,23 +83,6 @@ QUICK_N = (100_000,)
 
 
 # --------------------------------------------------------------------------- machine
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            fields = {}
-            for line in f:
-                key, sep, value = line.partition(":")
-                if sep:
-                    fields.setdefault(key.strip().lower(), value.strip())
-        for key in ("model name", "hardware", "cpu model", "processor"):
-            value = fields.get(key, "")
-            if value and not value.isdigit():
-                return value
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
