@@ -147,6 +147,10 @@ HOSTILE = {
     "overlap": lambda d: _arrays(d, "pdq")["ids"].update(
         offset=_arrays(d, "pdq")["hashes"]["offset"], crc32=_arrays(d, "pdq")["hashes"]["crc32"]),
     "no groups": lambda d: d.update(groups=[]),
+    "arrays not a mapping": lambda d: d["groups"]["pdq"].update(arrays=[1, 2]),
+    "array spec not a mapping": lambda d: _arrays(d, "pdq").update(ids=7),
+    "skipped not a mapping": lambda d: d.update(skipped=[1]),
+    "directory not a mapping": lambda d: d.clear() or d.update({"0": 0}),
     "sources not a list": lambda d: d.pop("sources"),
 }
 
@@ -224,3 +228,63 @@ def test_matcher_over_a_list_file_equals_the_list(recs, seed, tmp_path):
     got = [[(m.signal, m.row, m.distance, m.weak, tuple(e.id for e in m.entries)) for m in ms]
            for ms in b.match_records(queries)]
     assert got == key
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.text(max_size=5)
+                     | st.floats(allow_nan=False),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, prefix + (i,))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_directory_edit_is_refused_or_loads(data):
+    """Whatever a hostile directory holds (checksum fixed), loading either works or
+    raises ListFileError: never another exception."""
+    base = _SMALL
+    length = struct.unpack_from("<I", base, 12)[0]
+    paths = list(_paths(json.loads(base[24:24 + length])))
+    where = data.draw(st.sampled_from(paths[1:]))
+    value = data.draw(_JSON)
+
+    def edit(d):
+        for k in where[:-1]:
+            d = d[k]
+        d[where[-1]] = value
+
+    try:
+        bad = _rewrite(base, edit)
+    except AssertionError:
+        return  # the edit does not fit in the directory's space
+    for verify in (True, False):
+        try:
+            load_list(bad, verify=verify)
+        except ListFileError:
+            pass
+
+
+def _small_bytes() -> bytes:
+    import tempfile
+
+    recs = [HashRecord("pdq", "ab" * 32, id=1, label="x", quality=90),
+            HashRecord("pdq", "ab" * 32, id=2, source="other"),
+            HashRecord("md5", "cd" * 16, id=3, key="k"),
+            HashRecord("vpdq", None, id=4, features=tuple(
+                tidehash.parse_vpdq("0,100," + "ef" * 32 + ",0.000")))]
+    with tempfile.TemporaryDirectory() as d:
+        save_list(HashList.from_records(recs, source="s"), f"{d}/x.thl")
+        with open(f"{d}/x.thl", "rb") as f:
+            return f.read()
+
+
+_SMALL = _small_bytes()

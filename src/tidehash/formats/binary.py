@@ -208,7 +208,7 @@ def _parse(buf: np.ndarray, name: str, verify: bool) -> HashList:
         groups = directory["groups"]
         if not isinstance(groups, dict):
             raise TypeError("groups")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ListFileError(f"{name}: malformed directory ({exc})") from None
     _check_gaps(buf, name, _HEAD.size + length, groups, verify)
     out = {}
@@ -220,7 +220,7 @@ def _parse(buf: np.ndarray, name: str, verify: bool) -> HashList:
                       for key, meta in spec["arrays"].items()}
             out[signal] = _group(signal, arrays, sources, int(spec["rows"]),
                                  int(spec["entries"]), verify)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, ListFileError):
                 raise
             raise ListFileError(f"{name}: {signal}: malformed ({exc})") from None
@@ -230,7 +230,7 @@ def _parse(buf: np.ndarray, name: str, verify: bool) -> HashList:
                                dict(directory.get("skipped") or {}).items()},
                       removed=int(directory.get("removed", 0)),
                       format=directory.get("format"))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise ListFileError(f"{name}: malformed directory ({exc})") from None
     hl.extra = directory.get("extra") or {}
     return hl
@@ -244,7 +244,7 @@ def _check_gaps(buf: np.ndarray, name: str, start: int, groups: dict, zeros: boo
                         math.prod(int(n) for n in meta["shape"])
                         * np.dtype(meta["dtype"]).itemsize)
                        for spec in groups.values() for meta in spec["arrays"].values())
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ListFileError(f"{name}: malformed directory ({exc})") from None
     pos = start
     for offset, nbytes in spans + [(buf.shape[0], 0)]:
