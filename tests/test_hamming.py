@@ -229,6 +229,21 @@ def test_many_queries_and_hit_buffer_flushes(isa):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+def test_or_bound_queue_fills(isa):
+    """256-bit codes at the OR-bound radii (39..53) with every block passing the bound:
+    near-duplicates of a few codes, 600 queries near them, two tiles and a tail. The
+    AVX-512 scan queues every block of every 6-query pass and resolves the queue many
+    times per tile."""
+    rng = np.random.default_rng(11)
+    db = O.clustered_codes(rng, 1100, 4, family=400, max_flips=20)
+    q = O.near_queries(rng, db, 600, 20)
+    ref = O.distances(q, db)
+    for radius in (39, 45, 52, 53):
+        got = _native.hamming_range(q, db, radius, isa, 3)
+        assert np.array_equal(canon(*got), oracle_range(ref, radius, 3))
+
+
+@pytest.mark.parametrize("isa", ISAS)
 def test_row_base_large(isa):
     rng = np.random.default_rng(8)
     db = O.clustered_codes(rng, 300, 4, family=5, max_flips=8)

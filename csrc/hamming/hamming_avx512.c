@@ -7,7 +7,7 @@
 #include "hamming.h"
 
 /* queries scanned together on the OR-bound path (see partial_mask4_nq); at most 8
- * (group_dist_nq packs 8 rows x queries into 64 bits) */
+ * (or_mask_nq packs 8 rows x queries into 64 bits) */
 #define HAMMING_OR_QUERIES 6
 
 static inline __m512i wdist(const uint64_t *pg, int w, uint64_t qw) {
@@ -76,19 +76,24 @@ static inline __attribute__((always_inline)) __m512i or_bound4(const uint64_t *p
     return _mm512_popcnt_epi64(x);
 }
 
-/* Exact distances of one group of 8 rows to the HAMMING_OR_QUERIES queries,
- * branch-free: byte k of the result holds the rows within thr of query k. */
-static inline __attribute__((always_inline)) uint64_t group_dist_nq(
-    const uint64_t *pg, const uint64_t qp[HAMMING_OR_QUERIES][4], int32_t thr,
-    int32_t out[HAMMING_OR_QUERIES][8]) {
+/* The OR bound of one group of 8 rows to each of the HAMMING_OR_QUERIES queries,
+ * branch-free: byte k of the result holds the rows that query k may reach. A group
+ * the block test let through is usually reached by one query and rarely holds a
+ * hit, so only that query's distances are summed next (group_dist). */
+static inline __attribute__((always_inline)) uint64_t or_mask_nq(
+    const uint64_t *pg, const uint64_t qp[HAMMING_OR_QUERIES][4], int32_t thr) {
+    /* the masks are joined with KUNPCK, which reads only the low bits of its operands,
+     * rather than by widening each __mmask8 in C: here GCC 12 at -O1 under ASan+UBSan
+     * (.ci/fuzz) spilled one with KMOVB and reloaded it with an 8-byte MOV, leaving stack
+     * garbage in the upper bytes */
     const __m512i t = _mm512_set1_epi64(thr);
-    uint64_t mask = 0;
+    __mmask8 c[8] = {0};
     for (int k = 0; k < HAMMING_OR_QUERIES; k++) {
-        const __m512i d = sum_words(pg, qp[k], 0, 4);
-        _mm256_storeu_si256((__m256i *)out[k], _mm512_cvtepi64_epi32(d));
-        mask |= (uint64_t)_mm512_cmple_epi64_mask(d, t) << (8 * k);
+        c[k] = _mm512_cmple_epi64_mask(or_bound4(pg, qp[k]), t);
     }
-    return mask;
+    return _cvtmask64_u64(_mm512_kunpackd(
+        _mm512_kunpackw(_mm512_kunpackb(c[7], c[6]), _mm512_kunpackb(c[5], c[4])),
+        _mm512_kunpackw(_mm512_kunpackb(c[3], c[2]), _mm512_kunpackb(c[1], c[0]))));
 }
 
 static inline __attribute__((always_inline)) unsigned or_bound_mask(const uint64_t *pg,

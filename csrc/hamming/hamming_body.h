@@ -5,6 +5,8 @@
  *       first fw words exceeds thr for all 8 rows.
  *   partial_mask4(planar_group, q, words, fw, thr) -> zero only if no row of the 4
  *       consecutive groups is within thr over the first fw words.
+ *   Optionally HAMMING_OR_QUERIES with partial_mask4_nq and or_mask_nq: the OR-bound
+ *       scan of 4-word codes, that many queries at a time (see hamming_avx512.c).
  *   KERNELS_NAME, the exported hamming_kernels table.
  *
  * Tiling: the database is cut into tiles of rows that fit in L1 (32 KB). A tile
@@ -22,6 +24,14 @@
  * case gets fully unrolled loops with constant offsets */
 #define HAMMING_INLINE static inline __attribute__((always_inline))
 
+#ifdef HAMMING_OR_QUERIES
+/* blocks queued by the OR-bound scan before they are resolved; one block of queries
+ * writes at most 16 entries (a 4-word tile has at most 64 groups) */
+#define HAMMING_OR_QUEUE 128
+#if TILE_WORDS / 32 > 64
+#error "a queue entry packs the group index in 6 bits"
+#endif
+#endif
 
 HAMMING_INLINE int64_t tile_rows_for(int words) {
     int64_t t = TILE_WORDS / words;
@@ -46,6 +56,15 @@ HAMMING_INLINE void to_planar(const uint64_t *rows, int64_t nrows, int words, ui
             for (int w = 0; w < words; w++) pg[w * 8 + j] = r < nrows ? rows[r * words + w] : 0;
         }
     }
+}
+
+/* Fetches up to `lines` cache lines of [p, end) and returns where to go on. The range
+ * scan calls it a few lines per query while a tile is scanned (all 16 KB of the next
+ * tile after 64 to 96 queries), so that the next tile is already in cache when it is
+ * transposed instead of coming from memory in one burst. */
+HAMMING_INLINE const char *prefetch_lines(const char *p, const char *end, int lines) {
+    for (int i = 0; i < lines && p < end; i++, p += 64) __builtin_prefetch(p, 0, 3);
+    return p;
 }
 
 static unsigned valid_mask(int64_t remaining) {
@@ -100,32 +119,63 @@ HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *d
         const int64_t nt = n - t0 < tile ? n - t0 : tile;
         const int64_t groups = (nt + 7) / 8;
         to_planar(db->db + t0 * words, nt, words, planar);
+        const int64_t nnext = n - t0 - nt < tile ? n - t0 - nt : tile;
+        const char *pf = (const char *)(db->db + (t0 + nt) * words);
+        const char *const pf_end = pf + nnext * words * (int64_t)sizeof(uint64_t);
         int64_t q0 = 0;
 #ifdef HAMMING_OR_QUERIES
         if (fw == 0 && words == 4) { /* queries in blocks, sharing the tile's loads */
-            for (; q0 + HAMMING_OR_QUERIES <= nq; q0 += HAMMING_OR_QUERIES) {
-                uint64_t qp[HAMMING_OR_QUERIES][4];
-                memcpy(qp, q + q0 * 4, sizeof qp);
-                int64_t g = 0;
-                for (; g < groups; g += 4) {
-                    uint32_t live = 0xffffffffu; /* a tail of < 4 groups: check each */
-                    if (g + 4 <= groups) {
-                        live = partial_mask4_nq(planar + g * 32, (const uint64_t(*)[4])qp,
-                                                radius);
-                        if (live == 0) continue;
+            /* Blocks of 32 rows that pass the OR bound are queued without a branch
+             * and resolved after the scan: at r = 52 one block in ten passes, at
+             * random, and the branch mispredicted on each pass cost more than the
+             * resolution. One entry per block, at a position that depends only on
+             * the blocks before it: queueing each group at a position that depends
+             * on the block's own test (four stores whose addresses wait for the
+             * test) made the scan ~11 % slower in about half the processes (calls of
+             * 240 queries). An entry is q0 * 64 + the block's first group; the queue
+             * keeps the scan's order. */
+            int64_t queue[HAMMING_OR_QUEUE];
+            uint32_t queue_live[HAMMING_OR_QUEUE];
+            while (q0 + HAMMING_OR_QUERIES <= nq) {
+                int nqueue = 0;
+                for (; q0 + HAMMING_OR_QUERIES <= nq && nqueue <= HAMMING_OR_QUEUE - 16;
+                     q0 += HAMMING_OR_QUERIES) {
+                    uint64_t qp[HAMMING_OR_QUERIES][4];
+                    memcpy(qp, q + q0 * 4, sizeof qp);
+                    pf = prefetch_lines(pf, pf_end, 16);
+                    int64_t g = 0;
+                    for (; g + 4 <= groups; g += 4) {
+                        const uint32_t live = partial_mask4_nq(
+                            planar + g * 32, (const uint64_t(*)[4])qp, radius);
+                        queue[nqueue] = q0 * 64 + g;
+                        queue_live[nqueue] = live;
+                        nqueue += live != 0;
                     }
-                    const int64_t g_end = g + 4 <= groups ? g + 4 : groups;
-                    for (int64_t gg = g; gg < g_end; gg++) {
-                        if (((live >> (8 * (gg - g))) & 0xffu) == 0) continue;
-                        int32_t d[HAMMING_OR_QUERIES][8];
-                        uint64_t m = group_dist_nq(planar + gg * 32,
-                                                   (const uint64_t(*)[4])qp, radius, d);
-                        while (m) { /* bit 8k + j: row j is a hit of query k */
-                            const int b = __builtin_ctzll(m), k = b >> 3, j = b & 7;
-                            m &= m - 1;
-                            if (gg * 8 + j >= nt) continue; /* padding of the last group */
-                            HAMMING_EMIT(buf, nbuf, q0 + k, db->row_base + t0 + gg * 8 + j,
-                                         d[k][j], sink, ctx);
+                    if (g < groups) { /* a tail of < 4 groups: check each */
+                        queue[nqueue] = q0 * 64 + g;
+                        queue_live[nqueue++] = 0xffffffffu >> (32 - 8 * (groups - g));
+                    }
+                }
+                for (int e = 0; e < nqueue; e++) {
+                    const int64_t qe = queue[e] >> 6;
+                    const uint64_t(*qb)[4] = (const uint64_t(*)[4])(q + qe * 4);
+                    for (uint32_t live = queue_live[e]; live;) { /* byte i: group i of the block */
+                        const int64_t gg = (queue[e] & 63) + (__builtin_ctz(live) >> 3);
+                        live &= ~(0xffu << (8 * (gg & 3)));
+                        /* byte k: the rows within the OR bound of query k, usually of one query */
+                        for (uint64_t m = or_mask_nq(planar + gg * 32, qb, radius); m;) {
+                            const int k = __builtin_ctzll(m) >> 3;
+                            int32_t d[8];
+                            unsigned rows = (unsigned)(m >> (8 * k)) & 0xffu;
+                            m &= ~(0xffull << (8 * k));
+                            rows &= group_dist(planar + gg * 32, qb[k], 4, 4, radius, d);
+                            rows &= valid_mask(nt - gg * 8); /* padding of the last group */
+                            while (rows) {
+                                const int j = __builtin_ctz(rows);
+                                rows &= rows - 1;
+                                HAMMING_EMIT(buf, nbuf, qe + k, db->row_base + t0 + gg * 8 + j,
+                                             d[j], sink, ctx);
+                            }
                         }
                     }
                 }
@@ -137,6 +187,7 @@ HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *d
              * broadcasts stay in registers across the scan */
             uint64_t qq[HAMMING_MAX_WORDS];
             memcpy(qq, q + qi * words, (size_t)words * sizeof(uint64_t));
+            pf = prefetch_lines(pf, pf_end, 4);
             int64_t g = 0;
             for (;;) {
                 /* skip blocks of 4 groups (32 rows) with no candidate at once */
