@@ -531,6 +531,23 @@ def test_native_plan_rejects_bad_arguments():
     assert _native.PHashPlan(w, h, 8, False, 0).finish() == bytes(8)
 
 
+def test_native_plan_rejects_lines_past_the_address_space():
+    """numpy's as_strided can describe lines that cannot exist. Those whose offsets
+    would overflow are refused, not followed: -2^63 could not be negated (undefined
+    behaviour in the check itself), and 2^63 - 1 took the kernel past the address
+    space (found by csrc/fuzz/fuzz_phash.c)."""
+    w, h = 50, 40
+    base = np.zeros((1, w * 3), np.uint8)
+    plan = _native.PHashPlan(w, h, 8, False, 0)
+    for stride in (-(1 << 63), (1 << 63) - 1, -((1 << 63) - 1)):
+        lines = np.lib.stride_tricks.as_strided(base, shape=(2, w * 3), strides=(stride, 1))
+        with pytest.raises(ValueError):
+            plan.rows_lines(lines, 3, 0)
+    # a single line's stride is never used
+    one = np.lib.stride_tricks.as_strided(base, shape=(1, w * 3), strides=(-(1 << 63), 1))
+    plan.rows_lines(one, 3, 0)
+
+
 # ------------------------------------------------------------------ the PHash type
 def test_phash_type_matches_imagehash():
     a, b = photo("blobs", 200, 150, seed=1), photo("blobs", 200, 150, seed=2)

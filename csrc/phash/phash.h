@@ -55,6 +55,8 @@ enum {
 
 /* 8-bit pixels: `rows` lines of `cols` pixels, `channels` bytes per pixel,
  * consecutive lines `row_stride` bytes apart (negative for a bottom-up view).
+ * With two lines or more, lines that overlap (|row_stride| < cols * channels)
+ * or could not all lie in the address space are PHASH_EBADARG.
  *   channels 1: grey (Pillow "L")
  *   channels 3: packed RGB
  *   channels 4: RGBX / RGBA as Pillow stores them; the 4th byte is ignored,

@@ -302,10 +302,18 @@ static const phash_kernels *kernels_for(th_isa isa) {
 int phash_rows(const phash_plan *p, const phash_pixels *px, int64_t first_row, th_isa isa) {
     if (p == NULL || px == NULL || px->data == NULL || px->rows < 0 || px->cols != p->width ||
         (px->channels != 1 && px->channels != 3 && px->channels != 4) || first_row < 0 ||
-        first_row > p->height - px->rows ||
-        (px->rows > 1 && (px->row_stride < 0 ? -px->row_stride : px->row_stride) <
-                             px->cols * px->channels)) {
+        first_row > p->height - px->rows) {
         return PHASH_EBADARG;
+    }
+    /* Lines may not overlap (|row_stride| >= line), and must fit in the address
+     * space, so that no offset the passes compute overflows. Tested without
+     * negating INT64_MIN. */
+    const int64_t line = px->cols * px->channels; /* <= 4 * PHASH_MAX_DIM */
+    if (px->rows > 1) {
+        if (px->row_stride > -line && px->row_stride < line) return PHASH_EBADARG;
+        if (px->row_stride == INT64_MIN) return PHASH_EBADARG;
+        const int64_t stride = px->row_stride < 0 ? -px->row_stride : px->row_stride;
+        if (stride > (PTRDIFF_MAX - line) / (px->rows - 1)) return PHASH_EBADARG;
     }
     const phash_kernels *k = kernels_for(isa);
     if (k == NULL) return PHASH_EISA;
