@@ -71,7 +71,8 @@ typedef struct {
 
 /* Pillow's resampling coefficients for one axis, in its own layout: output i
  * reads `bounds[2 i + 1]` source samples from `bounds[2 i]`, with weights
- * kk[i * ksize + 0 ..], normalised to fixed point (PRECISION_BITS = 22). */
+ * kk[i * ksize + 0 ..], normalised to fixed point (PRECISION_BITS = 22); the
+ * weights after those (zeros in Pillow's tables) are never used. */
 typedef struct {
     int64_t in_size;
     int out_size;

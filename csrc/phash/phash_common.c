@@ -98,14 +98,17 @@ int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *k) {
  * |k| <= 2^23 (table_ok) hi fits int16 and so does lo < 2^12, and a 16-bit
  * multiply-add's pair of 255 * lo fits int32. A long window starts at an
  * aligned luma index (xmin rounded down to kalign), its weights shifted right
- * by as many zeros, so the SIMD loads never straddle a cache line. */
+ * by as many zeros, so the SIMD loads never straddle a cache line. Only the
+ * window's own weights are copied: the SIMD passes read whole vectors past
+ * its end, and a table passed in may hold anything there (Pillow's loop, and
+ * the scalar pass, never read it). */
 static void split_weights(phash_plan *p) {
     const int n = p->n, ks = p->h.ksize, stride = p->kstride;
     memset(p->kk_split, 0, (size_t)2 * n * stride * sizeof(int16_t));
     for (int o = 0; o < n; o++) {
-        const int shift = p->h.bounds[2 * o] % p->kalign;
+        const int shift = p->h.bounds[2 * o] % p->kalign, count = p->h.bounds[2 * o + 1];
         int16_t *hi = p->kk_split + (size_t)2 * o * stride + shift, *lo = hi + stride;
-        for (int i = 0; i < ks; i++) {
+        for (int i = 0; i < count; i++) {
             const int32_t k = p->h.kk[(size_t)o * ks + i];
             hi[i] = (int16_t)(k >> PHASH_SPLIT_SHIFT);
             lo[i] = (int16_t)(k & ((1 << PHASH_SPLIT_SHIFT) - 1));
