@@ -584,6 +584,23 @@ def test_table_weights_after_a_window_are_unused(isa):
         assert assert_imagehash_or_tie(im, 8, got=got) == 0
 
 
+@pytest.mark.parametrize("isa", ISAS)
+def test_height_not_resized_reads_every_line(isa):
+    """When the height is already n, the vertical pass is skipped and the first
+    pass's n lines are the result. A vertical table passed in whose windows leave
+    out the last line used to leave that line of the result unwritten (stale
+    workspace memory; found by csrc/fuzz/fuzz_phash.c): all n lines are read."""
+    n = 32
+    for w in (20, 50, 300):
+        im = photo("noise", n, w, seed=w)
+        v = _native.phash_table(n, n).copy()
+        bounds = v[:2 * n].reshape(n, 2)
+        bounds[bounds[:, 0] + bounds[:, 1] == n, 1] -= 1
+        got, grey = _plan_hash(im, 8, isa, None, v)
+        assert np.array_equal(grey, np.asarray(im.convert("L").resize((n, n), LANCZOS))), w
+        assert assert_imagehash_or_tie(im, 8, got=got) == 0
+
+
 # ------------------------------------------------------------------ the PHash type
 def test_phash_type_matches_imagehash():
     a, b = photo("blobs", 200, 150, seed=1), photo("blobs", 200, 150, seed=2)

@@ -120,7 +120,8 @@ int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *dscr
 /* Lays the plan out in `workspace` (phash_workspace_bytes of it, any
  * alignment) and fills the coefficients: copied from `h_table` / `v_table`
  * (phash_table_fill's layout; checked to stay inside the image) or, where
- * NULL, computed. */
+ * NULL, computed. An axis whose size does not change is not resampled,
+ * whatever its table says (when the height is n, all n lines are the result). */
 int phash_plan_init(phash_plan *plan, int64_t width, int64_t height, int hash_size,
                     int vertical_first, const int32_t *h_table, const int32_t *v_table,
                     void *workspace);

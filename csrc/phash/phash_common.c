@@ -264,7 +264,7 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
     memset(p->luma2 + width, 0, PHASH_LUMA_PAD * sizeof(int16_t));
     p->scratch = (double *)(w + lay.scratch);
     /* The vertical coefficients decide which source lines are read
-     * (Pillow's ybox_first .. ybox_last), whether or not the height changes. */
+     * (Pillow's ybox_first .. ybox_last) when the height changes. */
     int status = axis_init(&p->v, v_table, p->scratch);
     if (status != PHASH_OK) return status;
     if (p->need_h) {
@@ -272,8 +272,16 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
         if (status != PHASH_OK) return status;
         split_weights(p);
     }
-    p->row_first = p->v.bounds[0];
-    p->row_last = (int64_t)p->v.bounds[2 * n - 2] + p->v.bounds[2 * n - 1];
+    if (p->need_v) {
+        p->row_first = p->v.bounds[0];
+        p->row_last = (int64_t)p->v.bounds[2 * n - 2] + p->v.bounds[2 * n - 1];
+    } else {
+        /* The first pass's n lines are the image: all of them, whatever a
+         * table passed in says (Pillow's reads lines 0 .. n-1, and one that
+         * read fewer would leave lines of the result unwritten). */
+        p->row_first = 0;
+        p->row_last = height;
+    }
     if (!p->vertical_first) {
         /* lines never fed hash as black rather than as stale memory */
         memset(p->temp, 0, (size_t)(p->row_last - p->row_first) * n);
