@@ -531,6 +531,76 @@ def test_native_plan_rejects_bad_arguments():
     assert _native.PHashPlan(w, h, 8, False, 0).finish() == bytes(8)
 
 
+def test_native_plan_rejects_lines_past_the_address_space():
+    """numpy's as_strided can describe lines that cannot exist. Those whose offsets
+    would overflow are refused, not followed: -2^63 could not be negated (undefined
+    behaviour in the check itself), and 2^63 - 1 took the kernel past the address
+    space (found by csrc/fuzz/fuzz_phash.c)."""
+    w, h = 50, 40
+    base = np.zeros((1, w * 3), np.uint8)
+    plan = _native.PHashPlan(w, h, 8, False, 0)
+    for stride in (-(1 << 63), (1 << 63) - 1, -((1 << 63) - 1)):
+        lines = np.lib.stride_tricks.as_strided(base, shape=(2, w * 3), strides=(stride, 1))
+        with pytest.raises(ValueError):
+            plan.rows_lines(lines, 3, 0)
+    # a single line's stride is never used
+    one = np.lib.stride_tricks.as_strided(base, shape=(1, w * 3), strides=(-(1 << 63), 1))
+    plan.rows_lines(one, 3, 0)
+
+
+def _plan_hash(im: Image.Image, hash_size: int, isa: str, h_table=None, v_table=None):
+    """(PHash, resized image) of an RGB image through a plan given these tables."""
+    rgb = np.asarray(im.convert("RGB"))
+    h, w = rgb.shape[:2]
+    vf = P.vertical_first(w, h, 4 * hash_size)
+    with tidehash.use_isa(isa):
+        plan = _native.PHashPlan(w, h, hash_size, vf, tidehash.cpu.current_isa(), h_table,
+                                 v_table)
+        plan.rows_lines(rgb.reshape(h, w * 3), 3, 0)
+        raw, grey, _ = plan.finish(True)
+    return PHash(raw, hash_size), grey
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_table_weights_after_a_window_are_unused(isa):
+    """Output i of a table reads bounds[2 i + 1] weights; what follows them (zeros
+    in Pillow's tables) is never read by Pillow's loop, and a table passed in may
+    hold anything there. The SIMD horizontal passes, which load whole vectors past
+    a window's end, used to add it in (found by csrc/fuzz/fuzz_phash.c)."""
+    n = 32
+    # 2000 / 32: windows of 377 taps, over PHASH_ALIGN_MIN_KSIZE (aligned loads)
+    for h, w in [(19, 47), (40, 300), (30, 2000), (300, 40)]:
+        im = photo("noise", h, w, seed=w)
+        tables = []
+        for size in (w, h):
+            t = _native.phash_table(size, n).copy()
+            bounds, kk = t[:2 * n].reshape(n, 2), t[2 * n:].reshape(n, -1)
+            for o, (_, count) in enumerate(bounds):
+                if count < kk.shape[1]:  # sum |k| stays under 2^23 (about 1.2 * 2^22 + 2^20)
+                    kk[o, count] = (1 << 20) - o
+            tables.append(t)
+        got, grey = _plan_hash(im, 8, isa, *tables)
+        assert np.array_equal(grey, np.asarray(im.convert("L").resize((n, n), LANCZOS))), (h, w)
+        assert assert_imagehash_or_tie(im, 8, got=got) == 0
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_height_not_resized_reads_every_line(isa):
+    """When the height is already n, the vertical pass is skipped and the first
+    pass's n lines are the result. A vertical table passed in whose windows leave
+    out the last line used to leave that line of the result unwritten (stale
+    workspace memory; found by csrc/fuzz/fuzz_phash.c): all n lines are read."""
+    n = 32
+    for w in (20, 50, 300):
+        im = photo("noise", n, w, seed=w)
+        v = _native.phash_table(n, n).copy()
+        bounds = v[:2 * n].reshape(n, 2)
+        bounds[bounds[:, 0] + bounds[:, 1] == n, 1] -= 1
+        got, grey = _plan_hash(im, 8, isa, None, v)
+        assert np.array_equal(grey, np.asarray(im.convert("L").resize((n, n), LANCZOS))), w
+        assert assert_imagehash_or_tie(im, 8, got=got) == 0
+
+
 # ------------------------------------------------------------------ the PHash type
 def test_phash_type_matches_imagehash():
     a, b = photo("blobs", 200, 150, seed=1), photo("blobs", 200, 150, seed=2)

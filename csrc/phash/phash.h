@@ -55,6 +55,8 @@ enum {
 
 /* 8-bit pixels: `rows` lines of `cols` pixels, `channels` bytes per pixel,
  * consecutive lines `row_stride` bytes apart (negative for a bottom-up view).
+ * With two lines or more, lines that overlap (|row_stride| < cols * channels)
+ * or could not all lie in the address space are PHASH_EBADARG.
  *   channels 1: grey (Pillow "L")
  *   channels 3: packed RGB
  *   channels 4: RGBX / RGBA as Pillow stores them; the 4th byte is ignored,
@@ -69,7 +71,8 @@ typedef struct {
 
 /* Pillow's resampling coefficients for one axis, in its own layout: output i
  * reads `bounds[2 i + 1]` source samples from `bounds[2 i]`, with weights
- * kk[i * ksize + 0 ..], normalised to fixed point (PRECISION_BITS = 22). */
+ * kk[i * ksize + 0 ..], normalised to fixed point (PRECISION_BITS = 22); the
+ * weights after those (zeros in Pillow's tables) are never used. */
 typedef struct {
     int64_t in_size;
     int out_size;
@@ -117,7 +120,8 @@ int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *dscr
 /* Lays the plan out in `workspace` (phash_workspace_bytes of it, any
  * alignment) and fills the coefficients: copied from `h_table` / `v_table`
  * (phash_table_fill's layout; checked to stay inside the image) or, where
- * NULL, computed. */
+ * NULL, computed. An axis whose size does not change is not resampled,
+ * whatever its table says (when the height is n, all n lines are the result). */
 int phash_plan_init(phash_plan *plan, int64_t width, int64_t height, int hash_size,
                     int vertical_first, const int32_t *h_table, const int32_t *v_table,
                     void *workspace);

@@ -98,14 +98,17 @@ int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *k) {
  * |k| <= 2^23 (table_ok) hi fits int16 and so does lo < 2^12, and a 16-bit
  * multiply-add's pair of 255 * lo fits int32. A long window starts at an
  * aligned luma index (xmin rounded down to kalign), its weights shifted right
- * by as many zeros, so the SIMD loads never straddle a cache line. */
+ * by as many zeros, so the SIMD loads never straddle a cache line. Only the
+ * window's own weights are copied: the SIMD passes read whole vectors past
+ * its end, and a table passed in may hold anything there (Pillow's loop, and
+ * the scalar pass, never read it). */
 static void split_weights(phash_plan *p) {
     const int n = p->n, ks = p->h.ksize, stride = p->kstride;
     memset(p->kk_split, 0, (size_t)2 * n * stride * sizeof(int16_t));
     for (int o = 0; o < n; o++) {
-        const int shift = p->h.bounds[2 * o] % p->kalign;
+        const int shift = p->h.bounds[2 * o] % p->kalign, count = p->h.bounds[2 * o + 1];
         int16_t *hi = p->kk_split + (size_t)2 * o * stride + shift, *lo = hi + stride;
-        for (int i = 0; i < ks; i++) {
+        for (int i = 0; i < count; i++) {
             const int32_t k = p->h.kk[(size_t)o * ks + i];
             hi[i] = (int16_t)(k >> PHASH_SPLIT_SHIFT);
             lo[i] = (int16_t)(k & ((1 << PHASH_SPLIT_SHIFT) - 1));
@@ -261,7 +264,7 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
     memset(p->luma2 + width, 0, PHASH_LUMA_PAD * sizeof(int16_t));
     p->scratch = (double *)(w + lay.scratch);
     /* The vertical coefficients decide which source lines are read
-     * (Pillow's ybox_first .. ybox_last), whether or not the height changes. */
+     * (Pillow's ybox_first .. ybox_last) when the height changes. */
     int status = axis_init(&p->v, v_table, p->scratch);
     if (status != PHASH_OK) return status;
     if (p->need_h) {
@@ -269,8 +272,16 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
         if (status != PHASH_OK) return status;
         split_weights(p);
     }
-    p->row_first = p->v.bounds[0];
-    p->row_last = (int64_t)p->v.bounds[2 * n - 2] + p->v.bounds[2 * n - 1];
+    if (p->need_v) {
+        p->row_first = p->v.bounds[0];
+        p->row_last = (int64_t)p->v.bounds[2 * n - 2] + p->v.bounds[2 * n - 1];
+    } else {
+        /* The first pass's n lines are the image: all of them, whatever a
+         * table passed in says (Pillow's reads lines 0 .. n-1, and one that
+         * read fewer would leave lines of the result unwritten). */
+        p->row_first = 0;
+        p->row_last = height;
+    }
     if (!p->vertical_first) {
         /* lines never fed hash as black rather than as stale memory */
         memset(p->temp, 0, (size_t)(p->row_last - p->row_first) * n);
@@ -302,10 +313,18 @@ static const phash_kernels *kernels_for(th_isa isa) {
 int phash_rows(const phash_plan *p, const phash_pixels *px, int64_t first_row, th_isa isa) {
     if (p == NULL || px == NULL || px->data == NULL || px->rows < 0 || px->cols != p->width ||
         (px->channels != 1 && px->channels != 3 && px->channels != 4) || first_row < 0 ||
-        first_row > p->height - px->rows ||
-        (px->rows > 1 && (px->row_stride < 0 ? -px->row_stride : px->row_stride) <
-                             px->cols * px->channels)) {
+        first_row > p->height - px->rows) {
         return PHASH_EBADARG;
+    }
+    /* Lines may not overlap (|row_stride| >= line), and must fit in the address
+     * space, so that no offset the passes compute overflows. Tested without
+     * negating INT64_MIN. */
+    const int64_t line = px->cols * px->channels; /* <= 4 * PHASH_MAX_DIM */
+    if (px->rows > 1) {
+        if (px->row_stride > -line && px->row_stride < line) return PHASH_EBADARG;
+        if (px->row_stride == INT64_MIN) return PHASH_EBADARG;
+        const int64_t stride = px->row_stride < 0 ? -px->row_stride : px->row_stride;
+        if (stride > (PTRDIFF_MAX - line) / (px->rows - 1)) return PHASH_EBADARG;
     }
     const phash_kernels *k = kernels_for(isa);
     if (k == NULL) return PHASH_EISA;
