@@ -29,9 +29,7 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 
@@ -48,6 +46,7 @@ from bench_pdq import (  # noqa: E402
 )
 
 import tidehash  # noqa: E402
+from tidehash.bench.machine import scratch_dir  # noqa: E402
 
 ALGOS = ("pdq", "md5", "sha256")
 
@@ -105,14 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     load_start = loadavg()
-    tmp = None
-    if args.image_dir:
-        image_dir = args.image_dir
-        os.makedirs(image_dir, exist_ok=True)
-    else:
-        tmp = image_dir = tempfile.mkdtemp(prefix="tidehash-digest-")
     rows = []
-    try:
+    with scratch_dir(args.image_dir, "tidehash-digest-") as image_dir:
         images = prepare_images(args.sizes, 1, image_dir, log)
         for img in images:
             for fmt, path in img.files.items():
@@ -129,9 +122,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append({"size": img.label, "format": fmt, "file_bytes": len(data),
                              "ms": ms, "reps": len(res["pdq"].samples),
                              "summaries": {k: r.summary() for k, r in res.items()}})
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     info = tidehash.cpu_info()
     print(f"tidehash MD5+SHA-256 benchmark ({'cold' if args.cold else 'warm'} page cache, "

@@ -36,9 +36,7 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +60,7 @@ from bench_pdq import (  # noqa: E402
 
 import tidehash  # noqa: E402
 from tidehash import image as tidehash_image  # noqa: E402
+from tidehash.bench.machine import scratch_dir  # noqa: E402
 from tidehash.image import FAST_MIN_SIDE  # noqa: E402
 
 CORPUS_VERSION = 1  # bump when the derivation below changes (cached --work-dir files)
@@ -417,13 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     load_start = loadavg()
-    tmp = None
-    if args.work_dir:
-        work_dir = args.work_dir
-        os.makedirs(work_dir, exist_ok=True)
-    else:
-        tmp = work_dir = tempfile.mkdtemp(prefix="tidehash-fast-")
-    try:
+    with scratch_dir(args.work_dir, "tidehash-fast-") as work_dir:
         sources = source_photos(args.photos, count, log)
         log(f"building the corpus: {len(sources)} sources x {len(sizes)} sizes in {work_dir}")
         images = build_corpus(sources, sizes, work_dir, log)
@@ -431,9 +424,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         dist = measure_distances(images, floors, log)
         speed = {} if args.no_speed else measure_speed(images, args.time_images, args.rounds,
                                                        floors, log)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     info = tidehash.cpu_info()
     corpus = (f"{len(sources)} photographs from {args.photos}" if args.photos else

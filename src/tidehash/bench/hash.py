@@ -43,9 +43,7 @@ import importlib
 import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 
@@ -55,7 +53,7 @@ from PIL import Image, features
 
 import tidehash
 
-from .machine import cpu_model, dist_version, loadavg
+from .machine import cpu_model, dist_version, loadavg, scratch_dir
 from .photos import GENERATOR_VERSION, BenchImage, parse_sizes, prepare_images
 from .timing import run_interleaved, with_isa
 
@@ -473,13 +471,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
     t_start = time.perf_counter()
     load_start = loadavg()
     problems: list[str] = []
-    tmp = None
-    if args.image_dir:
-        image_dir = args.image_dir
-        os.makedirs(image_dir, exist_ok=True)
-    else:
-        tmp = image_dir = tempfile.mkdtemp(prefix="tidehash-bench-")
-    try:
+    with scratch_dir(args.image_dir, "tidehash-bench-") as image_dir:
         log(f"preparing images in {image_dir}")
         images = prepare_images(args.sizes, args.seed, image_dir, log)
         hash_rows = bench_hash_only(images, isas, pdqhash, policy["hash"], policy["warmup"],
@@ -490,9 +482,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
         phash_rows = [] if args.skip_phash else bench_phash(
             images, args.phash_sizes, isas, single_isa, imagehash, policy["hash"],
             policy["warmup"], args.repeats, log, problems)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def status(module, flag):
         if module is not None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import shutil
 import sys
+import tempfile
 
 
 def cpu_model() -> str:
@@ -45,3 +48,18 @@ def dist_version(name: str) -> str | None:
     except PackageNotFoundError:
         mod = sys.modules.get(name)
         return str(getattr(mod, "__version__", None)) if mod is not None else None
+
+
+@contextlib.contextmanager
+def scratch_dir(path: str | None, prefix: str):
+    """``path`` (created if needed, kept afterwards) or, for None, a temporary folder
+    removed when the block ends: where a benchmark writes its inputs."""
+    if path:
+        os.makedirs(path, exist_ok=True)
+        yield path
+        return
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
