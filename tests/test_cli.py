@@ -374,6 +374,40 @@ def test_ctrl_c_swallowed_by_library_code_still_exits_130_without_output(tmp_pat
     assert not out.exists()
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    # the interrupt belongs to that run: the next one, here from another thread (where no
+    # handler is installed), runs and writes its output
+    import threading
+
+    monkeypatch.setattr(hashing_cmd, "hash_files", real)
+    codes = []
+    worker = threading.Thread(target=lambda: codes.append(
+        main(["hash", str(good[0]), "-o", str(out)])))
+    worker.start()
+    worker.join(60)
+    assert codes == [0] and out.exists()
+
+
+def test_index_build_interrupted_while_saving_writes_nothing(tmp_path, pdq_list, monkeypatch):
+    """An interrupt swallowed while the index file is written: nothing is renamed in."""
+    import tidehash.formats.binary as binary
+    from tidehash.cli import main
+
+    real = binary.atomic_file
+
+    def interrupted(path, before_commit=None):
+        def swallow_then_check():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+            before_commit()
+        return real(path, swallow_then_check)
+
+    monkeypatch.setattr(binary, "atomic_file", interrupted)
+    idx = tmp_path / "x.idx"
+    assert main(["index", "build", str(pdq_list), "-o", str(idx)]) == 130
+    assert not idx.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
 
 
 def test_hash_progress_bar_on_a_terminal(tmp_path):

@@ -151,8 +151,47 @@ HOSTILE = {
     "array spec not a mapping": lambda d: _arrays(d, "pdq").update(ids=7),
     "skipped not a mapping": lambda d: d.update(skipped=[1]),
     "directory not a mapping": lambda d: d.clear() or d.update({"0": 0}),
+    "no sources for the entries": lambda d: d.update(sources=[]),
+    "extra not a mapping": lambda d: d.update(extra=[1]),
+    "format not a string": lambda d: d.update(format=5),
+    "rows a float": lambda d: d["groups"]["pdq"].update(rows=1.0),
+    "offset a bool": lambda d: _arrays(d, "pdq")["hashes"].update(offset=True),
+    "error line a string": lambda d: d.update(errors=[["a", "1", "r", "t"]]),
+    "error of 3 fields": lambda d: d.update(errors=[["a", 1, "r"]]),
     "sources not a list": lambda d: d.pop("sources"),
 }
+
+
+@pytest.mark.parametrize("text", [
+    b'"Infinity"', b"Infinity", b"-Infinity", b"NaN", b"1e999", b"[" * 100_000])
+@pytest.mark.parametrize("field", ["offset", "rows", "error_count", "crc32", "skipped"])
+def test_non_numbers_and_deep_nesting_are_refused(small_file, field, text):
+    """JSON constants Python accepts (Infinity, NaN, 1e999) and nesting deep enough to
+    exhaust the recursion limit: ListFileError, not OverflowError / RecursionError."""
+    data = small_file.read_bytes()
+    length = struct.unpack_from("<I", data, 12)[0]
+    directory = json.loads(data[24:24 + length])
+    marker = 987654321
+    if field == "offset":
+        _arrays(directory, "pdq")["hashes"]["offset"] = marker
+    elif field == "rows":
+        directory["groups"]["pdq"]["rows"] = marker
+    elif field == "crc32":
+        _arrays(directory, "md5")["hashes"]["crc32"] = marker
+    elif field == "skipped":
+        directory["skipped"] = {"x": marker}
+    else:
+        directory[field] = marker
+    body = json.dumps(directory, separators=(",", ":")).encode().replace(
+        str(marker).encode(), text)
+    head = data[:12] + struct.pack("<II", len(body), zlib.crc32(body)) + data[20:24]
+    first = struct.calcsize("<8sIIII") + length
+    # the arrays stay where they were: the new directory is padded (or, if longer, the
+    # file is rebuilt with the arrays moved - which the offsets would not match: refused)
+    bad = head + body.ljust(length) + data[first:] if len(body) <= length else head + body
+    for verify in (True, False):
+        with pytest.raises(ListFileError):
+            load_list(bad, verify=verify)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -180,6 +219,8 @@ def _poke(data: bytes, signal: str, array: str, index: int, value: int) -> bytes
 
 @pytest.mark.parametrize("signal,array,index,value", [
     ("pdq", "entry_row", 0, 7), ("pdq", "order", 1, -1), ("pdq", "offsets", 1, 5),
+    ("pdq", "order", 1, 0),  # not a permutation: an entry shown twice, another hidden
+    ("pdq", "offsets", 1, 0),
     ("pdq", "source_codes", 0, 99), ("pdq", "quality", 0, 300),
     ("pdq", "labels.ends", 0, 1 << 40), ("md5", "sorted", 0, 3),
     ("vpdq", "frames", 1, 9), ("vpdq", "frame_quality", 0, -5),
@@ -188,6 +229,32 @@ def test_out_of_range_content_is_refused(small_file, signal, array, index, value
     data = _poke(small_file.read_bytes(), signal, array, index, value)
     with pytest.raises(ListFileError):
         load_list(data)
+
+
+def test_tables_that_hide_or_repeat_entries_are_refused(tmp_path):
+    """Index tables that are in range but inconsistent would hide listed hashes or show
+    entries twice: a digest order that is not a permutation, an entry moved to another
+    row's CSR slice."""
+    recs = [HashRecord("md5", "11" * 16, id=1), HashRecord("md5", "22" * 16, id=2),
+            HashRecord("pdq", "ab" * 32, id=3), HashRecord("pdq", "cd" * 32, id=4),
+            HashRecord("pdq", "ab" * 32, id=5)]
+    path = tmp_path / "t.thl"
+    save_list(HashList.from_records(recs), path)
+    data = path.read_bytes()
+    assert load_list(data).md5.find(np.full((1, 16), 0x22, np.uint8)).tolist() == [1]
+    for signal, array, index, value in (("md5", "sorted", 1, 0),      # [0, 0]
+                                        ("pdq", "entry_row", 1, 0),   # entry 1 claims row 0
+                                        ("pdq", "order", 0, 1)):      # [1, 1, 2]
+        with pytest.raises(ListFileError):
+            load_list(_poke(data, signal, array, index, value))
+
+
+def test_bad_lines_survive_the_round_trip(tmp_path):
+    hl = read_list(b"pdq " + b"ab" * 32 + b"\nbad\npdq zz\n")
+    assert hl.error_count == 2
+    save_list(hl, tmp_path / "e.thl")
+    back = load_list(tmp_path / "e.thl")
+    assert back.errors == hl.errors and back.error_count == 2
 
 
 def test_index_load_reports_a_damaged_list_file(small_file):
@@ -288,3 +355,35 @@ def _small_bytes() -> bytes:
 
 
 _SMALL = _small_bytes()
+
+
+def test_a_pipe_is_read_once(tmp_path):
+    """A named pipe (as `<(zcat list.gz)` gives) is not peeked at for the list-file
+    magic: its bytes could not be read a second time."""
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    line = b"pdq " + b"ab" * 32 + b"\n"
+
+    def write():
+        with open(fifo, "wb") as f:
+            f.write(line)
+
+    result = {}
+
+    def read():
+        result["hl"] = read_list(str(fifo))
+
+    writer = threading.Thread(target=write, daemon=True)
+    reader = threading.Thread(target=read, daemon=True)
+    writer.start()
+    reader.start()
+    reader.join(20)
+    if reader.is_alive():  # unblock the reader's second open before failing
+        with open(fifo, "wb"):
+            pass
+        reader.join(5)
+        pytest.fail("read_list of a pipe hung: the pipe was opened twice")
+    assert [r.hash for r in result["hl"].records()] == ["ab" * 32]

@@ -88,8 +88,15 @@ def test_match_file_plain_and_dihedral(tmp_path):
     exact = plain.match_file(tmp_path / "orig.png")
     assert {(x.signal, x.distance) for x in exact} == {("md5", 0), ("pdq", 0)}
     assert plain.match_file(tmp_path / "rot.png") == []
-    rot = Matcher(hl, dihedral=True).match_file(tmp_path / "rot.png")
+    turned = Matcher(hl, dihedral=True)
+    rot = turned.match_file(tmp_path / "rot.png")
     assert len(rot) == 1 and rot[0].variant not in (None, 0) and rot[0].distance <= 31
+    # in one batch, a record hashed without its variants does not stop the others' search
+    with_variants = tidehash.hash_file(tmp_path / "rot.png", dihedral=True)
+    without = tidehash.hash_file(tmp_path / "copy.jpg")
+    batch = turned.match_records([without, with_variants])
+    assert batch == [turned.match_record(without), turned.match_record(with_variants)]
+    assert batch[1] == rot and [x.entries[0].id for x in batch[0]] == [42]
 
 
 def test_match_video_rule(tmp_path):

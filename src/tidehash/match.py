@@ -261,15 +261,14 @@ class Matcher:
         """A Matcher over a list file (``tidehash index build``: loaded by memory map),
         an index file (``Index.save``: its ids are the entries' ids) or any text list
         ``read_list`` reads. ``options`` as for Matcher()."""
-        from .formats import read_list
-        from .formats.binary import is_list_file, load_list
+        from .formats import is_regular_list_file, read_list
+        from .formats._stream import regular_file_starts_with
+        from .formats.binary import load_list
         from .index import _MAGIC
 
-        with open(path, "rb") as f:
-            magic = f.read(8)
-        if is_list_file(magic):
+        if is_regular_list_file(path):
             return cls(load_list(path, mmap=mmap), **options)
-        if magic == _MAGIC:
+        if regular_file_starts_with(path, _MAGIC):
             return cls(_index_as_list(Index.load(path, mmap=mmap), os.fspath(path)),
                        **options)
         return cls(read_list(path), **options)
@@ -400,14 +399,21 @@ class Matcher:
                 for i, ms in zip(at, found):
                     out[i] += ms
         at = [i for i, r in enumerate(records) if getattr(r, "pdq", None) is not None]
-        if at:
-            use_variants = self.dihedral and all(records[i].pdq_dihedral for i in at)
-            if use_variants:
-                codes = np.stack([hashes_to_array(list(records[i].pdq_dihedral)) for i in at])
+        # with dihedral matching, records that carry their 8 variants search them all; the
+        # others (hashed without dihedral=True) search their one hash
+        turned = [i for i in at if self.dihedral and getattr(records[i], "pdq_dihedral", None)]
+        turned_set = set(turned)
+        plain = [i for i in at if i not in turned_set]
+        for rows, variants in ((turned, True), (plain, False)):
+            if not rows:
+                continue
+            if variants:
+                codes = np.stack([hashes_to_array(list(records[i].pdq_dihedral))
+                                  for i in rows])
             else:
-                codes = hashes_to_array([records[i].pdq for i in at])
-            found = self.match_pdq_batch(codes, [records[i].pdq.quality for i in at])
-            for i, ms in zip(at, found):
+                codes = hashes_to_array([records[i].pdq for i in rows])
+            found = self.match_pdq_batch(codes, [records[i].pdq.quality for i in rows])
+            for i, ms in zip(rows, found):
                 out[i] += ms
         for i, r in enumerate(records):
             if getattr(r, "vpdq", None) is not None:

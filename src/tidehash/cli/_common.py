@@ -35,11 +35,11 @@ def _on_sigint(signum, frame):
 def install_sigint_handler():
     """Install the CLI's SIGINT handler (main thread only, and only over Python's
     default one); returns what to restore, or None when nothing was installed."""
+    _INTERRUPTED.clear()  # each run starts uninterrupted, whether or not it installs
     if threading.current_thread() is not threading.main_thread():
         return None
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return None
-    _INTERRUPTED.clear()
     signal.signal(signal.SIGINT, _on_sigint)
     return signal.default_int_handler
 

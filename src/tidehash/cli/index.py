@@ -49,7 +49,7 @@ def index_build_command(lists, output, from_format, strict):
     check_interrupted()
     built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     size = save_list(hl, output, extra={"lists": [os.fspath(x) for x in lists],
-                                        "built": built})
+                                        "built": built}, before_commit=check_interrupted)
     if sys.stderr.isatty():
         counts = ", ".join(f"{len(hl[s])} {s}" for s in hl.signals) or "no hashes"
         _err(f"{output}: {counts} ({hl.n_entries} entries, {size} bytes)")

@@ -73,12 +73,9 @@ def _list_file(source):
     """A tidehash list file (path, bytes, or a seekable binary file object) loaded,
     or None when ``source`` is not one."""
     if isinstance(source, (str, os.PathLike)):
-        try:
-            with open(source, "rb") as f:
-                magic = f.read(len(LIST_FILE_MAGIC))
-        except IsADirectoryError:
+        if not is_regular_list_file(source):
             return None
-        return load_list(source) if magic == LIST_FILE_MAGIC else None
+        return load_list(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return load_list(source) if bytes(source[:8]) == LIST_FILE_MAGIC else None
     seekable = getattr(source, "seekable", None)
@@ -89,6 +86,12 @@ def _list_file(source):
         if magic == LIST_FILE_MAGIC:
             return load_list(source.read())
     return None
+
+
+def is_regular_list_file(path) -> bool:
+    """Whether ``path`` is a regular file that starts like a tidehash list file (a pipe
+    is never peeked at: its bytes could not be read twice)."""
+    return _stream.regular_file_starts_with(path, LIST_FILE_MAGIC)
 
 
 def _only(hash_list: HashList, signal: str | None) -> HashList:
@@ -106,10 +109,11 @@ def detect_format(source) -> str | None:
     64 KB; None for one without a single hash line (empty, blank, comments). Raises
     HashFormatError when nothing fits. A file object is read from (pass a path, or
     read_list with format=None, to keep it)."""
-    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
-        with Source(source) as src:
-            if src.peek(len(LIST_FILE_MAGIC)) == LIST_FILE_MAGIC:
-                return "tidehash"
+    if isinstance(source, (str, os.PathLike)) and is_regular_list_file(source):
+        return "tidehash"
+    if isinstance(source, (bytes, bytearray, memoryview)) \
+            and bytes(source[:len(LIST_FILE_MAGIC)]) == LIST_FILE_MAGIC:
+        return "tidehash"
     with Source(source) as src:
         return _sniff(src)[0]
 

@@ -41,7 +41,7 @@ import numpy as np
 from .._atomic import atomic_file
 from ..errors import HashFormatError
 from ..video import VPDQFeature
-from .model import HASH_BYTES, SIGNAL_TYPES, HashList, SignalHashes, StringColumn
+from .model import HASH_BYTES, SIGNAL_TYPES, BadLine, HashList, SignalHashes, StringColumn
 
 MAGIC = b"TIDELST\x00"
 VERSION = 1
@@ -114,11 +114,13 @@ def _group_arrays(group: SignalHashes) -> dict[str, np.ndarray]:
     return {name: np.ascontiguousarray(a, dtype=_ARRAYS[name][0]) for name, a in arrays.items()}
 
 
-def save_list(hash_list: HashList, path, *, extra: dict | None = None) -> int:
+def save_list(hash_list: HashList, path, *, extra: dict | None = None,
+              before_commit=None) -> int:
     """Write ``hash_list`` to ``path`` as a tidehash list file, atomically (a
     temporary file in the same folder, fsync, rename). ``extra``: JSON-able
     metadata kept in the directory (``tidehash index build`` records the lists it
-    read). Returns the file's size in bytes."""
+    read). ``before_commit()`` is called just before the rename; if it raises,
+    nothing is written. Returns the file's size in bytes."""
     from .. import __version__
 
     plan = []  # (name, array)
@@ -135,6 +137,7 @@ def save_list(hash_list: HashList, path, *, extra: dict | None = None) -> int:
         "tidehash": __version__, "sources": list(hash_list.sources),
         "format": hash_list.format, "error_count": hash_list.error_count,
         "removed": hash_list.removed, "skipped": dict(hash_list.skipped),
+        "errors": [[e.source, e.line, e.reason, e.text] for e in hash_list.errors],
         "extra": extra or {}, "groups": groups,
     }
 
@@ -154,7 +157,7 @@ def save_list(hash_list: HashList, path, *, extra: dict | None = None) -> int:
     if len(text) > reserve:  # cannot happen: each offset adds at most 20 digits
         raise AssertionError("list file directory outgrew its space")
     head = _HEAD.pack(MAGIC, VERSION, len(text), zlib.crc32(text), 0)
-    with atomic_file(path) as f:
+    with atomic_file(path, before_commit) as f:
         f.write(head + text)
         pos = len(head) + len(text)
         for signal, name, arr in plan:
@@ -203,13 +206,39 @@ def _parse(buf: np.ndarray, name: str, verify: bool) -> HashList:
     if zlib.crc32(text) != crc:
         raise ListFileError(f"{name}: directory is corrupt (checksum mismatch)")
     try:
-        directory = json.loads(text)
-        sources = [str(s) for s in directory["sources"]]
-        groups = directory["groups"]
-        if not isinstance(groups, dict):
-            raise TypeError("groups")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ListFileError(f"{name}: malformed directory ({exc})") from None
+        return _parse_directory(buf, name, verify, length, json.loads(
+            text, parse_constant=_no_constant))
+    except ListFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile directory provokes
+        raise ListFileError(f"{name}: malformed directory ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})") from None
+
+
+def _no_constant(word: str):
+    raise ValueError(f"{word} is not a number a list file holds")
+
+
+def _int(value, what: str) -> int:
+    """A JSON integer (not a bool, float or string)."""
+    if type(value) is not int:
+        raise ValueError(f"{what}: {value!r:.40} is not an integer")
+    return value
+
+
+def _str(value, what: str) -> str:
+    if type(value) is not str:
+        raise ValueError(f"{what}: {value!r:.40} is not a string")
+    return value
+
+
+def _parse_directory(buf: np.ndarray, name: str, verify: bool, length: int,
+                     directory) -> HashList:
+    if not isinstance(directory, dict) or not isinstance(directory.get("groups"), dict) \
+            or not isinstance(directory.get("sources"), list):
+        raise ValueError("not a list file directory")
+    sources = [_str(s, "source") for s in directory["sources"]]
+    groups = directory["groups"]
     _check_gaps(buf, name, _HEAD.size + length, groups, verify)
     out = {}
     for signal, spec in groups.items():
@@ -218,21 +247,27 @@ def _parse(buf: np.ndarray, name: str, verify: bool) -> HashList:
         try:
             arrays = {key: _array(buf, name, key, meta, verify)
                       for key, meta in spec["arrays"].items()}
-            out[signal] = _group(signal, arrays, sources, int(spec["rows"]),
-                                 int(spec["entries"]), verify)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            if isinstance(exc, ListFileError):
-                raise
-            raise ListFileError(f"{name}: {signal}: malformed ({exc})") from None
-    try:
-        hl = HashList(out, sources=sources, error_count=int(directory.get("error_count", 0)),
-                      skipped={str(k): int(v) for k, v in
-                               dict(directory.get("skipped") or {}).items()},
-                      removed=int(directory.get("removed", 0)),
-                      format=directory.get("format"))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ListFileError(f"{name}: malformed directory ({exc})") from None
-    hl.extra = directory.get("extra") or {}
+            out[signal] = _group(signal, arrays, sources, _int(spec["rows"], "rows"),
+                                 _int(spec["entries"], "entries"), verify)
+        except ListFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise ListFileError(f"{name}: {signal}: malformed ({type(exc).__name__}: "
+                                f"{str(exc)[:200]})") from None
+    skipped = directory.get("skipped") or {}
+    extra = directory.get("extra") or {}
+    fmt = directory.get("format")
+    if not isinstance(skipped, dict) or not isinstance(extra, dict) \
+            or (fmt is not None and type(fmt) is not str):
+        raise ValueError("skipped, extra or format of the wrong type")
+    errors = [BadLine(_str(src, "error source"), _int(line, "error line"),
+                      _str(reason, "error reason"), _str(text, "error text"))
+              for src, line, reason, text in directory.get("errors") or []]
+    hl = HashList(out, sources=sources, errors=errors,
+                  error_count=_int(directory.get("error_count", 0), "error_count"),
+                  skipped={_str(k, "skipped"): _int(v, "skipped") for k, v in skipped.items()},
+                  removed=_int(directory.get("removed", 0), "removed"), format=fmt)
+    hl.extra = extra
     return hl
 
 
@@ -240,11 +275,11 @@ def _check_gaps(buf: np.ndarray, name: str, start: int, groups: dict, zeros: boo
     """Arrays must not overlap, and (``zeros``) every byte between them (alignment
     padding) must be zero: with the checksums, any changed byte is caught."""
     try:
-        spans = sorted((int(meta["offset"]),
-                        math.prod(int(n) for n in meta["shape"])
+        spans = sorted((_int(meta["offset"], "offset"),
+                        math.prod(_int(n, "shape") for n in meta["shape"])
                         * np.dtype(meta["dtype"]).itemsize)
                        for spec in groups.values() for meta in spec["arrays"].values())
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ListFileError(f"{name}: malformed directory ({exc})") from None
     pos = start
     for offset, nbytes in spans + [(buf.shape[0], 0)]:
@@ -259,8 +294,8 @@ def _array(buf: np.ndarray, name: str, key: str, meta: dict, verify: bool) -> np
     if key not in _ARRAYS:
         raise ListFileError(f"{name}: unknown array {key!r}")
     dtype, ndim = _ARRAYS[key]
-    shape = tuple(int(n) for n in meta["shape"])
-    offset = int(meta["offset"])
+    shape = tuple(_int(n, "shape") for n in meta["shape"])
+    offset = _int(meta["offset"], "offset")
     if meta["dtype"] != dtype or len(shape) != ndim or min(shape, default=0) < 0:
         raise ListFileError(f"{name}: array {key!r}: unexpected type {meta['dtype']} "
                             f"{list(shape)}")
@@ -269,7 +304,8 @@ def _array(buf: np.ndarray, name: str, key: str, meta: dict, verify: bool) -> np
         raise ListFileError(f"{name}: truncated or corrupt (array {key!r} lies outside "
                             f"the file)")
     arr = buf[offset:offset + nbytes].view(dtype).reshape(shape)
-    if verify and zlib.crc32(arr.data if arr.size else b"") != int(meta["crc32"]):
+    crc = _int(meta["crc32"], "crc32")
+    if verify and zlib.crc32(arr.data if arr.size else b"") != crc:
         raise ListFileError(f"{name}: data is corrupt (checksum mismatch in {key!r})")
     if not np.little_endian and arr.dtype.byteorder == "<":
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -283,6 +319,12 @@ def _check(cond: bool, what: str) -> None:
 
 def _in_range(arr: np.ndarray | None, n: int) -> bool:
     return arr is None or arr.size == 0 or (int(arr.min()) >= 0 and int(arr.max()) < n)
+
+
+def _is_permutation(arr: np.ndarray, n: int) -> bool:
+    """Whether ``arr`` holds each of 0 .. n-1 exactly once."""
+    return arr.shape == (n,) and _in_range(arr, n) and (
+        n == 0 or int(np.bincount(arr, minlength=n).max()) == 1)
 
 
 def _monotone(ends: np.ndarray, first_zero: bool, last: int) -> bool:
@@ -306,6 +348,7 @@ def _group(signal: str, arrays: dict, sources: list, rows: int, entries: int,
            verify: bool) -> SignalHashes:
     ids, codes = arrays["ids"], arrays["source_codes"]
     _check(ids.shape == (entries,) and codes.shape == (entries,), "entry arrays")
+    _check(entries == 0 or len(sources) > 0, "entries without a source table")
     quality = arrays.get("quality")
     _check(quality is None or quality.shape == (entries,), "quality")
     hashes = arrays.get("hashes")
@@ -323,12 +366,15 @@ def _group(signal: str, arrays: dict, sources: list, rows: int, entries: int,
         _check(entry_row.shape == (entries,) and order.shape == (entries,)
                and offsets.shape == (rows + 1,), "duplicate tables")
         if verify:
-            _check(_in_range(entry_row, rows) and _in_range(order, entries)
+            _check(_in_range(entry_row, rows) and _is_permutation(order, entries)
                    and _monotone(offsets, True, entries), "duplicate tables")
+            # the entries of row r (order[offsets[r]:offsets[r+1]]) are those whose row is r
+            _check(bool(np.array_equal(entry_row[order], np.repeat(
+                np.arange(rows, dtype=np.int64), np.diff(offsets)))), "duplicate tables")
     else:
         _check(rows == entries, f"{rows} rows for {entries} entries without duplicate tables")
     if verify:
-        _check(_in_range(codes, max(len(sources), 1)), "source codes")
+        _check(_in_range(codes, len(sources)), "source codes")
         if quality is not None:
             _check(quality.size == 0 or (int(quality.min()) >= -1
                                          and int(quality.max()) <= 100), "quality")
@@ -340,7 +386,7 @@ def _group(signal: str, arrays: dict, sources: list, rows: int, entries: int,
     if order_rows is not None:
         _check(order_rows.shape == (rows,), "sorted")
         if verify:
-            _check(_in_range(order_rows, rows) and _rows_sorted(hashes, order_rows),
+            _check(_is_permutation(order_rows, rows) and _rows_sorted(hashes, order_rows),
                    "sorted: rows out of order")
         group._sorted_rows = order_rows
     return group
