@@ -7,6 +7,7 @@
 
 #include "pdq.h"
 #include "pdq_layout.h"
+#include "../common/select_kth.h"
 
 static float g_dct[16][64];  /* D[i][j], i = frequency 1..16 */
 static float g_dct_t[64][16]; /* transposed, for B = T * D^T */
@@ -70,36 +71,14 @@ static void dct64_to_16(const float a[64][64], float b[16][16]) {
     }
 }
 
+TH_DEFINE_SELECT_KTH(select_kth_float, float)
+
 /* The 128th smallest of 256 values (the reference's Torben median returns the
  * lower median for even n). Quickselect on a copy. */
 static float lower_median_256(const float *values) {
     float v[256];
     memcpy(v, values, sizeof v);
-    int lo = 0, hi = 255;
-    const int k = 127;
-    while (lo < hi) {
-        float pivot = v[lo + (hi - lo) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                float tmp = v[i];
-                v[i] = v[j];
-                v[j] = tmp;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j) {
-            hi = j;
-        } else if (k >= i) {
-            lo = i;
-        } else {
-            break;
-        }
-    }
-    return v[k];
+    return select_kth_float(v, 256, 127);
 }
 
 static void to_bits(const float b[16][16], uint8_t out[PDQ_HASH_BYTES]) {

@@ -62,59 +62,27 @@ static inline __m256i fold256(__m512i v) {
     return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
 
-/* sum in[i] * k[i] = 2^12 sum in[i] * hi[i] + sum in[i] * lo[i], for one line
- * or two (`two`: each weight vector loaded once for both), eight outputs at a
- * time. Lane sums may wrap; each total is the true int32 sum modulo 2^32, so it
- * is exact. With two lines, the source lines pf and pf2 (if not NULL) are
- * prefetched meanwhile, spread over the outputs, so memory overlaps arithmetic. */
-static inline __attribute__((always_inline)) void horizontal_lines(
-    const phash_plan *p, const int16_t *luma, const int16_t *luma2, uint8_t *out, uint8_t *out2,
-    const uint8_t *pf, const uint8_t *pf2, size_t pf_bytes, const int two) {
-    const int n = p->n, stride = p->kstride;
-    const size_t pf_lines = (pf_bytes + 63) / 64, per = (pf_lines + n - 1) / n;
-    __m256i ra[8], rb[8];
-    for (int x0 = 0; x0 < n; x0 += 8) {
-        const int group = n - x0 < 8 ? n - x0 : 8;
-        for (int g = 0; g < 8; g++) {
-            ra[g] = rb[g] = _mm256_setzero_si256();
-            if (g >= group) continue;
-            const int x = x0 + g;
-            const size_t first = (size_t)x * per < pf_lines ? (size_t)x * per : pf_lines;
-            const size_t last = first + per < pf_lines ? first + per : pf_lines;
-            if (pf != NULL) prefetch_lines(pf, first, last);
-            if (pf2 != NULL) prefetch_lines(pf2, first, last);
-            const int32_t xmin = p->h.bounds[2 * x], shift = xmin & (p->kalign - 1);
-            const int32_t count = p->h.bounds[2 * x + 1] + shift;
-            const int16_t *in = luma + (xmin - shift), *in2 = two ? luma2 + (xmin - shift) : NULL;
-            const int16_t *hi = p->kk_split + (size_t)2 * x * stride, *lo = hi + stride;
-            __m512i a_hi = _mm512_setzero_si512(), a_lo = _mm512_setzero_si512();
-            __m512i b_hi = _mm512_setzero_si512(), b_lo = _mm512_setzero_si512();
-            for (int i = 0; i < count; i += 32) {
-                const __m512i kh = _mm512_load_si512((const void *)(hi + i));
-                const __m512i kl = _mm512_load_si512((const void *)(lo + i));
-                const __m512i v = _mm512_loadu_si512((const void *)(in + i));
-                a_hi = _mm512_add_epi32(a_hi, _mm512_madd_epi16(v, kh));
-                a_lo = _mm512_add_epi32(a_lo, _mm512_madd_epi16(v, kl));
-                if (two) {
-                    const __m512i w = _mm512_loadu_si512((const void *)(in2 + i));
-                    b_hi = _mm512_add_epi32(b_hi, _mm512_madd_epi16(w, kh));
-                    b_lo = _mm512_add_epi32(b_lo, _mm512_madd_epi16(w, kl));
-                }
-            }
-            ra[g] = fold256(_mm512_add_epi32(_mm512_slli_epi32(a_hi, PHASH_SPLIT_SHIFT), a_lo));
-            if (two) rb[g] = fold256(_mm512_add_epi32(_mm512_slli_epi32(b_hi, PHASH_SPLIT_SHIFT), b_lo));
+/* One window's lane sums (see phash_x86_horizontal.h), 32 taps per instruction pair,
+ * folded to 8 lanes. */
+static inline __attribute__((always_inline)) void window_sums(
+    const int16_t *in, const int16_t *in2, const int16_t *hi, const int16_t *lo, int count,
+    const int two, __m256i *ra, __m256i *rb) {
+    __m512i a_hi = _mm512_setzero_si512(), a_lo = _mm512_setzero_si512();
+    __m512i b_hi = _mm512_setzero_si512(), b_lo = _mm512_setzero_si512();
+    for (int i = 0; i < count; i += 32) {
+        const __m512i kh = _mm512_load_si512((const void *)(hi + i));
+        const __m512i kl = _mm512_load_si512((const void *)(lo + i));
+        const __m512i v = _mm512_loadu_si512((const void *)(in + i));
+        a_hi = _mm512_add_epi32(a_hi, _mm512_madd_epi16(v, kh));
+        a_lo = _mm512_add_epi32(a_lo, _mm512_madd_epi16(v, kl));
+        if (two) {
+            const __m512i w = _mm512_loadu_si512((const void *)(in2 + i));
+            b_hi = _mm512_add_epi32(b_hi, _mm512_madd_epi16(w, kh));
+            b_lo = _mm512_add_epi32(b_lo, _mm512_madd_epi16(w, kl));
         }
-        store_clip8(out + x0, sum8x8(ra), group);
-        if (two) store_clip8(out2 + x0, sum8x8(rb), group);
     }
+    *ra = fold256(_mm512_add_epi32(_mm512_slli_epi32(a_hi, PHASH_SPLIT_SHIFT), a_lo));
+    if (two) *rb = fold256(_mm512_add_epi32(_mm512_slli_epi32(b_hi, PHASH_SPLIT_SHIFT), b_lo));
 }
 
-static void horizontal_line(const phash_plan *p, const int16_t *luma, uint8_t *out) {
-    horizontal_lines(p, luma, NULL, out, NULL, NULL, NULL, 0, 0);
-}
-
-static void horizontal_line2(const phash_plan *p, const int16_t *luma, const int16_t *luma2,
-                             uint8_t *out, uint8_t *out2, const uint8_t *pf, const uint8_t *pf2,
-                             size_t pf_bytes) {
-    horizontal_lines(p, luma, luma2, out, out2, pf, pf2, pf_bytes, 1);
-}
+#include "phash_x86_horizontal.h"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "phash.h"
+#include "../common/select_kth.h"
 
 /* M_PI as Pillow sees it (math.h's M_PI is not C99). */
 #define PHASH_PI 3.14159265358979323846
@@ -397,32 +398,7 @@ static void dct_low(const uint8_t *grey, int n, int hs, double *scratch, double 
 
 /* The k-th smallest of v[0..len) (0-based), partially ordering v in place so
  * that v[0..k) <= v[k] <= v[k+1..len). Hoare partition, middle pivot. */
-static double select_kth(double *v, int len, int k) {
-    int lo = 0, hi = len - 1;
-    while (lo < hi) {
-        const double pivot = v[lo + (hi - lo) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                const double tmp = v[i];
-                v[i] = v[j];
-                v[j] = tmp;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j) {
-            hi = j;
-        } else if (k >= i) {
-            lo = i;
-        } else {
-            break;
-        }
-    }
-    return v[k];
-}
+TH_DEFINE_SELECT_KTH(select_kth, double)
 
 /* numpy.median: the middle value, or for an even count the mean of the two
  * middle values, computed as numpy.mean does: (a + b) / 2. */
