@@ -411,29 +411,10 @@ def test_index_build_interrupted_while_saving_writes_nothing(tmp_path, pdq_list,
 
 
 def test_hash_progress_bar_on_a_terminal(tmp_path):
-    import pty
-
     files = [make(tmp_path, f"{i}.png", 40 + i) for i in range(6)]
-    master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
-    env["PYTHONPATH"] = SRC
-    try:
-        r = subprocess.run([sys.executable, "-m", "tidehash.cli", "hash", *map(str, files)],
-                           stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
-        os.close(slave)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(master)
+    r, seen = run_on_pty("stderr", "hash", *files)
     assert r.returncode == 0
-    assert b"6/6" in seen and b"ETA" in seen
+    assert "6/6" in seen and "ETA" in seen
     assert len(lines(r.stdout.decode())) == 6  # the bar never reaches stdout
 
 
@@ -770,16 +751,18 @@ def test_match_video_against_a_list(tmp_path):
     assert r.returncode == 2
 
 
-def on_terminal(*args) -> tuple[int, str]:
-    """Run with stdout on a pseudo-terminal (stderr piped); returns (exit code, output)."""
+def run_on_pty(stream: str, *args) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the CLI with ``stream`` ("stdout" or "stderr") on a pseudo-terminal and the
+    other piped; returns the process and what reached the terminal."""
     import pty
 
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
     env["PYTHONPATH"] = SRC
+    ends = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, stream: slave}
     try:
         r = subprocess.run([sys.executable, "-m", "tidehash.cli", *map(str, args)],
-                           stdout=slave, stderr=subprocess.PIPE, env=env, timeout=120)
+                           env=env, timeout=120, **ends)
         os.close(slave)
         seen = b""
         while True:
@@ -792,7 +775,13 @@ def on_terminal(*args) -> tuple[int, str]:
             seen += chunk
     finally:
         os.close(master)
-    return r.returncode, seen.decode()
+    return r, seen.decode()
+
+
+def on_terminal(*args) -> tuple[int, str]:
+    """Run with stdout on a pseudo-terminal (stderr piped); returns (exit code, output)."""
+    r, seen = run_on_pty("stdout", *args)
+    return r.returncode, seen
 
 
 def test_hash_table_on_a_terminal(tmp_path, good):
