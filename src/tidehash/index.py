@@ -31,12 +31,12 @@ from . import _native
 from ._atomic import atomic_file
 from .cpu import current_isa
 from .errors import TidehashError
+from .formats.detect import INDEX_FILE_MAGIC, LIST_FILE, binary_kind
 from .hashes import as_hash_array, parse_hex
 
 __all__ = ["Index", "IndexFormatError"]
 
-_MAGIC = b"TIDEIDX\x00"
-_LIST_MAGIC = b"TIDELST\x00"  # a tidehash list file (formats.binary): its PDQ hashes
+_MAGIC = INDEX_FILE_MAGIC
 _VERSION = 1
 # magic, version, bits, n, flags, codes offset, ids offset, payload crc32, header crc32
 _HEADER = struct.Struct("<8sIIQQQQII")
@@ -505,12 +505,12 @@ class Index:
         list file (``tidehash index build``) loads as an index of its PDQ hashes,
         ids = row numbers."""
         path = os.fspath(path)
+        if binary_kind(path) == LIST_FILE:
+            return cls._from_list_file(path, mmap=mmap, verify=verify, strategy=strategy,
+                                       threads=threads)
         size = os.path.getsize(path)
         with open(path, "rb") as f:
             head = f.read(_HEADER_SPACE)
-        if head[:len(_LIST_MAGIC)] == _LIST_MAGIC:
-            return cls._from_list_file(path, mmap=mmap, verify=verify, strategy=strategy,
-                                       threads=threads)
         if len(head) < _HEADER.size:
             raise IndexFormatError(f"{path}: too short to be a tidehash index ({size} bytes)")
         magic, version, bits, n, flags, codes_off, ids_off, crc, head_crc = \

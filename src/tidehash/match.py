@@ -261,14 +261,14 @@ class Matcher:
         """A Matcher over a list file (``tidehash index build``: loaded by memory map),
         an index file (``Index.save``: its ids are the entries' ids) or any text list
         ``read_list`` reads. ``options`` as for Matcher()."""
-        from .formats import is_regular_list_file, read_list
-        from .formats._stream import regular_file_starts_with
+        from .formats import read_list
         from .formats.binary import load_list
-        from .index import _MAGIC
+        from .formats.detect import INDEX_FILE, LIST_FILE, binary_kind
 
-        if is_regular_list_file(path):
+        kind = binary_kind(path)
+        if kind == LIST_FILE:
             return cls(load_list(path, mmap=mmap), **options)
-        if regular_file_starts_with(path, _MAGIC):
+        if kind == INDEX_FILE:
             return cls(_index_as_list(Index.load(path, mmap=mmap), os.fspath(path)),
                        **options)
         return cls(read_list(path), **options)

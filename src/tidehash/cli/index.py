@@ -64,14 +64,12 @@ def index_info_command(index_path, fmt):
     """What an index file holds: hashes and entries per type, the lists and sources
     it was built from, when, the file's size. Reads an `Index.save` file too."""
     from ..formats import ListFileError, load_list
-    from ..formats.binary import is_list_file
+    from ..formats.detect import LIST_FILE, binary_kind
     from ..index import Index, IndexFormatError
 
-    with open(index_path, "rb") as f:
-        magic = f.read(8)
     info: dict = {"path": index_path, "file_bytes": os.path.getsize(index_path)}
     try:
-        if is_list_file(magic):
+        if binary_kind(index_path) == LIST_FILE:
             hl = load_list(index_path)
             info["kind"] = "list"
             for signal in hl.signals:

@@ -32,13 +32,12 @@ _BATCH = 256
 def _matcher(path: str, fmt, options: dict):
     """The Matcher over --against (a list file, an index file or a text list; bad
     lines of a text list on stderr), or None when it cannot be read (reported)."""
-    from ..formats import ListFileError, is_regular_list_file
-    from ..formats._stream import regular_file_starts_with
-    from ..index import _MAGIC, IndexFormatError
+    from ..formats import ListFileError
+    from ..formats.detect import binary_kind
+    from ..index import IndexFormatError
     from ..match import Matcher
 
-    if fmt in (None, "tidehash") and (is_regular_list_file(path)
-                                      or regular_file_starts_with(path, _MAGIC)):
+    if fmt in (None, "tidehash") and binary_kind(path) is not None:
         try:
             return Matcher.load(path, **options)
         except (ListFileError, IndexFormatError) as exc:

@@ -35,9 +35,16 @@ from ..errors import HashFormatError
 from . import _stream, hexlines, jsonl, ncmec, pdqcsv, pytx, stopncii, vpdq
 from ._lines import Batch, ReadContext, hex_strings
 from ._stream import CHUNK_SIZE, MAX_LINE_BYTES, UTF16_BOMS, Output, Source
-from .binary import MAGIC as LIST_FILE_MAGIC
 from .binary import ListFileError, load_list, save_list
-from .detect import SNIFF_BYTES, hex_signal, sniff
+from .detect import (
+    INDEX_FILE,
+    LIST_FILE,
+    SNIFF_BYTES,
+    binary_kind,
+    hex_signal,
+    kind_of_prefix,
+    sniff,
+)
 from .model import (
     HASH_BYTES,
     SIGNAL_TYPES,
@@ -72,26 +79,17 @@ WRITABLE_FORMATS = tuple(_WRITERS)
 def _list_file(source):
     """A tidehash list file (path, bytes, or a seekable binary file object) loaded,
     or None when ``source`` is not one."""
-    if isinstance(source, (str, os.PathLike)):
-        if not is_regular_list_file(source):
-            return None
+    if binary_kind(source) != LIST_FILE:
+        return None
+    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
         return load_list(source)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return load_list(source) if bytes(source[:8]) == LIST_FILE_MAGIC else None
-    seekable = getattr(source, "seekable", None)
-    if seekable is not None and seekable() and not hasattr(source, "encoding"):
-        start = source.tell()
-        magic = source.read(len(LIST_FILE_MAGIC))
-        source.seek(start)
-        if magic == LIST_FILE_MAGIC:
-            return load_list(source.read())
-    return None
+    return load_list(source.read())
 
 
 def is_regular_list_file(path) -> bool:
     """Whether ``path`` is a regular file that starts like a tidehash list file (a pipe
     is never peeked at: its bytes could not be read twice)."""
-    return _stream.regular_file_starts_with(path, LIST_FILE_MAGIC)
+    return binary_kind(path) == LIST_FILE
 
 
 def _only(hash_list: HashList, signal: str | None) -> HashList:
@@ -109,17 +107,23 @@ def detect_format(source) -> str | None:
     64 KB; None for one without a single hash line (empty, blank, comments). Raises
     HashFormatError when nothing fits. A file object is read from (pass a path, or
     read_list with format=None, to keep it)."""
-    if isinstance(source, (str, os.PathLike)) and is_regular_list_file(source):
+    kind = binary_kind(source)
+    if kind == LIST_FILE:
         return "tidehash"
-    if isinstance(source, (bytes, bytearray, memoryview)) \
-            and bytes(source[:len(LIST_FILE_MAGIC)]) == LIST_FILE_MAGIC:
-        return "tidehash"
+    if kind == INDEX_FILE:
+        raise HashFormatError(f"{_stream.source_name(source)}: {_INDEX_NOT_A_LIST}")
     with Source(source) as src:
         return _sniff(src)[0]
 
 
+_INDEX_NOT_A_LIST = ("an index file (Index.save: hash codes and ids only), not a hash "
+                     "list; load it with tidehash.Index.load or Matcher.load")
+
+
 def _sniff(src: Source) -> tuple[str | None, str | None]:
     prefix = src.peek(SNIFF_BYTES)
+    if kind_of_prefix(prefix) == INDEX_FILE:
+        raise HashFormatError(f"{src.name}: {_INDEX_NOT_A_LIST}")
     fmt, hint = sniff(prefix, len(prefix) < SNIFF_BYTES)
     if fmt == "?":
         raise HashFormatError(

@@ -15,26 +15,12 @@ from __future__ import annotations
 import codecs
 import io
 import os
-import stat
 import tempfile
 
 CHUNK_SIZE = 16 << 20
 MAX_LINE_BYTES = 64 << 20
 _BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
-def regular_file_starts_with(path, magic: bytes) -> bool:
-    """Whether ``path`` is a regular file whose first bytes are ``magic``. A pipe
-    (``<(zcat list.gz)``, /dev/stdin) is never peeked at, since its bytes could not be
-    read again; a missing or unreadable path is False (its reader reports it)."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return False
-        with open(path, "rb") as f:
-            return f.read(len(magic)) == magic
-    except OSError:
-        return False
 
 
 def source_name(src) -> str:

@@ -41,9 +41,10 @@ import numpy as np
 from .._atomic import atomic_file
 from ..errors import HashFormatError
 from ..video import VPDQFeature
+from .detect import LIST_FILE, LIST_FILE_MAGIC, kind_of_prefix
 from .model import HASH_BYTES, SIGNAL_TYPES, BadLine, HashList, SignalHashes, StringColumn
 
-MAGIC = b"TIDELST\x00"
+MAGIC = LIST_FILE_MAGIC
 VERSION = 1
 _HEAD = struct.Struct("<8sIIII")
 _ALIGN = 64
@@ -67,7 +68,7 @@ class ListFileError(HashFormatError):
 
 def is_list_file(prefix: bytes) -> bool:
     """Whether bytes starting a file are a tidehash list file's."""
-    return bytes(prefix[:len(MAGIC)]) == MAGIC
+    return kind_of_prefix(prefix) == LIST_FILE
 
 
 def sorted_rows(hashes: np.ndarray) -> np.ndarray:

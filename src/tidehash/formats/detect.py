@@ -1,4 +1,16 @@
-"""Telling a hash list's format from its first bytes.
+"""What a file is, from its first bytes: the one place that looks at magic numbers.
+
+``binary_kind`` tells tidehash's two binary files from everything else:
+
+* a **list file** (magic ``TIDELST\\0``, written by ``save_list`` and ``tidehash index
+  build``, read by ``load_list``): a whole hash list, every hash type and every entry;
+* an **index file** (magic ``TIDEIDX\\0``, written by ``Index.save``, read by
+  ``Index.load``): hash codes (PDQ's, or any width) and int64 ids, nothing else.
+
+Anything else is a text list (whose format ``sniff`` tells), an image or a video (which
+the decoders tell apart by trying them).
+
+A text list's format, from its first bytes:
 
 * ``<`` -> NCMEC XML; ``{`` or ``[`` with a ``"hashRecords"`` key -> StopNCII pages;
   other ``{`` -> JSON lines; other ``[`` -> vPDQ JSON;
@@ -10,16 +22,64 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import stat
 
 from ._stream import UTF16_BOMS
 from .pytx import ROTATIONS, TAGS
+
+LIST_FILE = "list"
+INDEX_FILE = "index"
+LIST_FILE_MAGIC = b"TIDELST\x00"
+INDEX_FILE_MAGIC = b"TIDEIDX\x00"
+_MAGICS = {LIST_FILE_MAGIC: LIST_FILE, INDEX_FILE_MAGIC: INDEX_FILE}
+MAGIC_BYTES = 8
 
 SNIFF_BYTES = 64 << 10
 _HEX = re.compile(rb"[0-9a-fA-F]+")
 _CSV = re.compile(rb"[0-9a-fA-F]{64},[0-9]{0,3}(,|$)")
 _VPDQ = re.compile(rb"[0-9]+,[0-9]+,[0-9a-fA-F]{64},[0-9.]+")
 _HEX_SIGNAL = {64: "pdq", 32: "md5", 16: "phash"}
+
+
+def kind_of_prefix(prefix) -> str | None:
+    """LIST_FILE, INDEX_FILE or None for the first bytes of a file."""
+    return _MAGICS.get(bytes(prefix[:MAGIC_BYTES]))
+
+
+def binary_kind(source) -> str | None:
+    """Which of tidehash's binary files ``source`` is: LIST_FILE (``"list"``),
+    INDEX_FILE (``"index"``), or None for anything else (a text list, an image, a
+    video; a missing or unreadable path, left to its reader to report).
+
+    ``source`` is a path, the content as bytes, or a file object. Nothing is ever
+    consumed: a path is opened only when it is a regular file (a pipe such as
+    ``<(zcat list.gz)`` or /dev/stdin is never peeked at, since its bytes could not be
+    read again), a binary file object only when it is seekable (and is put back where
+    it was); a text file object or a pipe is None."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            if not stat.S_ISREG(os.stat(source).st_mode):
+                return None
+            with open(source, "rb") as f:
+                return kind_of_prefix(f.read(MAGIC_BYTES))
+        except OSError:
+            return None
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return kind_of_prefix(source)
+    if isinstance(source, io.TextIOBase) or hasattr(source, "encoding"):
+        return None
+    seekable = getattr(source, "seekable", None)
+    if seekable is None or not seekable():
+        return None
+    start = source.tell()
+    try:
+        head = source.read(MAGIC_BYTES)
+    finally:
+        source.seek(start)
+    return kind_of_prefix(head) if isinstance(head, bytes) else None
 
 
 def sniff(prefix: bytes, complete: bool) -> tuple[str | None, str | None]:
