@@ -37,7 +37,8 @@ from tidehash.formats import (
     read_list,
     write_list,
 )
-from tidehash.video import VPDQFeature, vpdq_from_json, vpdq_to_json
+from tidehash.formats.vpdq import vpdq_from_json, vpdq_to_json
+from tidehash.hashes import VPDQFeature
 
 HERE = os.path.dirname(__file__)
 SAMPLE = os.path.join(HERE, "..", "examples", "sample.jpg")

@@ -226,6 +226,18 @@ def test_malformed_text_lines_name_their_line(line):
         tidehash.parse_vpdq(good + "\n" + line + "\n")
 
 
+def test_read_vpdq_of_a_binary_file_is_a_format_error(tmp_path):
+    """A binary file (here a PNG's first bytes) is a HashFormatError naming the line,
+    not a bare UnicodeDecodeError."""
+    (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
+    with pytest.raises(HashFormatError, match=r"x\.png:1: not vPDQ text \(byte 0x89"):
+        tidehash.read_vpdq(tmp_path / "x.png")
+    good = "0,100," + "f" * 64 + ",0.000\n"
+    (tmp_path / "v.txt").write_bytes(good.encode() + b"1,100,\xff\n")
+    with pytest.raises(HashFormatError, match=r"v\.txt:2: .*byte 0xff"):
+        tidehash.read_vpdq(tmp_path / "v.txt")
+
+
 @pytest.mark.parametrize("text", ['{"a": 1}', '["abc,1,0.0"]', "[1]", "not json",
                                   '["' + "f" * 64 + ',x,0.0"]'])
 def test_malformed_json(text):

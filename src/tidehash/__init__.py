@@ -16,24 +16,21 @@ from .formats import (
     read_list,
     write_list,
 )
-from .hashes import PDQHash, array_to_hex, hamming, hashes_to_array, hex_to_array
+from .formats.vpdq import (
+    format_vpdq,
+    parse_vpdq,
+    read_vpdq,
+    vpdq_from_json,
+    vpdq_to_json,
+    write_vpdq,
+)
+from .hashes import PDQHash, VPDQFeature, array_to_hex, hamming, hashes_to_array, hex_to_array
 from .image import DEFAULT_MAX_PIXELS
 from .index import Index, IndexFormatError
 from .match import Match, Matcher, VPDQIndex, VPDQMatchResult, VPDQVideoMatch, vpdq_match
 from .pdq import DIHEDRAL_NAMES, pdq_hash, pdq_hash_dihedral
 from .phash import PHash, phash
-from .video import (
-    VideoError,
-    VPDQFeature,
-    VPDQHashes,
-    format_vpdq,
-    parse_vpdq,
-    read_vpdq,
-    vpdq_from_json,
-    vpdq_hash,
-    vpdq_to_json,
-    write_vpdq,
-)
+from .video import VideoError, VPDQHashes, vpdq_hash
 
 __version__ = "0.1.0"
 

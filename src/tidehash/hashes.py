@@ -5,8 +5,10 @@ Python loop per bit."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
@@ -190,3 +192,55 @@ def hamming(a, b):
         return _POPCOUNT8[np.bitwise_xor(x, y)].sum(axis=1, dtype=np.int64)
     diff = int.from_bytes(_one(a), "big") ^ int.from_bytes(_one(b), "big")
     return bin(diff).count("1")
+
+
+@dataclass(frozen=True)
+class VPDQFeature:
+    """One hashed video frame: the line ``frame_number,quality,hex,timestamp`` of vPDQ."""
+
+    frame_number: int
+    quality: int
+    hex: str
+    timestamp: float
+
+    @property
+    def pdq(self) -> PDQHash:
+        return PDQHash.from_hex(self.hex, self.quality)
+
+    def distance(self, other) -> int:
+        other_hex = other.hex if isinstance(other, VPDQFeature) else other
+        return hamming(self.hex, other_hex)
+
+    def to_line(self) -> str:
+        """The reference's text line; the timestamp printed with 3 decimals."""
+        return f"{self.frame_number},{self.quality},{self.hex},{self.timestamp:.3f}"
+
+    @classmethod
+    def from_fields(cls, frame: str, quality: str, hex_text: str, timestamp: str,
+                    where: str) -> VPDQFeature:
+        """A feature from its text fields, validated (64 hex digits, quality 0..100,
+        frame >= 0, a finite timestamp >= 0); HashFormatError naming ``where``."""
+        try:
+            raw = parse_hex(hex_text.strip())
+            q = int(quality)
+            n = int(frame)
+            ts = float(timestamp)
+        except (ValueError, HashFormatError) as exc:
+            raise HashFormatError(f"{where}: {exc}") from None
+        if not 0 <= q <= 100:
+            raise HashFormatError(f"{where}: quality {q} is not in 0..100")
+        if n < 0:
+            raise HashFormatError(f"{where}: negative frame number {n}")
+        if not (math.isfinite(ts) and ts >= 0):
+            raise HashFormatError(f"{where}: bad timestamp {timestamp!r}")
+        return cls(n, q, raw.hex(), ts)
+
+    @classmethod
+    def from_line(cls, text: str, where: str = "<vpdq>") -> VPDQFeature:
+        """Parse one ``frame,quality,hex,timestamp`` line (surrounding blanks allowed)."""
+        text = text.strip()
+        parts = text.split(",")
+        if len(parts) != 4:
+            raise HashFormatError(
+                f"{where}: expected frame,quality,hex,timestamp; got {text[:80]!r}")
+        return cls.from_fields(parts[0], parts[1], parts[2], parts[3], where)

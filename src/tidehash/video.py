@@ -26,21 +26,18 @@ decoder.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
 from . import _native
 from .cpu import current_isa
-from .errors import DecodeError, HashFormatError
-from .hashes import PDQHash, hamming, parse_hex
+from .errors import DecodeError
+from .hashes import VPDQFeature
 from .image import DEFAULT_MAX_PIXELS, Source, source_name
 
 MIN_FRAME_SIDE = 5  # the reference's MIN_HASHABLE_DIM
@@ -56,28 +53,6 @@ _TEXT_CODECS = ("ansi", "bintext", "xbin", "idf")
 class VideoError(DecodeError):
     """A file could not be hashed as a video (not a video, no video stream, no frames,
     unusable frame rate or frame size)."""
-
-
-@dataclass(frozen=True)
-class VPDQFeature:
-    """One hashed frame: the line ``frame_number,quality,hex,timestamp`` of vPDQ."""
-
-    frame_number: int
-    quality: int
-    hex: str
-    timestamp: float
-
-    @property
-    def pdq(self) -> PDQHash:
-        return PDQHash.from_hex(self.hex, self.quality)
-
-    def distance(self, other) -> int:
-        other_hex = other.hex if isinstance(other, VPDQFeature) else other
-        return hamming(self.hex, other_hex)
-
-    def to_line(self) -> str:
-        """The reference's text line; the timestamp printed with 3 decimals."""
-        return f"{self.frame_number},{self.quality},{self.hex},{self.timestamp:.3f}"
 
 
 class VPDQHashes(list):
@@ -367,101 +342,3 @@ def _declared_duration(container, stream) -> float | None:
     if container.duration is not None and len(container.streams) == 1:
         return container.duration / 1_000_000
     return None
-
-
-# ----------------------------------------------------------------------------- formats
-def format_vpdq(features: Iterable[VPDQFeature]) -> str:
-    """The reference's text: one ``frame,quality,hex,timestamp`` line per frame."""
-    return "".join(f.to_line() + "\n" for f in features)
-
-
-def write_vpdq(features: Iterable[VPDQFeature], path) -> None:
-    with open(path, "w", encoding="ascii", newline="\n") as out:
-        for f in features:
-            out.write(f.to_line() + "\n")
-
-
-def _feature(hex_text: str, quality: str, frame: str, timestamp: str, where: str) -> VPDQFeature:
-    try:
-        raw = parse_hex(hex_text.strip())
-        q = int(quality)
-        n = int(frame)
-        ts = float(timestamp)
-    except (ValueError, HashFormatError) as exc:
-        raise HashFormatError(f"{where}: {exc}") from None
-    if not 0 <= q <= 100:
-        raise HashFormatError(f"{where}: quality {q} is not in 0..100")
-    if n < 0:
-        raise HashFormatError(f"{where}: negative frame number {n}")
-    if not (math.isfinite(ts) and ts >= 0):
-        raise HashFormatError(f"{where}: bad timestamp {timestamp!r}")
-    return VPDQFeature(n, q, raw.hex(), ts)
-
-
-def iter_vpdq(lines: Iterable[str], name: str = "<vpdq>",
-              on_error: Callable[[int, str, str], None] | None = None
-              ) -> Iterator[VPDQFeature]:
-    """Parse the text format line by line; blank lines are skipped. A malformed line
-    raises HashFormatError naming its line number, or, given ``on_error``, is passed
-    to ``on_error(line_number, line, reason)`` and skipped."""
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text:
-            continue
-        where = f"{name}:{number}"
-        parts = text.split(",")
-        try:
-            if len(parts) != 4:
-                raise HashFormatError(
-                    f"{where}: expected frame,quality,hex,timestamp; got {text[:80]!r}")
-            feature = _feature(parts[2], parts[1], parts[0], parts[3], where)
-        except HashFormatError as exc:
-            if on_error is None:
-                raise
-            on_error(number, line, str(exc).replace(f"{where}: ", "", 1))
-            continue
-        yield feature
-
-
-def parse_vpdq(text: str) -> list[VPDQFeature]:
-    return list(iter_vpdq(text.splitlines()))
-
-
-def read_vpdq(path) -> list[VPDQFeature]:
-    with open(path, encoding="ascii", errors="strict") as lines:
-        return list(iter_vpdq(lines, os.fspath(path)))
-
-
-def vpdq_to_json(features: Iterable[VPDQFeature]) -> str:
-    """python-threatexchange's JSON form: a list of ``"hex,quality,timestamp"``
-    strings, the timestamp formatted as its ``f"{t:.3}"`` (3 significant digits).
-    Frame numbers are not part of that form."""
-    return json.dumps([f"{f.hex},{f.quality},{f.timestamp:.3}" for f in features])
-
-
-def vpdq_from_json(text: str, on_error: Callable[[int, str, str], None] | None = None
-                   ) -> list[VPDQFeature]:
-    """Read python-threatexchange's JSON form. Frame numbers, absent from it, are
-    the positions in the list. A malformed item raises HashFormatError, or, given
-    ``on_error``, is passed to ``on_error(item_index, item, reason)`` and skipped."""
-    try:
-        items = json.loads(text or "[]")
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise HashFormatError(f"vPDQ JSON: {exc}") from None
-    if not isinstance(items, list):
-        raise HashFormatError("vPDQ JSON: expected a list of \"hex,quality,timestamp\" strings")
-    out = []
-    for i, item in enumerate(items):
-        where = f"vPDQ JSON item {i}"
-        parts = item.split(",") if isinstance(item, str) else []
-        try:
-            if len(parts) != 3:
-                raise HashFormatError(f"{where}: expected \"hex,quality,timestamp\", "
-                                      f"got {item!r:.80}")
-            out.append(_feature(parts[0], parts[1], str(i), parts[2], where))
-        except HashFormatError as exc:
-            if on_error is None:
-                raise
-            on_error(i, item if isinstance(item, str) else repr(item),
-                     str(exc).replace(f"{where}: ", "", 1))
-    return out

@@ -40,7 +40,7 @@ import numpy as np
 
 from .._atomic import atomic_file
 from ..errors import HashFormatError
-from ..video import VPDQFeature
+from ..hashes import VPDQFeature
 from .detect import LIST_FILE, LIST_FILE_MAGIC, kind_of_prefix
 from .model import HASH_BYTES, SIGNAL_TYPES, BadLine, HashList, SignalHashes, StringColumn
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 
 from ..errors import HashFormatError
-from ..video import iter_vpdq, vpdq_from_json
 from ._lines import WRITE_ROWS, hex_strings
 from ._stream import ChunkReader
 from .model import HASH_BYTES, SIGNAL_TYPES, ZERO_PDQ, HashRecord, hex_problem
+from .vpdq import iter_vpdq, vpdq_from_json
 
 NAME = "jsonl"
 _INT64_MAX = 2**63 - 1

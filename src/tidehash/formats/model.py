@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import _native
 from ..errors import HashFormatError
-from ..video import VPDQFeature
+from ..hashes import VPDQFeature
 
 SIGNAL_TYPES = ("pdq", "md5", "sha256", "phash", "vpdq")
 # bytes per hash; vPDQ entries are videos (feature lists), not fixed-width rows
@@ -677,12 +677,11 @@ class ListBuilder:
 
 
 def _feature_of(line) -> VPDQFeature:
-    from ..video import parse_vpdq
-
-    feats = parse_vpdq(str(line))
-    if len(feats) != 1:
+    lines = [(n, text) for n, text in enumerate(str(line).splitlines(), 1) if text.strip()]
+    if len(lines) != 1:
         raise HashFormatError(f"not a vPDQ feature line: {line!r:.80}")
-    return feats[0]
+    number, text = lines[0]
+    return VPDQFeature.from_line(text, f"<vpdq>:{number}")
 
 
 def _hash_bytes(signal: str, value) -> bytes:

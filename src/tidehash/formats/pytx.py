@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 
 from ..errors import HashFormatError
-from ..video import vpdq_from_json, vpdq_to_json
 from ._lines import WRITE_ROWS, hex_line_block, read_hex_lines
 from ._stream import ChunkReader
 from .model import HASH_BYTES, ZERO_PDQ, HashRecord, hex_problem
+from .vpdq import vpdq_from_json, vpdq_to_json
 
 NAME = "pytx"
 _BLANKS = re.compile(r"[ \t]+")  # the C parser's blanks: space and tab

@@ -1,4 +1,6 @@
-"""vPDQ, one video a file, through tidehash.video's parsers and printers:
+"""vPDQ text and JSON: the parsers and printers (``parse_vpdq``, ``format_vpdq``,
+``read_vpdq``, ``write_vpdq``, ``vpdq_to_json``, ``vpdq_from_json``; the hashing is
+tidehash.video's) and the two list formats, one video a file:
 
 * ``vpdq``: Meta's text, one ``frame,quality,hex,timestamp`` line a hashed frame
   (``0,100,f8f8...9b22,0.000``); blank lines skipped;
@@ -14,14 +16,110 @@ exactly one video (JSON lines hold many).
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+
 from ..errors import HashFormatError
-from ..video import format_vpdq, iter_vpdq, vpdq_from_json, vpdq_to_json
+from ..hashes import VPDQFeature
 from ._stream import ChunkReader
 from .model import HashRecord
 
 NAME = "vpdq"
 JSON_NAME = "vpdq-json"
 MAX_JSON_BYTES = 1 << 30
+
+
+# ----------------------------------------------------------------------------- text
+def format_vpdq(features: Iterable[VPDQFeature]) -> str:
+    """The reference's text: one ``frame,quality,hex,timestamp`` line per frame."""
+    return "".join(f.to_line() + "\n" for f in features)
+
+
+def write_vpdq(features: Iterable[VPDQFeature], path) -> None:
+    with open(path, "w", encoding="ascii", newline="\n") as out:
+        for f in features:
+            out.write(f.to_line() + "\n")
+
+
+def iter_vpdq(lines: Iterable[str], name: str = "<vpdq>",
+              on_error: Callable[[int, str, str], None] | None = None
+              ) -> Iterator[VPDQFeature]:
+    """Parse the text format line by line; blank lines are skipped. A malformed line
+    raises HashFormatError naming its line number, or, given ``on_error``, is passed
+    to ``on_error(line_number, line, reason)`` and skipped."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            feature = VPDQFeature.from_line(line, where)
+        except HashFormatError as exc:
+            if on_error is None:
+                raise
+            on_error(number, line, str(exc).replace(f"{where}: ", "", 1))
+            continue
+        yield feature
+
+
+def parse_vpdq(text: str) -> list[VPDQFeature]:
+    return list(iter_vpdq(text.splitlines()))
+
+
+def read_vpdq(path) -> list[VPDQFeature]:
+    """The features of a vPDQ text file. A malformed line, or a byte that is not
+    ASCII (a binary file), raises HashFormatError naming the line."""
+    name = os.fspath(path)
+    with open(path, encoding="ascii", errors="surrogateescape") as lines:
+        return list(iter_vpdq(_ascii_lines(lines, name), name))
+
+
+def _ascii_lines(lines: Iterable[str], name: str) -> Iterator[str]:
+    for number, line in enumerate(lines, 1):
+        if not line.isascii():
+            byte = next(ord(c) - 0xDC00 for c in line if not c.isascii())
+            raise HashFormatError(f"{name}:{number}: not vPDQ text (byte {byte:#04x} is "
+                                  "not ASCII; a binary file?)")
+        yield line
+
+
+# ----------------------------------------------------------------------------- JSON
+def vpdq_to_json(features: Iterable[VPDQFeature]) -> str:
+    """python-threatexchange's JSON form: a list of ``"hex,quality,timestamp"``
+    strings, the timestamp formatted as its ``f"{t:.3}"`` (3 significant digits).
+    Frame numbers are not part of that form."""
+    return json.dumps([f"{f.hex},{f.quality},{f.timestamp:.3}" for f in features])
+
+
+def vpdq_from_json(text: str, on_error: Callable[[int, str, str], None] | None = None
+                   ) -> list[VPDQFeature]:
+    """Read python-threatexchange's JSON form. Frame numbers, absent from it, are
+    the positions in the list. A malformed item raises HashFormatError, or, given
+    ``on_error``, is passed to ``on_error(item_index, item, reason)`` and skipped."""
+    try:
+        items = json.loads(text or "[]")
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise HashFormatError(f"vPDQ JSON: {exc}") from None
+    if not isinstance(items, list):
+        raise HashFormatError("vPDQ JSON: expected a list of \"hex,quality,timestamp\" strings")
+    out = []
+    for i, item in enumerate(items):
+        where = f"vPDQ JSON item {i}"
+        parts = item.split(",") if isinstance(item, str) else []
+        try:
+            if len(parts) != 3:
+                raise HashFormatError(f"{where}: expected \"hex,quality,timestamp\", "
+                                      f"got {item!r:.80}")
+            out.append(VPDQFeature.from_fields(str(i), parts[1], parts[0], parts[2], where))
+        except HashFormatError as exc:
+            if on_error is None:
+                raise
+            on_error(i, item if isinstance(item, str) else repr(item),
+                     str(exc).replace(f"{where}: ", "", 1))
+    return out
+
+
+# ----------------------------------------------------------------------------- list formats
 
 
 def read(source, ctx):
