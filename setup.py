@@ -27,34 +27,28 @@ BASELINE = ["-march=x86-64"] if X86 else (["-march=armv8-a"] if ARM64 else [])
 SAN_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
              "-fno-omit-frame-pointer", "-g", "-O1"]
 
-# (source, flags): every C99 kernel file is compiled on its own, with its own flags.
-# The per-ISA ones are only reached after CPUID + XGETBV say the CPU runs them.
-C_SOURCES = [
-    ("csrc/cpu/cpu.c", BASELINE),
-    ("csrc/pdq/pdq_common.c", BASELINE),
-    ("csrc/pdq/pdq_scalar.c", BASELINE),
-    ("csrc/hamming/hamming_common.c", BASELINE),
-    ("csrc/hamming/hamming_scalar.c", BASELINE),
-    ("csrc/mih/mih_scalar.c", BASELINE),
-    ("csrc/phash/phash_common.c", BASELINE),
-    ("csrc/phash/phash_scalar.c", BASELINE),
-    ("csrc/formats/hexlines.c", BASELINE),
-    ("csrc/formats/dedup.c", BASELINE),
-] + ([
-    ("csrc/pdq/pdq_avx2.c", ["-mavx2"]),
-    ("csrc/pdq/pdq_avx512.c", ["-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl",
-                               "-mavx512dq"]),
-    ("csrc/hamming/hamming_avx2.c", ["-mavx2", "-mpopcnt"]),
-    ("csrc/hamming/hamming_avx512.c", ["-mavx2", "-mpopcnt", "-mavx512f", "-mavx512bw",
-                                       "-mavx512vl", "-mavx512dq", "-mavx512vpopcntdq"]),
-    ("csrc/mih/mih_popcnt.c", ["-mpopcnt"]),
-    ("csrc/phash/phash_avx2.c", ["-mavx2"]),
-    ("csrc/phash/phash_avx512.c", ["-mavx2", "-mavx512f", "-mavx512bw", "-mavx512vl",
-                                   "-mavx512dq"]),
-] if X86 else []) + ([
-    ("csrc/hamming/hamming_neon.c", []),  # Advanced SIMD is baseline on arm64
-    ("csrc/mih/mih_popcnt.c", []),
-] if ARM64 else [])
+ARCH = "x86" if X86 else ("arm64" if ARM64 else "")  # elsewhere: the portable files only
+
+
+def kernel_sources(arch):
+    """(source, flags) for this architecture from csrc/kernels.txt, the one list of
+    kernel files (also read by .ci/fuzz and .ci/neon). Every file is compiled on its
+    own: `any` files for the baseline, per-ISA ones with their own flags only."""
+    sources = []
+    with open("csrc/kernels.txt", encoding="utf-8") as f:
+        for line in f:
+            fields = line.split("#", 1)[0].split()
+            if not fields:
+                continue
+            file_arch, path, flags = fields[0], fields[1], fields[2:]
+            if file_arch == "any":
+                sources.append((path, BASELINE + flags))
+            elif file_arch == arch:
+                sources.append((path, flags))
+    return sources
+
+
+C_SOURCES = kernel_sources(ARCH)
 
 
 # an edit to any kernel header rebuilds every object (the per-ISA bodies are headers)
@@ -82,7 +76,7 @@ def extension():
     return Extension(
         "tidehash._native",
         sources=["src/tidehash/_native.pyx"],
-        depends=[src for src, _ in C_SOURCES] + HEADERS,
+        depends=["csrc/kernels.txt"] + [src for src, _ in C_SOURCES] + HEADERS,
         include_dirs=["csrc"],
         extra_compile_args=cflags,
         extra_link_args=ldflags,

@@ -1,6 +1,6 @@
 """The native layer never crashes: hostile arguments reach it directly.
 
-Complements csrc/fuzz/fuzz_pdq.c (C-level differential fuzzing under ASan)."""
+Complements tests/fuzz/fuzz_pdq.c (C-level differential fuzzing under ASan)."""
 
 import numpy as np
 import pytest

@@ -535,7 +535,7 @@ def test_native_plan_rejects_lines_past_the_address_space():
     """numpy's as_strided can describe lines that cannot exist. Those whose offsets
     would overflow are refused, not followed: -2^63 could not be negated (undefined
     behaviour in the check itself), and 2^63 - 1 took the kernel past the address
-    space (found by csrc/fuzz/fuzz_phash.c)."""
+    space (found by tests/fuzz/fuzz_phash.c)."""
     w, h = 50, 40
     base = np.zeros((1, w * 3), np.uint8)
     plan = _native.PHashPlan(w, h, 8, False, 0)
@@ -566,7 +566,7 @@ def test_table_weights_after_a_window_are_unused(isa):
     """Output i of a table reads bounds[2 i + 1] weights; what follows them (zeros
     in Pillow's tables) is never read by Pillow's loop, and a table passed in may
     hold anything there. The SIMD horizontal passes, which load whole vectors past
-    a window's end, used to add it in (found by csrc/fuzz/fuzz_phash.c)."""
+    a window's end, used to add it in (found by tests/fuzz/fuzz_phash.c)."""
     n = 32
     # 2000 / 32: windows of 377 taps, over PHASH_ALIGN_MIN_KSIZE (aligned loads)
     for h, w in [(19, 47), (40, 300), (30, 2000), (300, 40)]:
@@ -589,7 +589,7 @@ def test_height_not_resized_reads_every_line(isa):
     """When the height is already n, the vertical pass is skipped and the first
     pass's n lines are the result. A vertical table passed in whose windows leave
     out the last line used to leave that line of the result unwritten (stale
-    workspace memory; found by csrc/fuzz/fuzz_phash.c): all n lines are read."""
+    workspace memory; found by tests/fuzz/fuzz_phash.c): all n lines are read."""
     n = 32
     for w in (20, 50, 300):
         im = photo("noise", n, w, seed=w)

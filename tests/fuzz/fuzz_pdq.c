@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../pdq/pdq.h"
+#include "pdq/pdq.h"
 
 static int check_one(const uint8_t *params, size_t nparams, const uint8_t *pix_seed, size_t nseed) {
     if (nparams < 8) return 0;

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../formats/dedup.h"
-#include "../formats/hexlines.h"
+#include "formats/dedup.h"
+#include "formats/hexlines.h"
 
 #define MAX_ITEMS ((1 << 14) + 1) /* an item per line at most */
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../hamming/hamming.h"
-#include "../mih/mih.h"
+#include "hamming/hamming.h"
+#include "mih/mih.h"
 
 typedef struct {
     hamming_hit *h;
