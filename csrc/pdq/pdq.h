@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/pixels.h"
 #include "../cpu/cpu.h"
 
 #define PDQ_HASH_BYTES 32
@@ -24,18 +25,8 @@ enum {
     PDQ_EISA = -2     /* the requested instruction set is not available */
 };
 
-/* An 8-bit image: `rows` lines of `cols` pixels, `channels` bytes per pixel,
- * consecutive lines `row_stride` bytes apart.
- *   channels 1: grey, Y = (float)v
- *   channels 3: packed RGB
- *   channels 4: RGBX / RGBA as Pillow stores it; the 4th byte is ignored. */
-typedef struct {
-    const uint8_t *data;
-    int64_t rows;
-    int64_t cols;
-    int64_t row_stride;
-    int channels;
-} pdq_pixels;
+/* Pixels are a th_pixels (common/pixels.h) with row_stride >= cols * channels;
+ * grey pixels are luma as they are, Y = (float)v. */
 
 /* Floats of scratch that pdq_hash needs for an image of this size (0 on overflow). */
 size_t pdq_scratch_floats(int64_t rows, int64_t cols);
@@ -45,14 +36,14 @@ size_t pdq_scratch_floats(int64_t rows, int64_t cols);
  * follows the dihedral entry point (always filters) and writes the 8 variants in the
  * order original, rot90, rot180, rot270, flipx, flipy, flipp, flipm.
  * Hash bytes are big-endian as the reference prints them (bytes.fromhex(hex)). */
-int pdq_hash(const pdq_pixels *px, th_isa isa, int dihedral, float *scratch,
+int pdq_hash(const th_pixels *px, th_isa isa, int dihedral, float *scratch,
              uint8_t hashes[][PDQ_HASH_BYTES], int *quality);
 
 /* Internal: the 64x64 downscale for one ISA (luma + filter + decimation). */
-typedef void (*pdq_downscale_fn)(const pdq_pixels *px, float *scratch, float *out64x64);
-void pdq_downscale_scalar(const pdq_pixels *px, float *scratch, float *out64x64);
-void pdq_downscale_avx2(const pdq_pixels *px, float *scratch, float *out64x64);
-void pdq_downscale_avx512(const pdq_pixels *px, float *scratch, float *out64x64);
+typedef void (*pdq_downscale_fn)(const th_pixels *px, float *scratch, float *out64x64);
+void pdq_downscale_scalar(const th_pixels *px, float *scratch, float *out64x64);
+void pdq_downscale_avx2(const th_pixels *px, float *scratch, float *out64x64);
+void pdq_downscale_avx512(const th_pixels *px, float *scratch, float *out64x64);
 
 /* Internal: DCT table, filled once at import (th_cpu_init time). */
 void pdq_init(void);

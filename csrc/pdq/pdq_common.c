@@ -139,7 +139,7 @@ size_t pdq_scratch_floats(int64_t rows, int64_t cols) {
     return lay.total;
 }
 
-static void luma_64x64(const pdq_pixels *px, float out[64][64]) {
+static void luma_64x64(const th_pixels *px, float out[64][64]) {
     for (int i = 0; i < 64; i++) {
         const uint8_t *p = px->data + (int64_t)i * px->row_stride;
         for (int j = 0; j < 64; j++, p += px->channels) {
@@ -153,7 +153,7 @@ static void luma_64x64(const pdq_pixels *px, float out[64][64]) {
     }
 }
 
-int pdq_hash(const pdq_pixels *px, th_isa isa, int dihedral_wanted, float *scratch,
+int pdq_hash(const th_pixels *px, th_isa isa, int dihedral_wanted, float *scratch,
              uint8_t hashes[][PDQ_HASH_BYTES], int *quality) {
     if (px == NULL || hashes == NULL || quality == NULL || px->data == NULL ||
         px->rows <= 0 || px->cols <= 0 ||

@@ -149,7 +149,7 @@ static void column_pass1_step(stream_state *st, int64_t t) {
     }
 }
 
-void KERNEL_NAME(const pdq_pixels *px, float *scratch, float *out64x64) {
+void KERNEL_NAME(const th_pixels *px, float *scratch, float *out64x64) {
     pdq_layout lay;
     if (!pdq_layout_compute(px->rows, px->cols, &lay)) return;
     stream_state st;

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/pixels.h"
 #include "../cpu/cpu.h"
 
 #define PHASH_MIN_HASH_SIZE 2
@@ -53,21 +54,10 @@ enum {
     PHASH_EISA = -2     /* the requested instruction set is not available */
 };
 
-/* 8-bit pixels: `rows` lines of `cols` pixels, `channels` bytes per pixel,
- * consecutive lines `row_stride` bytes apart (negative for a bottom-up view).
- * With two lines or more, lines that overlap (|row_stride| < cols * channels)
- * or could not all lie in the address space are PHASH_EBADARG.
- *   channels 1: grey (Pillow "L")
- *   channels 3: packed RGB
- *   channels 4: RGBX / RGBA as Pillow stores them; the 4th byte is ignored,
- *               as in Pillow's convert("L"). */
-typedef struct {
-    const uint8_t *data;
-    int64_t rows;
-    int64_t cols;
-    int64_t row_stride;
-    int channels;
-} phash_pixels;
+/* Pixels are a th_pixels (common/pixels.h). phash_rows also takes a negative
+ * row_stride (a bottom-up view); with two lines or more, lines that overlap
+ * (|row_stride| < cols * channels) or could not all lie in the address space
+ * are PHASH_EBADARG. As in Pillow's convert("L"), a 4th channel is ignored. */
 
 /* Pillow's resampling coefficients for one axis, in its own layout: output i
  * reads `bounds[2 i + 1]` source samples from `bounds[2 i]`, with weights
@@ -130,7 +120,7 @@ int phash_plan_init(phash_plan *plan, int64_t width, int64_t height, int hash_si
  * must equal the plan's width): converts to luma and runs the first pass on
  * the lines the resize reads; other lines are skipped. Lines may come in any
  * order and any grouping; each needed line must come once. */
-int phash_rows(const phash_plan *plan, const phash_pixels *px, int64_t first_row, th_isa isa);
+int phash_rows(const phash_plan *plan, const th_pixels *px, int64_t first_row, th_isa isa);
 
 /* Second pass, DCT, median and bits. `out` receives the hash as imagehash
  * prints it: the hs*hs bits, row-major, as a big-endian integer of
@@ -139,14 +129,14 @@ int phash_rows(const phash_plan *plan, const phash_pixels *px, int64_t first_row
 int phash_finish(const phash_plan *plan, th_isa isa, uint8_t *out, uint8_t *grey, double *dct);
 
 /* phash_plan_init + phash_rows over the whole image + phash_finish. */
-int phash_hash(const phash_pixels *px, int hash_size, int vertical_first, th_isa isa,
+int phash_hash(const th_pixels *px, int hash_size, int vertical_first, th_isa isa,
                void *workspace, uint8_t *out, uint8_t *grey, double *dct);
 
 static inline int phash_hash_bytes(int hash_size) { return (hash_size * hash_size + 7) / 8; }
 
 /* Internal: the per-ISA passes. */
 typedef struct {
-    void (*rows)(const phash_plan *plan, const phash_pixels *px, int64_t first_row);
+    void (*rows)(const phash_plan *plan, const th_pixels *px, int64_t first_row);
     void (*second_pass)(const phash_plan *plan, uint8_t *grey);
 } phash_kernels;
 extern const phash_kernels phash_kernels_scalar;

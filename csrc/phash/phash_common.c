@@ -311,7 +311,7 @@ static const phash_kernels *kernels_for(th_isa isa) {
     }
 }
 
-int phash_rows(const phash_plan *p, const phash_pixels *px, int64_t first_row, th_isa isa) {
+int phash_rows(const phash_plan *p, const th_pixels *px, int64_t first_row, th_isa isa) {
     if (p == NULL || px == NULL || px->data == NULL || px->rows < 0 || px->cols != p->width ||
         (px->channels != 1 && px->channels != 3 && px->channels != 4) || first_row < 0 ||
         first_row > p->height - px->rows) {
@@ -439,7 +439,7 @@ int phash_finish(const phash_plan *p, th_isa isa, uint8_t *out, uint8_t *grey, d
     return PHASH_OK;
 }
 
-int phash_hash(const phash_pixels *px, int hs, int vertical_first, th_isa isa, void *workspace,
+int phash_hash(const th_pixels *px, int hs, int vertical_first, th_isa isa, void *workspace,
                uint8_t *out, uint8_t *grey, double *dct) {
     if (px == NULL) return PHASH_EBADARG;
     phash_plan plan;

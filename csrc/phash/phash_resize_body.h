@@ -93,7 +93,7 @@ static void vertical_accumulate(const phash_plan *p, const int16_t *restrict lum
     }
 }
 
-static void KERNEL(rows)(const phash_plan *p, const phash_pixels *px, int64_t first_row) {
+static void KERNEL(rows)(const phash_plan *p, const th_pixels *px, int64_t first_row) {
     const int n = p->n;
     const int64_t lo = first_row > p->row_first ? first_row : p->row_first;
     const int64_t hi = first_row + px->rows < p->row_last ? first_row + px->rows : p->row_last;

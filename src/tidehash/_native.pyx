@@ -24,16 +24,18 @@ cdef extern from "cpu/cpu.h":
     const char *th_isa_name(int isa)
     int TH_ISA_COUNT
 
-cdef extern from "pdq/pdq.h":
-    ctypedef struct pdq_pixels:
+cdef extern from "common/pixels.h":
+    ctypedef struct th_pixels:
         const uint8_t *data
         int64_t rows
         int64_t cols
         int64_t row_stride
         int channels
+
+cdef extern from "pdq/pdq.h":
     int PDQ_OK, PDQ_EBADARG, PDQ_EISA
     size_t pdq_scratch_floats(int64_t rows, int64_t cols) nogil
-    int pdq_hash(const pdq_pixels *px, int isa, int dihedral, float *scratch,
+    int pdq_hash(const th_pixels *px, int isa, int dihedral, float *scratch,
                  uint8_t hashes[][32], int *quality) nogil
     void pdq_init()
 
@@ -83,7 +85,7 @@ def isa_name(int isa):
     return th_isa_name(isa).decode()
 
 
-cdef object _run_pdq(pdq_pixels *px, int isa, bint dihedral):
+cdef object _run_pdq(th_pixels *px, int isa, bint dihedral):
     cdef uint8_t hashes[8][32]
     cdef int quality = 0
     cdef int status
@@ -110,7 +112,7 @@ def pdq_hash_lines(const uint8_t[:, ::1] lines, int channels, int isa, bint dihe
     """Hash an image given as `rows` lines of cols*channels bytes.
 
     Returns (hash bytes, 32 per hash, 1 or 8 hashes; quality)."""
-    cdef pdq_pixels px
+    cdef th_pixels px
     if channels not in (1, 3, 4):
         raise ValueError(f"channels must be 1, 3 or 4, got {channels}")
     if lines.shape[0] == 0 or lines.shape[1] == 0 or lines.shape[1] % channels:
@@ -129,7 +131,7 @@ def pdq_hash_strided(const uint8_t[::1] buf, int64_t rows, int64_t cols, int64_t
     frame plane, e.g. a decoded video frame): rows x cols pixels of `channels` bytes.
 
     Returns (hash bytes, quality)."""
-    cdef pdq_pixels px
+    cdef th_pixels px
     if channels not in (1, 3, 4):
         raise ValueError(f"channels must be 1, 3 or 4, got {channels}")
     if rows <= 0 or cols <= 0:
@@ -184,7 +186,7 @@ def pdq_hash_arrow(object schema_capsule, object array_capsule, int64_t width, i
                    int isa, bint dihedral):
     """Hash a Pillow image through its Arrow export, reading its pixel memory in
     place. The capsules must stay referenced (they are, as arguments) for the call."""
-    cdef pdq_pixels px
+    cdef th_pixels px
     cdef int channels = 0
     _arrow_image(schema_capsule, array_capsule, width, height, &px.data, &channels)
     px.rows = height
@@ -197,12 +199,6 @@ def pdq_hash_arrow(object schema_capsule, object array_capsule, int64_t width, i
 # ---------------------------------------------------------------- pHash
 
 cdef extern from "phash/phash.h":
-    ctypedef struct phash_pixels:
-        const uint8_t *data
-        int64_t rows
-        int64_t cols
-        int64_t row_stride
-        int channels
     ctypedef struct phash_plan:
         int hash_size
         int n
@@ -219,7 +215,7 @@ cdef extern from "phash/phash.h":
     int phash_plan_init(phash_plan *plan, int64_t width, int64_t height, int hash_size,
                         int vertical_first, const int32_t *h_table, const int32_t *v_table,
                         void *workspace) nogil
-    int phash_rows(const phash_plan *plan, const phash_pixels *px, int64_t first_row,
+    int phash_rows(const phash_plan *plan, const th_pixels *px, int64_t first_row,
                    int isa) nogil
     int phash_finish(const phash_plan *plan, int isa, uint8_t *out, uint8_t *grey,
                      double *dct) nogil
@@ -313,7 +309,7 @@ cdef class PHashPlan:
         """One past the last source line the resize reads."""
         return self.plan.row_last
 
-    cdef _rows(self, phash_pixels *px, int64_t first_row):
+    cdef _rows(self, th_pixels *px, int64_t first_row):
         cdef int status
         with nogil:
             status = phash_rows(&self.plan, px, first_row, self.isa)
@@ -322,7 +318,7 @@ cdef class PHashPlan:
     def rows_lines(self, const uint8_t[:, :] lines, int channels, int64_t first_row):
         """Source lines first_row.. given as lines of width*channels bytes: bytes
         within a line adjacent, lines any stride apart (also negative)."""
-        cdef phash_pixels px
+        cdef th_pixels px
         if channels not in (1, 3, 4) or lines.shape[1] != self.plan.width * channels:
             raise ValueError("lines do not hold width pixels of 1, 3 or 4 channels")
         if lines.shape[0] == 0:
@@ -341,7 +337,7 @@ cdef class PHashPlan:
         """Source lines first_row.. from the Arrow export of a Pillow image of
         width x rows pixels (read in place; the capsules are kept referenced by
         this call's arguments)."""
-        cdef phash_pixels px
+        cdef th_pixels px
         cdef int channels = 0
         _arrow_image(schema_capsule, array_capsule, self.plan.width, rows, &px.data, &channels)
         px.rows = rows

@@ -34,7 +34,7 @@ static int check_one(const uint8_t *params, size_t nparams, const uint8_t *pix_s
         default: pix[i] = (uint8_t)((i % 7) ? 255 : s); break;           /* spiky */
         }
     }
-    pdq_pixels px = {pix, rows, cols, stride, channels};
+    th_pixels px = {pix, rows, cols, stride, channels};
     size_t nfloat = pdq_scratch_floats(rows, cols);
     float *scratch = malloc(nfloat * sizeof(float));
     uint8_t ref[8][PDQ_HASH_BYTES], got[8][PDQ_HASH_BYTES];

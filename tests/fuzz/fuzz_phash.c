@@ -432,7 +432,7 @@ static void poison_outside_plan(const phash_plan *p, const workspace *w) {
 typedef struct {
     uint8_t *block;
     size_t offset, bytes;
-    phash_pixels px;
+    th_pixels px;
 } pixel_block;
 
 static void block_make(source *s, const fuzz_case *c, int64_t first, int64_t rows, pixel_block *b) {
@@ -542,10 +542,10 @@ static void bad_rows_calls(source *s, const phash_plan *p, th_isa isa) {
     one[0] = 0;
     const int64_t w = p->width, h = p->height;
     for (int tries = 1 + (int)take(s, 3); tries > 0; tries--) {
-        phash_pixels px = {one, 2, w, w * 4, 3};
+        th_pixels px = {one, 2, w, w * 4, 3};
         int64_t first = 0;
         const phash_plan *plan = p;
-        const phash_pixels *pxp = &px;
+        const th_pixels *pxp = &px;
         switch (take(s, 17)) {
         case 0: plan = NULL; break;
         case 1: pxp = NULL; break;
@@ -601,7 +601,7 @@ static void bad_argument_calls(void) {
         }
         expect_status(phash_table_fill(bad_dims[i], 32, table, scratch), PHASH_EBADARG,
                       "phash_table_fill, bad size");
-        phash_pixels px = {tiny, bad_dims[i], 1, 1, 1};
+        th_pixels px = {tiny, bad_dims[i], 1, 1, 1};
         expect_status(phash_hash(&px, 8, 0, TH_ISA_SCALAR, tiny, tiny, NULL, NULL),
                       PHASH_EBADARG, "phash_hash, bad height");
         px.rows = 1;
@@ -615,7 +615,7 @@ static void bad_argument_calls(void) {
         }
         expect_status(phash_plan_init(&plan, 10, 10, bad_hs[i], 0, NULL, NULL, tiny),
                       PHASH_EBADARG, "phash_plan_init, bad hash size");
-        phash_pixels px = {tiny, 1, 1, 1, 1};
+        th_pixels px = {tiny, 1, 1, 1, 1};
         expect_status(phash_hash(&px, bad_hs[i], 0, TH_ISA_SCALAR, tiny, tiny, NULL, NULL),
                       PHASH_EBADARG, "phash_hash, bad hash size");
     }
@@ -652,11 +652,11 @@ static void bad_argument_calls(void) {
         uint8_t out[8];
         static const int bad_channels[] = {0, 2, 5, -1, INT_MAX, INT_MIN};
         for (size_t i = 0; i < 6; i++) {
-            phash_pixels px = {tiny, 10, 10, 40, bad_channels[i]};
+            th_pixels px = {tiny, 10, 10, 40, bad_channels[i]};
             expect_status(phash_hash(&px, 8, 0, TH_ISA_SCALAR, ws, out, NULL, NULL),
                           PHASH_EBADARG, "phash_hash, bad channel count");
         }
-        phash_pixels px = {NULL, 10, 10, 30, 3};
+        th_pixels px = {NULL, 10, 10, 30, 3};
         expect_status(phash_hash(&px, 8, 0, TH_ISA_SCALAR, ws, out, NULL, NULL), PHASH_EBADARG,
                       "phash_hash, NULL data");
         px.data = tiny;
@@ -732,7 +732,7 @@ static int check_one(source *s) {
         const size_t bytes =
             phash_workspace_bytes(c.width, c.height, c.hash_size, c.vertical_first);
         uint8_t *ws = xmalloc(bytes);
-        const phash_pixels px = {c.image, c.height, c.width, c.width * c.channels, c.channels};
+        const th_pixels px = {c.image, c.height, c.width, c.width * c.channels, c.channels};
         expect_status(phash_hash(&px, c.hash_size, c.vertical_first, TH_ISA_SCALAR, ws, ref.hash,
                                  ref.grey, ref.dct),
                       PHASH_OK, "phash_hash");
