@@ -26,9 +26,9 @@ from .image import (
     open_stream,
     source_name,
 )
-from .pdq import _hash_pixels, _split
+from .pdq import hash_pixels, split_hashes
 from .phash import phash
-from .video import VideoError, VPDQHashes, _check_seconds, vpdq_hash
+from .video import VideoError, VPDQHashes, check_seconds_per_hash, vpdq_hash
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     wanted = check_algorithms(algorithms)
     if dihedral and "pdq" not in wanted:
         raise ValueError("dihedral=True needs 'pdq' in algorithms")
-    seconds_per_hash = _check_seconds(seconds_per_hash)
+    seconds_per_hash = check_seconds_per_hash(seconds_per_hash)
     name = source_name(source)
     read = _read_file(source, name, decode_image=not wanted.isdisjoint(_IMAGE_ALGORITHMS),
                       video=not wanted.isdisjoint(_VIDEO_ALGORITHMS),
@@ -209,9 +209,9 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     if read.pixels is None:  # an image, but only vPDQ was asked for
         return FileHashes(path=name, kind="image", **fields)
     if "pdq" in wanted:
-        raw, quality = _hash_pixels(read.pixels, dihedral)
+        raw, quality = hash_pixels(read.pixels, dihedral)
         if dihedral:
-            variants = tuple(_split(raw, quality, 8))
+            variants = tuple(split_hashes(raw, quality, 8))
             fields.update(pdq=variants[0], pdq_dihedral=variants)
         else:
             fields["pdq"] = PDQHash(raw, quality)
@@ -253,7 +253,7 @@ def hash_files(sources: Iterable[Source], *, algorithms: str | Iterable[str] = (
         workers = os.cpu_count() or 1
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
-    seconds_per_hash = _check_seconds(seconds_per_hash)
+    seconds_per_hash = check_seconds_per_hash(seconds_per_hash)
     return _hash_files(sources, wanted, workers, dihedral, fast, seconds_per_hash, max_pixels)
 
 

@@ -15,7 +15,9 @@ for a few bits of PDQ difference (measured in benchmarks/RESULTS.md).
 
 Pixels reach the kernel either as a Pillow image read in place through its Arrow
 export (4 bytes per pixel for RGB/RGBA/RGBX, 1 for L) or as a C-contiguous uint8
-NumPy array of shape (H, W), (H, W, 3) or (H, W, 4).
+NumPy array of shape (H, W), (H, W, 3) or (H, W, 4). A caller's own pixels (an
+array, or a Pillow image already open) are checked here too (``check_pixel_array``,
+``load_pil``), for every hash that takes them.
 """
 
 from __future__ import annotations
@@ -243,14 +245,15 @@ def normalize(im: Image.Image, name: str = "<image>") -> Pixels:
         raise DecodeError(name, f"unsupported image mode {mode!r}: {exc}") from None
 
 
-def _pillow_version() -> tuple[int, int]:
+def pillow_version() -> tuple[int, int]:
+    """(major, minor) of the installed Pillow."""
     m = re.match(r"(\d+)\.(\d+)", PIL.__version__)
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
 # Pillow before 13 crashes (SIGSEGV) exporting an image that maps a foreign buffer
 # (``readonly``: what Image.frombuffer and Image.fromarray of L or RGBA arrays return).
-_ARROW_EXPORTS_FOREIGN_BUFFERS = _pillow_version() >= (13, 0)
+_ARROW_EXPORTS_FOREIGN_BUFFERS = pillow_version() >= (13, 0)
 
 
 def arrow_capsules(im: Image.Image):
@@ -271,3 +274,38 @@ def arrow_capsules(im: Image.Image):
 def pil_to_array(im: Image.Image) -> np.ndarray:
     """A copy of a direct-mode image as (H, W), (H, W, 3) or (H, W, 4) uint8."""
     return np.ascontiguousarray(np.asarray(im))
+
+
+# ----------------------------------------------------------------------------- callers' pixels
+def check_pixel_array(image) -> np.ndarray:
+    """Validate an array image: uint8, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+    (RGBA/RGBX, 4th channel ignored), non-empty; (H, W, 1) becomes (H, W). No copy."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise TypeError(
+            f"image arrays must be uint8, not {arr.dtype}; convert explicitly "
+            "(e.g. 16-bit: (a >> 8).astype(np.uint8)) so no scaling is guessed")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ValueError(
+            f"image arrays have shape (H, W), (H, W, 3) or (H, W, 4); got {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"image has no pixels (shape {arr.shape})")
+    return arr
+
+
+def as_pixel_array(image) -> np.ndarray:
+    """check_pixel_array, and strided or non-contiguous views copied."""
+    return np.ascontiguousarray(check_pixel_array(image))
+
+
+def load_pil(image: Image.Image) -> Image.Image:
+    """Load a caller's Pillow image; ValueError if it cannot be read or is empty."""
+    try:
+        image.load()
+    except Exception as exc:
+        raise ValueError(f"cannot load the Pillow image: {exc}") from exc
+    if image.size[0] <= 0 or image.size[1] <= 0:
+        raise ValueError(f"image has no pixels ({image.size[0]}x{image.size[1]})")
+    return image

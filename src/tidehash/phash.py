@@ -29,8 +29,7 @@ from PIL import Image
 
 from . import _native
 from .cpu import current_isa
-from .image import _pillow_version, arrow_capsules
-from .pdq import check_pixel_array, load_pil
+from .image import arrow_capsules, check_pixel_array, load_pil, pillow_version
 
 MIN_HASH_SIZE = _native.PHASH_MIN
 MAX_HASH_SIZE = _native.PHASH_MAX
@@ -46,7 +45,7 @@ _STRIP_BYTES = 2 << 20
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
-_PILLOW = _pillow_version()
+_PILLOW = pillow_version()
 
 
 def vertical_first(width: int, height: int, n: int, pillow: tuple[int, int] = _PILLOW) -> bool:

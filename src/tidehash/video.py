@@ -95,7 +95,8 @@ def frame_timestamp(frame_number: int, fps: float) -> float:
     return float(np.float32(frame_number) / np.float32(fps))
 
 
-def _check_seconds(seconds_per_hash) -> float:
+def check_seconds_per_hash(seconds_per_hash) -> float:
+    """``seconds_per_hash`` as a finite float >= 0 (TypeError / ValueError otherwise)."""
     try:
         value = float(seconds_per_hash)
     except (TypeError, ValueError):
@@ -176,7 +177,7 @@ def vpdq_hash(source: Source, seconds_per_hash: float = 1.0, *, workers: int | N
     VideoError when nothing can be hashed: not a video, no video stream, no frame
     decoded, a frame rate of 0 or unknown, frames under 5 px on a side or over
     ``max_pixels`` pixels."""
-    seconds = _check_seconds(seconds_per_hash)
+    seconds = check_seconds_per_hash(seconds_per_hash)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive int, got {workers!r}")
     name = source_name(source)
