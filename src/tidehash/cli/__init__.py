@@ -13,7 +13,7 @@ import sys
 import click
 
 from .. import __version__
-from ._common import _err, check_interrupted, install_sigint_handler, restore_sigint_handler
+from ._common import check_interrupted, err, install_sigint_handler, restore_sigint_handler
 from .compare import compare_command
 from .convert import convert_command
 from .hashing import hash_command
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         return 1
     except OSError as exc:  # an output that cannot be written, a list that cannot be read
         name = f"{exc.filename}: " if exc.filename else ""
-        _err(f"{name}{exc.strerror or exc}")
+        err(f"{name}{exc.strerror or exc}")
         return 1
     finally:
         restore_sigint_handler(previous)

@@ -55,11 +55,11 @@ def check_interrupted() -> None:
         raise KeyboardInterrupt
 
 
-def _err(message: str) -> None:
+def err(message: str) -> None:
     click.echo(f"tidehash: {message}", err=True)
 
 
-def _stdout_is_terminal() -> bool:
+def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
@@ -186,18 +186,18 @@ def expand_inputs(paths) -> tuple[list[str] | None, Iterator[str]]:
     return out, iter(out)
 
 
-def _emit(obj: dict, text: str, fmt: str | None = None) -> None:
+def emit(obj: dict, text: str, fmt: str | None = None) -> None:
     """``fmt`` "jsonl": one JSON line; "table": ``text``; None: JSON when stdout is
     not a terminal, ``text`` when it is."""
     if fmt is None:
-        fmt = "table" if _stdout_is_terminal() else "jsonl"
+        fmt = "table" if stdout_is_terminal() else "jsonl"
     click.echo(json.dumps(obj) if fmt == "jsonl" else text)
 
 
-_HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
+HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 
 
-class _BadLines:
+class BadLines:
     """Prints each bad line of a list on stderr as ``file:line: reason``."""
 
     def __init__(self):
@@ -208,7 +208,7 @@ class _BadLines:
         click.echo(str(bad), err=True)
 
 
-def _read_lists(sources, fmt, strict, report: _BadLines, signal=None):
+def read_lists(sources, fmt, strict, report: BadLines, signal=None):
     """read_list with bad lines on stderr; None after a --strict stop or a list whose
     format cannot be told (reported)."""
     from ..errors import HashFormatError
@@ -224,18 +224,18 @@ def _read_lists(sources, fmt, strict, report: _BadLines, signal=None):
         report.count += 1
         return None
     except HashFormatError as exc:
-        _err(str(exc))
+        err(str(exc))
         report.count += 1
         return None
 
 
-def _list_notes(hl) -> None:
+def list_notes(hl) -> None:
     for name, n in sorted(hl.skipped.items()):
-        _err(f"note: {n} entries of type {name} skipped (not a hash tidehash uses)")
+        err(f"note: {n} entries of type {name} skipped (not a hash tidehash uses)")
     if hl.error_count > len(hl.errors):
-        _err(f"note: {hl.error_count} bad lines in all")
+        err(f"note: {hl.error_count} bad lines in all")
 
 
-_READ_FORMATS = FORMATS
-_WRITE_FORMATS = WRITABLE_FORMATS
-_SIGNALS = ("pdq", "md5", "sha256", "phash", "vpdq")
+READ_FORMATS = FORMATS
+WRITE_FORMATS = WRITABLE_FORMATS
+SIGNALS = ("pdq", "md5", "sha256", "phash", "vpdq")

@@ -7,9 +7,9 @@ import os
 import click
 
 from ._common import (
-    _HEX_ONLY,
-    _emit,
-    _err,
+    HEX_ONLY,
+    emit,
+    err,
 )
 
 
@@ -20,7 +20,7 @@ def _hash_arg(arg: str):
     from ..phash import PHash
 
     text = arg.strip()
-    if _HEX_ONLY.fullmatch(text) is None:
+    if HEX_ONLY.fullmatch(text) is None:
         return None
     if len(text) == 64:
         return "pdq", PDQHash.from_hex(text)
@@ -72,7 +72,7 @@ def compare_command(a, b, dihedral, seconds_per_hash, fmt):
             rec = hash_file(value, algorithms=algorithms, dihedral=dihedral and signal == "pdq",
                             seconds_per_hash=seconds_per_hash)
         except DecodeError as exc:
-            _err(f"{exc.source}: {exc.reason}")
+            err(f"{exc.source}: {exc.reason}")
             return 1
         if rec.kind == "video":
             values.append(rec.vpdq)
@@ -87,12 +87,12 @@ def compare_command(a, b, dihedral, seconds_per_hash, fmt):
                "query_match_percent": round(res.query_match_percent, 2),
                "compared_match_percent": round(res.compared_match_percent, 2),
                "match": res.is_match()}
-        _emit(obj, f"vpdq: {obj['query_match_percent']}% of A's frames match B, "
+        emit(obj, f"vpdq: {obj['query_match_percent']}% of A's frames match B, "
                    f"{obj['compared_match_percent']}% of B's match A"
                    f" ({'match' if obj['match'] else 'no match'})", fmt)
         return 0
     if any(videos):
-        _err("cannot compare a video with an image or a single hash")
+        err("cannot compare a video with an image or a single hash")
         return 1
     obj = {"a": a, "b": b, "signal": signal}
     if signal == "phash":
@@ -106,5 +106,5 @@ def compare_command(a, b, dihedral, seconds_per_hash, fmt):
         for key, h in zip(("quality_a", "quality_b"), pdqs):
             if h.quality is not None:
                 obj[key] = h.quality
-    _emit(obj, f"{signal} distance {obj['distance']}", fmt)
+    emit(obj, f"{signal} distance {obj['distance']}", fmt)
     return 0

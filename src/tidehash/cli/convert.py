@@ -7,22 +7,22 @@ import sys
 import click
 
 from ._common import (
-    _READ_FORMATS,
-    _SIGNALS,
-    _WRITE_FORMATS,
-    _BadLines,
-    _list_notes,
-    _read_lists,
+    READ_FORMATS,
+    SIGNALS,
+    WRITE_FORMATS,
+    BadLines,
+    list_notes,
+    read_lists,
 )
 
 
 @click.command("convert")
 @click.argument("source", metavar="IN")
 @click.option("-o", "--output", required=True, help="the converted list ('-': stdout)")
-@click.option("--to", "to_format", type=click.Choice(_WRITE_FORMATS), required=True)
-@click.option("--from", "from_format", type=click.Choice(_READ_FORMATS), default=None,
+@click.option("--to", "to_format", type=click.Choice(WRITE_FORMATS), required=True)
+@click.option("--from", "from_format", type=click.Choice(READ_FORMATS), default=None,
               help="default: told from the content")
-@click.option("--signal", type=click.Choice(_SIGNALS), default=None,
+@click.option("--signal", type=click.Choice(SIGNALS), default=None,
               help="keep only this hash type (needed for a one-type format when IN has several)")
 @click.option("--strict", is_flag=True, help="stop at the first bad line (nothing is written)")
 def convert_command(source, output, to_format, from_format, signal, strict):
@@ -31,11 +31,11 @@ def convert_command(source, output, to_format, from_format, signal, strict):
     --strict the first one stops the run. IN may be '-' (stdin)."""
     from ..formats import write_list
 
-    report = _BadLines()
-    hl = _read_lists([source], from_format, strict, report, signal=signal)
+    report = BadLines()
+    hl = read_lists([source], from_format, strict, report, signal=signal)
     if hl is None:
         return 1
-    _list_notes(hl)
+    list_notes(hl)
     dest = sys.stdout.buffer if output == "-" else output
     try:
         write_list(hl, dest, to_format, signal=signal)

@@ -13,9 +13,9 @@ from ..image import DEFAULT_MAX_PIXELS
 from ._common import (
     AtomicOutput,
     Progress,
-    _err,
-    _stdout_is_terminal,
+    err,
     expand_inputs,
+    stdout_is_terminal,
 )
 
 HASH_FORMATS = ("jsonl", "csv", "pdq-csv", "hex", "pytx", "table")
@@ -115,7 +115,7 @@ def hash_command(paths, algorithms, dihedral, fast, workers, seconds_per_hash, m
     if dihedral and "pdq" not in algorithms:
         raise click.UsageError("--dihedral needs pdq in --algo")
     if fmt is None:
-        fmt = "table" if output in (None, "-") and _stdout_is_terminal() else "jsonl"
+        fmt = "table" if output in (None, "-") and stdout_is_terminal() else "jsonl"
     known, sources = expand_inputs(paths)
     progress = Progress(len(known) if known is not None else None)
     failed = 0
@@ -128,9 +128,9 @@ def hash_command(paths, algorithms, dihedral, fast, workers, seconds_per_hash, m
                 progress.step()
                 if rec.error is not None:
                     failed += 1
-                    _err(f"{rec.path}: {rec.error}")
+                    err(f"{rec.path}: {rec.error}")
                 elif rec.warning:
-                    _err(f"{rec.path}: warning: {rec.warning}")
+                    err(f"{rec.path}: warning: {rec.warning}")
                 writer.write(rec)
     finally:
         progress.close()

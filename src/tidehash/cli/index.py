@@ -9,13 +9,13 @@ import sys
 import click
 
 from ._common import (
-    _READ_FORMATS,
-    _BadLines,
-    _emit,
-    _err,
-    _list_notes,
-    _read_lists,
+    READ_FORMATS,
+    BadLines,
     check_interrupted,
+    emit,
+    err,
+    list_notes,
+    read_lists,
 )
 
 
@@ -30,7 +30,7 @@ def index_group():
 @click.argument("lists", nargs=-1, required=True, metavar="LIST...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="the index file (written atomically)")
-@click.option("--from", "from_format", type=click.Choice(_READ_FORMATS), default=None,
+@click.option("--from", "from_format", type=click.Choice(READ_FORMATS), default=None,
               help="format of every LIST (default: told from each one's content)")
 @click.option("--strict", is_flag=True, help="stop at the first bad line (nothing is written)")
 def index_build_command(lists, output, from_format, strict):
@@ -41,18 +41,18 @@ def index_build_command(lists, output, from_format, strict):
     hashes) read it too. Exit 1 when some lines were bad (reported, skipped)."""
     from ..formats import save_list
 
-    report = _BadLines()
-    hl = _read_lists(list(lists), from_format, strict, report)
+    report = BadLines()
+    hl = read_lists(list(lists), from_format, strict, report)
     if hl is None:
         return 1
-    _list_notes(hl)
+    list_notes(hl)
     check_interrupted()
     built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     size = save_list(hl, output, extra={"lists": [os.fspath(x) for x in lists],
                                         "built": built}, before_commit=check_interrupted)
     if sys.stderr.isatty():
         counts = ", ".join(f"{len(hl[s])} {s}" for s in hl.signals) or "no hashes"
-        _err(f"{output}: {counts} ({hl.n_entries} entries, {size} bytes)")
+        err(f"{output}: {counts} ({hl.n_entries} entries, {size} bytes)")
     return 1 if report.count else 0
 
 
@@ -82,10 +82,10 @@ def index_info_command(index_path, fmt):
             index = Index.load(index_path)
             info.update(kind="index", pdq=len(index), bits=index.bits)
     except (ListFileError, IndexFormatError) as exc:
-        _err(str(exc))
+        err(str(exc))
         return 1
     def shown(v):
         return ", ".join(map(str, v)) if isinstance(v, list) else ("-" if v is None else v)
 
-    _emit(info, "\n".join(f"{k + ':':<12} {shown(v)}" for k, v in info.items()), fmt)
+    emit(info, "\n".join(f"{k + ':':<12} {shown(v)}" for k, v in info.items()), fmt)
     return 0

@@ -9,7 +9,7 @@ import click
 
 from .. import __version__
 from ._common import (
-    _stdout_is_terminal,
+    stdout_is_terminal,
 )
 
 
@@ -33,7 +33,7 @@ def info_command(fmt, as_json):
     if as_json:
         fmt = "json"
     if fmt is None:
-        fmt = "table" if _stdout_is_terminal() else "json"
+        fmt = "table" if stdout_is_terminal() else "json"
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
         return 0

@@ -10,15 +10,15 @@ import click
 
 from ..files import hash_files
 from ._common import (
-    _HEX_ONLY,
-    _READ_FORMATS,
+    HEX_ONLY,
+    READ_FORMATS,
     AtomicOutput,
+    BadLines,
     Progress,
-    _BadLines,
-    _err,
-    _read_lists,
-    _stdout_is_terminal,
+    err,
     expand_inputs,
+    read_lists,
+    stdout_is_terminal,
 )
 
 # below this many searches a flat scan beats building MIH tables first (a build costs
@@ -41,9 +41,9 @@ def _matcher(path: str, fmt, options: dict):
         try:
             return Matcher.load(path, **options)
         except (ListFileError, IndexFormatError) as exc:
-            _err(str(exc))
+            err(str(exc))
             return None
-    hl = _read_lists([path], fmt, False, _BadLines())
+    hl = read_lists([path], fmt, False, BadLines())
     return None if hl is None else Matcher(hl, **options)
 
 
@@ -105,7 +105,7 @@ def _records(query: str, match, quality=None) -> list[dict]:
 def _literal_query(arg: str):
     """(signal, hex) for a literal hash argument that is not a file, else None."""
     text = arg.strip().lower()
-    if os.path.exists(arg) or _HEX_ONLY.fullmatch(text) is None:
+    if os.path.exists(arg) or HEX_ONLY.fullmatch(text) is None:
         return None
     return {64: "pdq", 32: "md5"}.get(len(text)), text
 
@@ -115,7 +115,7 @@ def _literal_query(arg: str):
 @click.option("--against", required=True, type=click.Path(exists=True, dir_okay=False),
               help="a hash list (any format read_list reads) or an index file "
                    "from `tidehash index build`")
-@click.option("--from", "from_format", type=click.Choice(_READ_FORMATS), default=None,
+@click.option("--from", "from_format", type=click.Choice(READ_FORMATS), default=None,
               help="format of the --against list (default: told from its content)")
 @click.option("--radius", type=click.IntRange(0, 256), default=31, show_default=True,
               help="PDQ match when the Hamming distance is at most this")
@@ -145,7 +145,7 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     import numpy as np
 
     if fmt is None:
-        fmt = "table" if output in (None, "-") and _stdout_is_terminal() else "jsonl"
+        fmt = "table" if output in (None, "-") and stdout_is_terminal() else "jsonl"
     literals, paths = [], []
     for q in queries:
         lit = _literal_query(q)
@@ -205,7 +205,7 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
                     progress.step()
                     if rec.error is not None:
                         failed += 1
-                        _err(f"{rec.path}: {rec.error}")
+                        err(f"{rec.path}: {rec.error}")
                         continue
                     pending.append(rec)
                     if len(pending) >= batch:
