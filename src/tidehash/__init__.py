@@ -2,6 +2,7 @@
 
 Images are hashed on the device that holds them; only hashes travel."""
 
+from ._version import __version__
 from .cpu import available_isas, cpu_info, use_isa
 from .digest import file_digests
 from .errors import DecodeError, HashFormatError, ImageTooLargeError, TidehashError
@@ -31,8 +32,6 @@ from .match import Match, Matcher, VPDQIndex, VPDQMatchResult, VPDQVideoMatch, v
 from .pdq import DIHEDRAL_NAMES, pdq_hash, pdq_hash_dihedral
 from .phash import PHash, phash
 from .video import VideoError, VPDQHashes, vpdq_hash
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ALGORITHMS", "DEFAULT_MAX_PIXELS", "DIHEDRAL_NAMES", "DecodeError", "FileHashes",

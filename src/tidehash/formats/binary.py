@@ -39,10 +39,18 @@ import zlib
 import numpy as np
 
 from .._atomic import atomic_file
+from .._version import __version__
 from ..errors import HashFormatError
 from ..hashes import VPDQFeature
 from .detect import LIST_FILE, LIST_FILE_MAGIC, kind_of_prefix
-from .model import HASH_BYTES, SIGNAL_TYPES, BadLine, HashList, SignalHashes, StringColumn
+from .model import (
+    HASH_BYTES,
+    SIGNAL_TYPES,
+    BadLine,
+    HashList,
+    SignalHashes,
+    StringColumn,
+)
 
 MAGIC = LIST_FILE_MAGIC
 VERSION = 1
@@ -69,16 +77,6 @@ class ListFileError(HashFormatError):
 def is_list_file(prefix: bytes) -> bool:
     """Whether bytes starting a file are a tidehash list file's."""
     return kind_of_prefix(prefix) == LIST_FILE
-
-
-def sorted_rows(hashes: np.ndarray) -> np.ndarray:
-    """The rows of an (R, width) uint8 array in byte order (stable), for
-    ``np.searchsorted(..., sorter=)`` lookups."""
-    hashes = np.ascontiguousarray(hashes)
-    if hashes.shape[0] == 0:
-        return np.empty(0, np.int64)
-    keys = hashes.view(f"V{hashes.shape[1]}").ravel()
-    return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
 
 
 # ----------------------------------------------------------------------------- write
@@ -122,8 +120,6 @@ def save_list(hash_list: HashList, path, *, extra: dict | None = None,
     metadata kept in the directory (``tidehash index build`` records the lists it
     read). ``before_commit()`` is called just before the rename; if it raises,
     nothing is written. Returns the file's size in bytes."""
-    from .. import __version__
-
     plan = []  # (name, array)
     groups = {}
     for signal in hash_list.signals:

@@ -134,6 +134,17 @@ class StringColumn:
         return self.data.nbytes + self.ends.nbytes
 
 
+def sorted_rows(hashes: np.ndarray) -> np.ndarray:
+    """The rows of an (R, width) uint8 array in byte order (stable), for
+    ``np.searchsorted(..., sorter=)`` lookups."""
+    hashes = np.ascontiguousarray(hashes)
+    if hashes.shape[0] == 0:
+        return np.empty(0, np.int64)
+    keys = hashes.view(f"V{hashes.shape[1]}").ravel()
+    return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
+
+
+
 class SignalHashes:
     """The hashes of one signal type in a HashList.
 
@@ -195,7 +206,6 @@ class SignalHashes:
         """The rows in byte order of their hashes (computed once), for exact lookups
         with ``np.searchsorted(..., sorter=)``; see ``find``."""
         if self._sorted_rows is None:
-            from .binary import sorted_rows
             self._sorted_rows = sorted_rows(self.hashes)
         return self._sorted_rows
 

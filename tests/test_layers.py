@@ -1,0 +1,122 @@
+"""The package's import graph, read from the source with ``ast``: no import circle
+between tidehash modules (counting imports inside functions, which only hide one),
+and no module reaching into another for a private name."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import tidehash
+
+SRC = pathlib.Path(tidehash.__file__).parent
+#: compiled modules: imported, but they import nothing of ours
+NATIVE = {"tidehash._native"}
+
+
+def _modules() -> dict[str, pathlib.Path]:
+    out = {}
+    for path in SRC.rglob("*.py"):
+        parts = ("tidehash",) + path.relative_to(SRC).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: pathlib.Path):
+    """(imported module, imported name or None) for every import in the module,
+    wherever it stands; ``from pkg import sub`` counts as importing pkg.sub."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, None
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                if sub in MODULES or sub in NATIVE:
+                    yield sub, None
+                else:
+                    yield target, alias.name
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {name: set() for name in MODULES}
+    for name, path in MODULES.items():
+        for target, _ in _imports(name, path):
+            if target in MODULES and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_graph_is_read():
+    graph = _graph()
+    assert "tidehash.formats.binary" in graph["tidehash.formats"]
+    assert "tidehash.index" in graph["tidehash.match"]
+    assert "tidehash.formats.detect" in graph["tidehash.index"]
+
+
+def test_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_import_circle():
+    assert _cycles(_graph()) == []
+
+
+def test_no_private_name_imported_across_modules():
+    """``from .x import _name`` means a name meant for x alone is used elsewhere:
+    such names get a package-internal public name instead."""
+    found = []
+    for name, path in MODULES.items():
+        for target, imported in _imports(name, path):
+            if imported and imported.startswith("_") and not imported.startswith("__") \
+                    and target.startswith("tidehash") and target != name:
+                found.append(f"{name}: from {target} import {imported}")
+    assert found == []
