@@ -834,6 +834,25 @@ def test_match_sha256_literal_and_paths_from_stdin(tmp_path, good):
             if m["distance"] == 0} == {("pdq", str(good[0])), ("sha256", str(good[0]))}
 
 
+def test_match_and_compare_tagged_literal_hashes(tmp_path, good):
+    """``<type> <hex>`` (tidehash.hashes.parse_hash) names what a literal hash is: a
+    tagged SHA-256 is looked up as SHA-256 only, a tagged PDQ as PDQ only; bare 64 hex
+    digits are both."""
+    lst = tmp_path / "l.jsonl"
+    assert cli("hash", "--algo", "pdq,sha256", "-o", lst, good[0]).returncode == 0
+    rec = tidehash.hash_file(good[0], algorithms=("pdq", "sha256"))
+    for query, signals in ((f"sha256 {rec.sha256}", {"sha256"}), (rec.sha256, {"sha256"}),
+                           (f"PDQ {rec.pdq.hex.upper()}", {"pdq"}), (rec.pdq.hex, {"pdq"})):
+        r = cli("match", query, "--against", lst)
+        assert r.returncode == 0, r.stderr
+        assert {m["signal"] for m in lines(r.stdout)} == signals, query
+        assert {m["query"] for m in lines(r.stdout)} == {query.split()[-1].lower()}
+    r = cli("compare", good[0], f"pdq {rec.pdq.hex}")
+    assert r.returncode == 0 and json.loads(r.stdout)["distance"] == 0
+    r = cli("compare", good[0], f"md5 {'0' * 32}")
+    assert r.returncode == 2 and "neither a file nor a hash" in r.stderr
+
+
 def test_match_against_an_index_saved_by_the_python_api(tmp_path, good, pdq_list):
     """An Index.save file (hashes and ids, no entries) works as --against: ids shown."""
     index = tidehash.Index()

@@ -23,7 +23,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import tidehash
 from tidehash import Index, IndexFormatError
-from tidehash.index import _HEADER, _HEADER_SPACE, _MIH_MIN_ROWS, mih_layout
+from tidehash.index import (
+    _HEADER,
+    _HEADER_SPACE,
+    _MIH_MIN_ROWS,
+    FLAT_UNTIL_QUERIES,
+    mih_layout,
+)
 
 STRATEGIES = ("flat", "mih", "auto")
 RADII = (0, 8, 31, 52, 64)
@@ -114,6 +120,25 @@ def test_auto_and_mih_really_use_mih(clustered_indexes, clustered_set):
     assert clustered_indexes["mih"]._state.mih is not None
     assert clustered_indexes["auto"]._state.mih is not None, repr(clustered_indexes["auto"])
     assert clustered_indexes["flat"]._state.mih is None
+
+
+def test_few_expected_queries_never_build_mih(clustered_set):
+    """auto, told it will answer fewer than FLAT_UNTIL_QUERIES queries, scans flat where
+    it would otherwise build MIH tables (as above); the results are the oracle's."""
+    hashes, ids, q = clustered_set
+    exp = O.index_range(q, hashes, ids, 8)
+    for expected, builds in ((FLAT_UNTIL_QUERIES - 1, False), (FLAT_UNTIL_QUERIES, True),
+                             (None, True)):
+        ix = Index(strategy="auto", expected_queries=expected)
+        ix.add(hashes, ids)
+        assert_same(ix.search_range(q, 8), exp, expected)
+        assert (ix._state.mih is not None) == builds, (expected, repr(ix))
+    for mmapped in (Index.over(hashes, expected_queries=10),):
+        mmapped.search_range(q, 8)
+        assert mmapped._state.mih is None
+    for bad in (-1, 1.5, True, "10"):
+        with pytest.raises(ValueError, match="expected_queries"):
+            Index(expected_queries=bad)
 
 
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])

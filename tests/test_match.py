@@ -55,6 +55,21 @@ def test_weak_and_min_quality():
     assert Matcher(hl, min_quality=50).match_pdq(h)[0].entries[0].id == 7  # unknown quality
 
 
+def test_expected_queries_reach_the_index(tmp_path):
+    """Matcher and Matcher.load hand expected_queries to the PDQ Index, where few
+    expected queries mean a flat scan (see test_index)."""
+    from tidehash.formats import save_list
+
+    h = "f" * 32 + "0" * 32
+    hl = HashList.from_records([HashRecord("pdq", h, id=7, label="x")])
+    save_list(hl, tmp_path / "l.thl")
+    for m in (Matcher(hl, expected_queries=5), Matcher.load(tmp_path / "l.thl",
+                                                            expected_queries=5)):
+        assert m.index.strategy == "auto" and m.index.expected_queries == 5
+        assert m.match_pdq(h)[0].entries[0].id == 7
+    assert Matcher(hl).index.expected_queries is None
+
+
 def test_digests_match_exactly():
     md5 = "0123456789abcdef0123456789abcdef"
     hl = HashList.from_records([HashRecord("md5", md5, id=1, label="a"),

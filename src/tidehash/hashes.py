@@ -17,6 +17,11 @@ from .errors import HashFormatError
 
 PDQ_BYTES = 32
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+#: the hash type of a bare hex hash, from its number of digits (a SHA-256 has PDQ's 64)
+HEX_DIGITS_SIGNAL = {64: "pdq", 32: "md5", 16: "phash"}
+#: the hex digits of each hash type
+SIGNAL_HEX_DIGITS = {"pdq": 64, "md5": 32, "sha256": 64, "phash": 16}
 _POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -103,6 +108,33 @@ def parse_hex(text: str) -> bytes:
         shown = text if len(text) <= 80 else text[:77] + "..."
         raise HashFormatError(f"not a 256-bit hash (64 hex digits): {shown!r}")
     return bytes.fromhex(text)
+
+
+def parse_hash(text: str) -> tuple[str, str]:
+    """A literal hash, as a person types it: ``(signal, lower-case hex)``.
+
+    Bare hex digits (either case, blanks around them ignored) are typed by their
+    number: 64 -> ``"pdq"`` (a SHA-256 has as many: tag it), 32 -> ``"md5"``, 16 ->
+    ``"phash"``. python-threatexchange's ``<type> <hex>`` (``pdq``, ``md5``,
+    ``sha256``, ``phash``, any case) names the type. Anything else is a
+    HashFormatError."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected a hash as text, not {type(text).__name__}")
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    parts = text.split()
+    if len(parts) == 1 and _HEX.fullmatch(parts[0]):
+        signal = HEX_DIGITS_SIGNAL.get(len(parts[0]))
+        if signal is None:
+            raise HashFormatError(f"{len(parts[0])} hex digits is not a hash length (64: PDQ, "
+                                  f"32: MD5, 16: pHash): {shown!r}")
+        return signal, parts[0].lower()
+    if len(parts) == 2 and parts[0].lower() in SIGNAL_HEX_DIGITS:
+        signal, digits = parts[0].lower(), parts[1]
+        if _HEX.fullmatch(digits) and len(digits) == SIGNAL_HEX_DIGITS[signal]:
+            return signal, digits.lower()
+        raise HashFormatError(f"not a {signal} hash ({SIGNAL_HEX_DIGITS[signal]} hex "
+                              f"digits): {shown!r}")
+    raise HashFormatError(f"not a hash (hex digits, or '<type> <hex>'): {shown!r}")
 
 
 def _one(value: HashLike) -> bytes:

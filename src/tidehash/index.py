@@ -49,6 +49,9 @@ _MIH_NS_PER_PROBE = 30.0
 _MIH_MIN_ROWS = 1 << 16      # below this a flat scan is always cheap enough
 _MIH_TAIL_FRACTION = 8       # rebuild MIH once rows added since its build exceed n / 8
 _PARALLEL_MIN_WORK = 1 << 20  # row comparisons below which threads cost more than they save
+# below this many queries in all, a flat scan beats building MIH tables first (a build
+# costs about as much as 2,000 flat single-query scans, at 1M and at 10M hashes alike)
+FLAT_UNTIL_QUERIES = 2000
 
 
 class IndexFormatError(TidehashError, ValueError):
@@ -117,15 +120,32 @@ class Index:
     Ids are chosen by the caller (int64 >= 0; default: consecutive from 0) and
     need not be unique: one id may label several hashes (a case with several
     images), and ``remove(id)`` removes every row carrying it.
+
+    ``expected_queries``: how many queries the index will answer in all, when the
+    caller knows (a command matching a given set of files does). With strategy
+    ``auto``, fewer than FLAT_UNTIL_QUERIES (2,000) never build MIH tables: building
+    them costs about as much as 2,000 flat scans. None (the default): unknown, a
+    long-lived index.
     """
 
-    def __init__(self, bits: int = 256, strategy: str = "auto", *, threads: int = 1):
+    def __init__(self, bits: int = 256, strategy: str = "auto", *, threads: int = 1,
+                 expected_queries: int | None = None):
         if not isinstance(bits, int) or bits < 64 or bits % 64 or bits > 4096:
             raise ValueError(f"bits must be a multiple of 64 in 64..4096, got {bits!r}")
         if strategy not in ("auto", "flat", "mih"):
             raise ValueError(f"strategy must be 'auto', 'flat' or 'mih', got {strategy!r}")
+        if expected_queries is not None and (
+                isinstance(expected_queries, bool) or not isinstance(expected_queries, int)
+                or expected_queries < 0):
+            raise ValueError("expected_queries must be None or an int >= 0, "
+                             f"got {expected_queries!r}")
         self.bits = bits
         self.strategy = strategy
+        self.expected_queries = expected_queries
+        # a flat scan for every search: asked for, or too few searches to repay MIH
+        self._flat = strategy == "flat" or (
+            strategy == "auto" and expected_queries is not None
+            and expected_queries < FLAT_UNTIL_QUERIES)
         self.threads = _check_threads(threads)
         self._words = bits // 64
         self._write = threading.Lock()
@@ -272,7 +292,7 @@ class Index:
 
     def _mih_for_search(self, st: _Snapshot, radius: int, nq: int) -> tuple[_Snapshot, bool]:
         """Decide flat or MIH for this call; may build or refresh the tables."""
-        if self.strategy == "flat" or st.n == 0:
+        if self._flat or st.n == 0:
             return st, False
         stale = st.mih is None or (st.n - st.mih.n) * _MIH_TAIL_FRACTION > st.n
         if self.strategy == "mih":
@@ -465,7 +485,8 @@ class Index:
 
     @classmethod
     def over(cls, hashes: np.ndarray, ids: np.ndarray | None = None, *,
-             strategy: str = "auto", threads: int = 1) -> Index:
+             strategy: str = "auto", threads: int = 1,
+             expected_queries: int | None = None) -> Index:
         """An index searching ``hashes`` ((N, bits/8) uint8, C-contiguous, 8-byte
         aligned, e.g. a memory-mapped file's) in place, without copying them; ids
         default to the row numbers. The first add or remove copies them."""
@@ -475,7 +496,8 @@ class Index:
             raise ValueError("Index.over needs a C-contiguous, 8-byte aligned (N, bits/8) "
                              f"uint8 array, got {hashes.dtype} {hashes.shape}")
         n = hashes.shape[0]
-        index = cls(hashes.shape[1] * 8, strategy, threads=threads)
+        index = cls(hashes.shape[1] * 8, strategy, threads=threads,
+                    expected_queries=expected_queries)
         ids = np.arange(n, dtype=np.int64) if ids is None else _check_ids(ids, n)
         if n:
             codes = hashes.view("<u8")
@@ -487,18 +509,20 @@ class Index:
 
     @classmethod
     def _from_list_file(cls, path: str, *, mmap: bool, verify: bool, strategy: str,
-                        threads: int) -> Index:
+                        threads: int, expected_queries: int | None) -> Index:
         from .formats.binary import ListFileError, load_list
 
         try:
             hash_list = load_list(path, mmap=mmap, verify=verify)
         except ListFileError as exc:
             raise IndexFormatError(str(exc)) from None
-        return cls.over(hash_list.pdq.hashes, strategy=strategy, threads=threads)
+        return cls.over(hash_list.pdq.hashes, strategy=strategy, threads=threads,
+                        expected_queries=expected_queries)
 
     @classmethod
     def load(cls, path, *, mmap: bool = True, verify: bool = True,
-             strategy: str = "auto", threads: int = 1) -> Index:
+             strategy: str = "auto", threads: int = 1,
+             expected_queries: int | None = None) -> Index:
         """Load an index saved by ``save``. With ``mmap=True`` codes and ids are
         memory-mapped read-only (no copy; the first add or remove copies them).
         ``verify`` checks the payload CRC (reads the whole file once). A tidehash
@@ -507,7 +531,7 @@ class Index:
         path = os.fspath(path)
         if binary_kind(path) == LIST_FILE:
             return cls._from_list_file(path, mmap=mmap, verify=verify, strategy=strategy,
-                                       threads=threads)
+                                       threads=threads, expected_queries=expected_queries)
         size = os.path.getsize(path)
         with open(path, "rb") as f:
             head = f.read(_HEADER_SPACE)
@@ -531,7 +555,7 @@ class Index:
                 or size != ids_off + n * 8:
             raise IndexFormatError(
                 f"{path}: truncated or malformed: {size} bytes for {n} hashes of {bits} bits")
-        index = cls(bits, strategy, threads=threads)
+        index = cls(bits, strategy, threads=threads, expected_queries=expected_queries)
         if n:
             if mmap:
                 codes = np.memmap(path, dtype="<u8", mode="r", offset=codes_off,

@@ -223,7 +223,9 @@ class Matcher:
     * video: python-threatexchange's rule (``video_quality``, ``video_distance``,
       ``video_match`` percent of the query's frames), through a VPDQIndex.
 
-    ``strategy`` and ``threads`` are the PDQ Index's. A list that is a memory-mapped
+    ``strategy``, ``threads`` and ``expected_queries`` (how many PDQ queries it will
+    answer in all, when known: few never repay building MIH tables) are the PDQ
+    Index's. A list that is a memory-mapped
     tidehash list file (``Matcher.load``) is searched in place, without a copy.
     Thread-safe for concurrent matching once built."""
 
@@ -232,7 +234,8 @@ class Matcher:
                  dihedral: bool = False, video_quality: int = VPDQ_QUALITY_THRESHOLD,
                  video_distance: int = VPDQ_DISTANCE_THRESHOLD,
                  video_match: float = VPDQ_QUERY_MATCH_THRESHOLD,
-                 strategy: str = "auto", threads: int = 1):
+                 strategy: str = "auto", threads: int = 1,
+                 expected_queries: int | None = None):
         _check_thresholds(weak_quality, radius)
         if min_quality is not None:
             _check_thresholds(min_quality, radius)
@@ -246,9 +249,11 @@ class Matcher:
         self.video_match = float(video_match)
         pdq = hash_list["pdq"].hashes
         try:  # a list file's hashes are searched where they lie
-            self._pdq = Index.over(pdq, strategy=strategy, threads=threads)
+            self._pdq = Index.over(pdq, strategy=strategy, threads=threads,
+                                   expected_queries=expected_queries)
         except ValueError:  # not aligned or not contiguous: copied
-            self._pdq = Index(bits=256, strategy=strategy, threads=threads)
+            self._pdq = Index(bits=256, strategy=strategy, threads=threads,
+                              expected_queries=expected_queries)
             if len(pdq):
                 self._pdq.add(pdq, ids=np.arange(len(pdq), dtype=np.int64))
         self._videos = VPDQIndex(quality_threshold=video_quality,

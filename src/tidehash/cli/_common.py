@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -192,9 +191,6 @@ def emit(obj: dict, text: str, fmt: str | None = None) -> None:
     if fmt is None:
         fmt = "table" if stdout_is_terminal() else "jsonl"
     click.echo(json.dumps(obj) if fmt == "jsonl" else text)
-
-
-HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 
 
 class BadLines:

@@ -7,7 +7,6 @@ import os
 import click
 
 from ._common import (
-    HEX_ONLY,
     emit,
     err,
 )
@@ -15,16 +14,18 @@ from ._common import (
 
 def _hash_arg(arg: str):
     """A literal hash argument: ("pdq", PDQHash) for 64 hex digits, ("phash", PHash)
-    for 16; None when ``arg`` is not one."""
-    from ..hashes import PDQHash
+    for 16 (or either tagged, as ``pdq <hex>``); None when ``arg`` is not one."""
+    from ..errors import HashFormatError
+    from ..hashes import PDQHash, parse_hash
     from ..phash import PHash
 
-    text = arg.strip()
-    if HEX_ONLY.fullmatch(text) is None:
+    try:
+        signal, text = parse_hash(arg)
+    except HashFormatError:
         return None
-    if len(text) == 64:
+    if signal == "pdq":
         return "pdq", PDQHash.from_hex(text)
-    if len(text) == 16:
+    if signal == "phash":
         return "phash", PHash.from_hex(text)
     return None
 

@@ -10,7 +10,6 @@ import click
 
 from ..files import hash_files
 from ._common import (
-    HEX_ONLY,
     READ_FORMATS,
     AtomicOutput,
     BadLines,
@@ -21,9 +20,6 @@ from ._common import (
     stdout_is_terminal,
 )
 
-# below this many searches a flat scan beats building MIH tables first (a build costs
-# about as much as 2,000 flat single-query scans, at 1M and at 10M hashes alike)
-_FLAT_UNTIL_QUERIES = 2000
 # files matched per batch (one PDQ search for all of them); 1 for a stream on stdin,
 # so each answer comes as soon as its file is hashed
 _BATCH = 256
@@ -103,11 +99,20 @@ def _records(query: str, match, quality=None) -> list[dict]:
 
 
 def _literal_query(arg: str):
-    """(signal, hex) for a literal hash argument that is not a file, else None."""
-    text = arg.strip().lower()
-    if os.path.exists(arg) or HEX_ONLY.fullmatch(text) is None:
+    """(hash types to look it up as, hex) for a literal hash argument that is not a
+    file, else None. 64 bare hex digits are PDQ, and SHA-256 when the list has it."""
+    from ..errors import HashFormatError
+    from ..hashes import parse_hash
+
+    if os.path.exists(arg):
         return None
-    return {64: "pdq", 32: "md5"}.get(len(text)), text
+    try:
+        signal, text = parse_hash(arg)
+    except HashFormatError:
+        return None
+    if signal == "pdq" and len(arg.split()) == 1:
+        return ("pdq", "sha256"), text
+    return ((signal,), text) if signal in ("pdq", "md5", "sha256") else None
 
 
 @click.command("match")
@@ -149,7 +154,7 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     literals, paths = [], []
     for q in queries:
         lit = _literal_query(q)
-        if lit is not None and lit[0] is not None:
+        if lit is not None:
             literals.append(lit)
         else:
             paths.append(q)
@@ -157,9 +162,7 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     searches = None if known is None else (len(known) + len(literals)) * (8 if dihedral else 1)
     options = dict(radius=radius, min_quality=min_quality, dihedral=dihedral,
                    video_quality=video_quality, video_distance=video_distance,
-                   video_match=video_match,
-                   strategy="flat" if searches is not None and searches < _FLAT_UNTIL_QUERIES
-                   else "auto")
+                   video_match=video_match, expected_queries=searches)
     matcher = _matcher(against, from_format, options)
     if matcher is None:
         return 1
@@ -167,21 +170,20 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     with AtomicOutput(output) as out:
         writer = MatchWriter(out, fmt)
         found: list[list] = [[] for _ in literals]
-        for signal, lookups in (("pdq", ("pdq", "sha256")), ("md5", ("md5",))):
-            at = [i for i, (sig, _) in enumerate(literals) if sig == signal]
+        for kind in ("pdq", "sha256", "md5"):
+            at = [i for i, (kinds, _) in enumerate(literals) if kind in kinds]
             texts = [literals[i][1] for i in at]
             if not at:
                 continue
-            for kind in lookups:
-                if kind == "pdq":
-                    codes = np.frombuffer(bytes.fromhex("".join(texts)), np.uint8)
-                    results = matcher.match_pdq_batch(codes.reshape(-1, 32))
-                elif len(matcher.hash_list[kind]):
-                    results = matcher.match_digest_batch(kind, texts)
-                else:
-                    continue
-                for i, ms in zip(at, results):
-                    found[i] += ms
+            if kind == "pdq":
+                codes = np.frombuffer(bytes.fromhex("".join(texts)), np.uint8)
+                results = matcher.match_pdq_batch(codes.reshape(-1, 32))
+            elif len(matcher.hash_list[kind]):
+                results = matcher.match_digest_batch(kind, texts)
+            else:
+                continue
+            for i, ms in zip(at, results):
+                found[i] += ms
         for (_, text), ms in zip(literals, found):
             for m in ms:
                 for rec in _records(text, m):

@@ -27,6 +27,7 @@ import os
 import re
 import stat
 
+from ..hashes import HEX_DIGITS_SIGNAL
 from ._stream import UTF16_BOMS
 from .pytx import ROTATIONS, TAGS
 
@@ -41,7 +42,6 @@ SNIFF_BYTES = 64 << 10
 _HEX = re.compile(rb"[0-9a-fA-F]+")
 _CSV = re.compile(rb"[0-9a-fA-F]{64},[0-9]{0,3}(,|$)")
 _VPDQ = re.compile(rb"[0-9]+,[0-9]+,[0-9a-fA-F]{64},[0-9.]+")
-_HEX_SIGNAL = {64: "pdq", 32: "md5", 16: "phash"}
 
 
 def kind_of_prefix(prefix) -> str | None:
@@ -112,7 +112,7 @@ def sniff(prefix: bytes, complete: bool) -> tuple[str | None, str | None]:
             continue
         content = True
         if _HEX.fullmatch(line):
-            return "hex", _HEX_SIGNAL.get(len(line), "pdq")
+            return "hex", HEX_DIGITS_SIGNAL.get(len(line), "pdq")
         if _CSV.match(line) or line.startswith(b"hash="):
             return "pdqcsv", "pdq"
         if _VPDQ.fullmatch(line):
@@ -130,5 +130,5 @@ def hex_signal(prefix: bytes) -> str:
     for raw in prefix.split(b"\n")[:100]:
         line = raw.strip(b" \t\r").lstrip(b"\xef\xbb\xbf")
         if line and not line.startswith(b"#") and _HEX.fullmatch(line):
-            return _HEX_SIGNAL.get(len(line), "pdq")
+            return HEX_DIGITS_SIGNAL.get(len(line), "pdq")
     return "pdq"
