@@ -388,7 +388,7 @@ def test_ctrl_c_swallowed_by_library_code_still_exits_130_without_output(tmp_pat
 
 
 def test_index_build_interrupted_while_saving_writes_nothing(tmp_path, pdq_list, monkeypatch):
-    """An interrupt swallowed while the index file is written: nothing is renamed in."""
+    """An interrupt swallowed while the list file is written: nothing is renamed in."""
     import tidehash.formats.binary as binary
     from tidehash.cli import main
 
@@ -592,7 +592,7 @@ def test_index_build_info_and_match(tmp_path, good, pdq_list):
     assert info["lists"] == [str(pdq_list), str(extra)]
     r = cli("index", "info", idx, "--format", "table")
     assert r.returncode == 0 and f"pdq:         {len(good)}" in r.stdout
-    # an index file converts back to a text list: the same entries as the lists give
+    # a list file converts back to a text list: the same entries as the lists give
     r = cli("convert", idx, "-o", "-", "--to", "jsonl")
     assert r.returncode == 0, r.stderr
     r2 = cli("convert", pdq_list, "-o", "-", "--to", "jsonl")
@@ -614,7 +614,7 @@ def test_index_build_info_and_match(tmp_path, good, pdq_list):
 
 
 def test_index_holds_digests_and_videos(tmp_path, good):
-    """An index file matches MD5 / SHA-256 and videos, not only PDQ."""
+    """A list file matches MD5 / SHA-256 and videos, not only PDQ."""
     from videos import make_video
 
     video = make_video(tmp_path / "v.mp4", frames=75, script=lambda i: "scene")

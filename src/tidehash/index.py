@@ -55,7 +55,8 @@ FLAT_UNTIL_QUERIES = 2000
 
 
 class IndexFormatError(TidehashError, ValueError):
-    """An index file is truncated, corrupt, or of an unknown version."""
+    """An index file (``Index.save``) is truncated, corrupt, or of an unknown version;
+    or a list file that Index.load was given is."""
 
 
 @dataclass(frozen=True)
@@ -462,7 +463,9 @@ class Index:
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> None:
-        """Write the index to one file, atomically (temp file, fsync, rename).
+        """Write the index to one index file, atomically (temp file, fsync, rename);
+        ``Index.load`` reads it. (A list file, ``tidehash index build``'s, holds a whole
+        hash list; this holds the hash codes and ids only.)
 
         Layout (little-endian): a 64-byte header (magic, version, bits, n, flags,
         section offsets, CRC-32 of the payload, CRC-32 of the header), the codes
@@ -523,7 +526,7 @@ class Index:
     def load(cls, path, *, mmap: bool = True, verify: bool = True,
              strategy: str = "auto", threads: int = 1,
              expected_queries: int | None = None) -> Index:
-        """Load an index saved by ``save``. With ``mmap=True`` codes and ids are
+        """Load an index file written by ``save``. With ``mmap=True`` codes and ids are
         memory-mapped read-only (no copy; the first add or remove copies them).
         ``verify`` checks the payload CRC (reads the whole file once). A tidehash
         list file (``tidehash index build``) loads as an index of its PDQ hashes,
@@ -536,11 +539,12 @@ class Index:
         with open(path, "rb") as f:
             head = f.read(_HEADER_SPACE)
         if len(head) < _HEADER.size:
-            raise IndexFormatError(f"{path}: too short to be a tidehash index ({size} bytes)")
+            raise IndexFormatError(f"{path}: too short to be a tidehash index file ({size} bytes)")
         magic, version, bits, n, flags, codes_off, ids_off, crc, head_crc = \
             _HEADER.unpack_from(head)
         if magic != _MAGIC:
-            raise IndexFormatError(f"{path}: not a tidehash index (bad magic)")
+            raise IndexFormatError(f"{path}: not a tidehash index file (Index.save) or list file "
+                                   "(tidehash index build): bad magic")
         if zlib.crc32(head[:_HEADER.size - 4]) != head_crc:
             raise IndexFormatError(f"{path}: header is corrupt (checksum mismatch)")
         if version != _VERSION:

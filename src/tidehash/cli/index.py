@@ -21,22 +21,23 @@ from ._common import (
 
 @click.group("index")
 def index_group():
-    """Build and inspect tidehash index files: a whole hash list (PDQ, MD5, SHA-256,
-    pHash, vPDQ, every entry's id, source and label) in one file that `tidehash
-    match` loads by memory map."""
+    """Build and inspect list files: a whole hash list (PDQ, MD5, SHA-256, pHash,
+    vPDQ, every entry's id, source and label) in one binary file that `tidehash match`
+    loads by memory map. (An index file, written by the Python API's `Index.save`,
+    holds hash codes and ids only; `index info` and `match` read it too.)"""
 
 
 @index_group.command("build")
 @click.argument("lists", nargs=-1, required=True, metavar="LIST...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="the index file (written atomically)")
+              help="the list file to write (atomically)")
 @click.option("--from", "from_format", type=click.Choice(READ_FORMATS), default=None,
               help="format of every LIST (default: told from each one's content)")
 @click.option("--strict", is_flag=True, help="stop at the first bad line (nothing is written)")
 def index_build_command(lists, output, from_format, strict):
     """Read LIST... (merged; equal hashes are one row keeping all their entries) into
-    one index file: every hash type and every entry's id, source, label and quality.
-    `tidehash match --against INDEX` then loads it in milliseconds, whatever its size.
+    one list file: every hash type and every entry's id, source, label and quality.
+    `tidehash match --against LIST_FILE` then loads it in milliseconds, whatever its size.
     `tidehash.Matcher.load`, `tidehash.read_list` and `tidehash.Index.load` (its PDQ
     hashes) read it too. Exit 1 when some lines were bad (reported, skipped)."""
     from ..formats import save_list
@@ -57,12 +58,13 @@ def index_build_command(lists, output, from_format, strict):
 
 
 @index_group.command("info")
-@click.argument("index_path", metavar="INDEX", type=click.Path(exists=True, dir_okay=False))
+@click.argument("index_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(("jsonl", "table")), default=None,
               help="default: jsonl when stdout is not a terminal, table when it is")
 def index_info_command(index_path, fmt):
-    """What an index file holds: hashes and entries per type, the lists and sources
-    it was built from, when, the file's size. Reads an `Index.save` file too."""
+    """What a list file (`tidehash index build`) holds: hashes and entries per type,
+    the lists and sources it was built from, when, the file's size ("kind": "list").
+    Of an index file (`Index.save`): its hashes and their width ("kind": "index")."""
     from ..formats import ListFileError, load_list
     from ..formats.detect import LIST_FILE, binary_kind
     from ..index import Index, IndexFormatError

@@ -118,8 +118,8 @@ def _literal_query(arg: str):
 @click.command("match")
 @click.argument("queries", nargs=-1, required=True, metavar="PATH_OR_HASH...")
 @click.option("--against", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="a hash list (any format read_list reads) or an index file "
-                   "from `tidehash index build`")
+              help="a hash list (any format read_list reads), a list file from "
+                   "`tidehash index build`, or an index file from `Index.save`")
 @click.option("--from", "from_format", type=click.Choice(READ_FORMATS), default=None,
               help="format of the --against list (default: told from its content)")
 @click.option("--radius", type=click.IntRange(0, 256), default=31, show_default=True,
@@ -142,7 +142,7 @@ def _literal_query(arg: str):
 def match_command(queries, against, from_format, radius, dihedral, min_quality,
                   video_quality, video_distance, video_match, workers, fmt, output):
     """Match files, folders or literal hashes (64 hex: PDQ, and SHA-256 when the list
-    has SHA-256; 32 hex: MD5) against a list or an index. Prints every match with the
+    has SHA-256; 32 hex: MD5) against a list. Prints every match with the
     query, the distance, and the listed entry's id, source and label; PDQ quality
     below 50 is flagged weak. Videos are matched with the vPDQ rule against the
     list's vPDQ entries; MD5 / SHA-256 of files match exactly when the list has them.
