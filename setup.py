@@ -75,8 +75,9 @@ def extension():
         ldflags = ["-fsanitize=address,undefined"]
     return Extension(
         "tidehash._native",
-        sources=["src/tidehash/_native.pyx"],
-        depends=["csrc/kernels.txt"] + [src for src, _ in C_SOURCES] + HEADERS,
+        sources=["src/tidehash/_native.pyx"],  # includes _native_*.pxi, cimports _native.pxd
+        depends=(["csrc/kernels.txt"] + [src for src, _ in C_SOURCES] + HEADERS
+                 + sorted(glob.glob("src/tidehash/_native*.px[di]"))),
         include_dirs=["csrc"],
         extra_compile_args=cflags,
         extra_link_args=ldflags,

@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "../common/status.h"
+
 #define HEXLINES_MAX_HASH_BYTES 32
 
 /* Line grammars. */
@@ -26,7 +28,7 @@ enum {
                             unless `final`) */
     HEXLINES_FULL = 1,   /* an output array is full: drain it and call again */
     HEXLINES_STOP = 2,   /* the line [stop_start, stop_end) was not taken: see `code` */
-    HEXLINES_EBADARG = -1
+    HEXLINES_EBADARG = TH_EBADARG
 };
 
 /* Why a line was not taken (hexlines_result.code). */

@@ -9,11 +9,10 @@
 
 #include <stdint.h>
 
+#include "../common/status.h"
 #include "../cpu/cpu.h"
 
 #define HAMMING_MAX_WORDS 64 /* 4096-bit codes */
-
-enum { HAMMING_OK = 0, HAMMING_EBADARG = -1, HAMMING_EISA = -2, HAMMING_ESINK = -3 };
 
 typedef struct {
     int64_t query;
@@ -35,7 +34,7 @@ typedef int (*hamming_sink)(void *ctx, const hamming_hit *hits, int64_t n);
         (buf)[nbuf].distance = (dist_);                                     \
         if (++(nbuf) == HAMMING_HIT_BATCH) {                                \
             (nbuf) = 0;                                                     \
-            if ((sink)(ctx, buf, HAMMING_HIT_BATCH)) return HAMMING_ESINK;  \
+            if ((sink)(ctx, buf, HAMMING_HIT_BATCH)) return TH_ESINK;  \
         }                                                                   \
     } while (0)
 static inline int hamming_emit(hamming_hit *buf, int *nbuf, int64_t query, int64_t row,
@@ -58,6 +57,8 @@ typedef struct {
     int words;
 } hamming_db;
 
+/* Every kernel returns a th_status (common/status.h): TH_EBADARG for bad sizes or
+ * null buffers, TH_ESINK when the sink asked to stop. */
 typedef struct {
     int (*distances)(const uint64_t *q, int64_t nq, const hamming_db *db, int32_t *out);
     int (*range)(const uint64_t *q, int64_t nq, const hamming_db *db, int radius,

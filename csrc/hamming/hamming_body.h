@@ -106,7 +106,7 @@ HAMMING_INLINE int distances_impl(const uint64_t *q, int64_t nq, const hamming_d
             }
         }
     }
-    return HAMMING_OK;
+    return TH_OK;
 }
 
 HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *db, int radius,
@@ -214,8 +214,8 @@ HAMMING_INLINE int range_impl(const uint64_t *q, int64_t nq, const hamming_db *d
             }
         }
     }
-    if (nbuf && sink(ctx, buf, nbuf)) return HAMMING_ESINK;
-    return HAMMING_OK;
+    if (nbuf && sink(ctx, buf, nbuf)) return TH_ESINK;
+    return TH_OK;
 }
 
 HAMMING_INLINE int knn_impl(const uint64_t *q, int64_t nq, const hamming_db *db, int k,
@@ -273,7 +273,7 @@ HAMMING_INLINE int knn_impl(const uint64_t *q, int64_t nq, const hamming_db *db,
         }
     }
     for (int64_t qi = 0; qi < nq; qi++) hamming_heap_finish(dist + qi * k, rows + qi * k, k);
-    return HAMMING_OK;
+    return TH_OK;
 }
 
 #ifdef HAMMING_DIRECT_MAX_QUERIES
@@ -315,8 +315,8 @@ HAMMING_SCALAR_ROWS int range_direct(const uint64_t *q, int64_t nq, const hammin
             HAMMING_EMIT(buf, nbuf, qi, db->row_base + r, d, sink, ctx);
         }
     }
-    if (nbuf && sink(ctx, buf, nbuf)) return HAMMING_ESINK;
-    return HAMMING_OK;
+    if (nbuf && sink(ctx, buf, nbuf)) return TH_ESINK;
+    return TH_OK;
 }
 
 HAMMING_SCALAR_ROWS int knn_direct(const uint64_t *q, int64_t nq, const hamming_db *db, int k,
@@ -348,19 +348,19 @@ HAMMING_SCALAR_ROWS int knn_direct(const uint64_t *q, int64_t nq, const hamming_
         }
         hamming_heap_finish(hd, hr, k);
     }
-    return HAMMING_OK;
+    return TH_OK;
 }
 #endif
 
 static int scan_distances(const uint64_t *q, int64_t nq, const hamming_db *db, int32_t *out) {
-    if (bad_args(q, nq, db) || out == NULL) return HAMMING_EBADARG;
+    if (bad_args(q, nq, db) || out == NULL) return TH_EBADARG;
     return db->words == 4 ? distances_impl(q, nq, db, out, 4)
                           : distances_impl(q, nq, db, out, db->words);
 }
 
 static int scan_range(const uint64_t *q, int64_t nq, const hamming_db *db, int radius,
                       hamming_sink sink, void *ctx) {
-    if (bad_args(q, nq, db) || sink == NULL || radius < 0) return HAMMING_EBADARG;
+    if (bad_args(q, nq, db) || sink == NULL || radius < 0) return TH_EBADARG;
     const int fw = filter_words(radius, db->words);
 #ifdef HAMMING_DIRECT_MAX_QUERIES
     if (nq <= HAMMING_DIRECT_MAX_QUERIES) return range_direct(q, nq, db, radius, sink, ctx, fw);
@@ -383,7 +383,7 @@ static int scan_range(const uint64_t *q, int64_t nq, const hamming_db *db, int r
 
 static int scan_knn(const uint64_t *q, int64_t nq, const hamming_db *db, int k, int32_t *dist,
                     int64_t *rows) {
-    if (bad_args(q, nq, db) || k < 1 || dist == NULL || rows == NULL) return HAMMING_EBADARG;
+    if (bad_args(q, nq, db) || k < 1 || dist == NULL || rows == NULL) return TH_EBADARG;
 #ifdef HAMMING_DIRECT_MAX_QUERIES
     if (nq <= HAMMING_DIRECT_MAX_QUERIES) return knn_direct(q, nq, db, k, dist, rows);
 #endif

@@ -34,6 +34,8 @@ typedef struct {
     int64_t n;
 } mih_tables;
 
+/* Each returns a th_status (common/status.h, through hamming.h). */
+
 /* Fills one table (offsets and rows must hold 2^len + 1 and n entries). */
 int mih_build_table(const uint64_t *codes, int64_t n, int words, int start, int len,
                     uint32_t *offsets, uint32_t *rows);

@@ -38,9 +38,9 @@ static inline int verify(const mih_layout *lay, const mih_tables *t, const uint6
             seen = __builtin_popcount(x) <= sub_radius;
         }
         if (seen) continue;
-        if (hamming_emit(buf, nbuf, qi, row, d, sink, ctx)) return HAMMING_ESINK;
+        if (hamming_emit(buf, nbuf, qi, row, d, sink, ctx)) return TH_ESINK;
     }
-    return HAMMING_OK;
+    return TH_OK;
 }
 
 #define KEY_CHUNK 256
@@ -55,7 +55,7 @@ int MIH_RANGE_NAME(const mih_layout *lay, const mih_tables *t, const uint64_t *q
     if (lay == NULL || t == NULL || q == NULL || sink == NULL || radius < 0 || nq < 0 ||
         lay->m < 1 || lay->m > MIH_MAX_TABLES || lay->words < 1 ||
         lay->words > HAMMING_MAX_WORDS) {
-        return HAMMING_EBADARG;
+        return TH_EBADARG;
     }
     const int m = lay->m, words = lay->words, sub_radius = radius / m;
     hamming_hit buf[HAMMING_HIT_BATCH];
@@ -121,6 +121,6 @@ int MIH_RANGE_NAME(const mih_layout *lay, const mih_tables *t, const uint64_t *q
             }
         }
     }
-    if (nbuf && sink(ctx, buf, nbuf)) return HAMMING_ESINK;
-    return HAMMING_OK;
+    if (nbuf && sink(ctx, buf, nbuf)) return TH_ESINK;
+    return TH_OK;
 }

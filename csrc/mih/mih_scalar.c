@@ -6,7 +6,7 @@ int mih_build_table(const uint64_t *codes, int64_t n, int words, int start, int 
                     uint32_t *offsets, uint32_t *rows) {
     if (codes == NULL || offsets == NULL || rows == NULL || n < 0 || n > (int64_t)UINT32_MAX ||
         len < 1 || len > MIH_MAX_BITS || start < 0 || start + len > 64 * words) {
-        return HAMMING_EBADARG;
+        return TH_EBADARG;
     }
     const uint64_t keys = 1ull << len;
     memset(offsets, 0, (size_t)(keys + 1) * sizeof(uint32_t));
@@ -19,7 +19,7 @@ int mih_build_table(const uint64_t *codes, int64_t n, int words, int start, int 
     }
     for (uint64_t k = keys; k > 0; k--) offsets[k] = offsets[k - 1];
     offsets[0] = 0;
-    return HAMMING_OK;
+    return TH_OK;
 }
 
 double mih_probes_per_table(int len, int sub_radius) {

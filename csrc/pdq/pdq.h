@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../common/pixels.h"
+#include "../common/status.h"
 #include "../cpu/cpu.h"
 
 #define PDQ_HASH_BYTES 32
@@ -18,12 +19,6 @@
 #define PDQ_MIN_DIM 5
 /* Widest vector (floats) any kernel uses; scratch is sized for it. */
 #define PDQ_MAX_LANES 16
-
-enum {
-    PDQ_OK = 0,
-    PDQ_EBADARG = -1, /* null pointer, non-positive size, bad channel count or stride */
-    PDQ_EISA = -2     /* the requested instruction set is not available */
-};
 
 /* Pixels are a th_pixels (common/pixels.h) with row_stride >= cols * channels;
  * grey pixels are luma as they are, Y = (float)v. */
@@ -35,7 +30,10 @@ size_t pdq_scratch_floats(int64_t rows, int64_t cols);
  * (an exactly 64x64 image skips the filter) and writes hashes[0]; with dihedral != 0
  * follows the dihedral entry point (always filters) and writes the 8 variants in the
  * order original, rot90, rot180, rot270, flipx, flipy, flipp, flipm.
- * Hash bytes are big-endian as the reference prints them (bytes.fromhex(hex)). */
+ * Hash bytes are big-endian as the reference prints them (bytes.fromhex(hex)).
+ * Returns a th_status: TH_EBADARG for a null pointer, an empty image, a bad
+ * channel count or stride (or no scratch where the filter runs), TH_EISA for an
+ * ISA this build or CPU lacks. Images under PDQ_MIN_DIM a side hash to zeros, quality 0. */
 int pdq_hash(const th_pixels *px, th_isa isa, int dihedral, float *scratch,
              uint8_t hashes[][PDQ_HASH_BYTES], int *quality);
 

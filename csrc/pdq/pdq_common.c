@@ -159,16 +159,16 @@ int pdq_hash(const th_pixels *px, th_isa isa, int dihedral_wanted, float *scratc
         px->rows <= 0 || px->cols <= 0 ||
         (px->channels != 1 && px->channels != 3 && px->channels != 4) ||
         px->row_stride < px->cols * px->channels) {
-        return PDQ_EBADARG;
+        return TH_EBADARG;
     }
     const int nhash = dihedral_wanted ? PDQ_NUM_DIHEDRAL : 1;
     if (px->rows < PDQ_MIN_DIM || px->cols < PDQ_MIN_DIM) {
         memset(hashes, 0, (size_t)nhash * PDQ_HASH_BYTES);
         *quality = 0;
-        return PDQ_OK;
+        return TH_OK;
     }
     pdq_downscale_fn downscale = downscale_for(isa);
-    if (downscale == NULL || !th_isa_supported(isa)) return PDQ_EISA;
+    if (downscale == NULL || !th_isa_supported(isa)) return TH_EISA;
     pdq_init();
 
     float a[64][64];
@@ -176,7 +176,7 @@ int pdq_hash(const th_pixels *px, th_isa isa, int dihedral_wanted, float *scratc
         /* The reference's single-hash entry point takes a 64x64 image as is. */
         luma_64x64(px, a);
     } else {
-        if (scratch == NULL) return PDQ_EBADARG;
+        if (scratch == NULL) return TH_EBADARG;
         downscale(px, scratch, &a[0][0]);
     }
     *quality = quality_metric((const float(*)[64])a);
@@ -188,5 +188,5 @@ int pdq_hash(const th_pixels *px, th_isa isa, int dihedral_wanted, float *scratc
         dihedral((const float(*)[16])b, v, bv);
         to_bits((const float(*)[16])bv, hashes[v]);
     }
-    return PDQ_OK;
+    return TH_OK;
 }

@@ -40,7 +40,7 @@ static int check_one(const uint8_t *params, size_t nparams, const uint8_t *pix_s
     uint8_t ref[8][PDQ_HASH_BYTES], got[8][PDQ_HASH_BYTES];
     int qref = -1, q = -1;
     int st = pdq_hash(&px, TH_ISA_SCALAR, dihedral, scratch, ref, &qref);
-    if (st != PDQ_OK) {
+    if (st != TH_OK) {
         fprintf(stderr, "scalar status %d for %lldx%lld c%d\n", st, (long long)rows, (long long)cols, channels);
         abort();
     }
@@ -49,7 +49,7 @@ static int check_one(const uint8_t *params, size_t nparams, const uint8_t *pix_s
         memset(got, 0xAA, sizeof got);
         st = pdq_hash(&px, (th_isa)isa, dihedral, scratch, got, &q);
         int n = dihedral ? 8 : 1;
-        if (st != PDQ_OK || q != qref || memcmp(got, ref, (size_t)n * PDQ_HASH_BYTES) != 0) {
+        if (st != TH_OK || q != qref || memcmp(got, ref, (size_t)n * PDQ_HASH_BYTES) != 0) {
             fprintf(stderr, "MISMATCH isa=%s %lldx%lld c%d pad%lld dihedral%d pattern%d q %d vs %d\n",
                     th_isa_name((th_isa)isa), (long long)rows, (long long)cols, channels,
                     (long long)pad, dihedral, pattern, q, qref);
