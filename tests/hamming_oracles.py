@@ -144,10 +144,11 @@ def index_range(qbytes, hashes, ids, radius):
 
 
 def index_knn(qbytes, hashes, ids, k):
-    """Oracle for Index.search_knn: ties broken by row (insertion) order."""
+    """Oracle for Index.search_knn: ties broken by row (insertion) order; k capped
+    at the number of rows."""
     q = bytes_to_codes(qbytes)
     db = bytes_to_codes(hashes) if len(hashes) else np.empty((0, q.shape[1]), np.uint64)
-    dist, rows = knn(q, db, k)
+    dist, rows = knn(q, db, min(k, db.shape[0]))
     ids = np.asarray(ids, np.int64)
     out = np.where(rows >= 0, ids[np.maximum(rows, 0)] if len(ids) else 0, -1)
     return out.astype(np.int64), dist
@@ -187,6 +188,7 @@ def index_knn_dihedral(qbytes8, hashes, ids, k):
     db = bytes_to_codes(hashes) if len(hashes) else np.empty((0, words), np.uint64)
     ids = np.asarray(ids, np.int64)
     n = db.shape[0]
+    k = min(k, n)  # search_knn caps k at the index size
     out_ids = np.full((Q, k), -1, np.int64)
     out_d = np.full((Q, k), -1, np.int32)
     if n == 0:

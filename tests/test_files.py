@@ -246,3 +246,41 @@ def test_phash_field_equals_imagehash_of_the_opened_file(tmp_path, mode, fmt):
         assert rec.phash == str(imagehash.phash(opened))
     assert rec.kind == "image" and rec.pdq is not None
     assert tidehash.hash_file(path, algorithms=("phash",), fast=True).phash == rec.phash
+
+
+def test_count_and_limit_arguments_are_checked_alike(tmp_path):
+    """Regression (fixed): max_pixels took True, 0, -1 and 2.0 (each then refusing every
+    image with "exceeds the limit of True"), seconds_per_hash took True, and workers
+    refused NumPy integers here while vpdq_hash took True. Every entry point now
+    checks them the same way; a huge worker count is capped, not a pool that size."""
+    from videos import make_video
+
+    data, _ = encoded("png")
+    img = tmp_path / "a.png"
+    img.write_bytes(data)
+    video = make_video(tmp_path / "v.mp4", frames=10)
+    want = tidehash.hash_file(img).pdq
+    for workers in (np.int64(2), 10**9, 2**63):
+        assert [r.pdq for r in tidehash.hash_files([img] * 3, workers=workers)] == [want] * 3
+        assert tidehash.vpdq_hash(video, workers=workers) == tidehash.vpdq_hash(video)
+    for mp in (np.int64(10**6), 10**9, 2**63, None):
+        assert tidehash.hash_file(img, max_pixels=mp).pdq == want
+    for bad in (0, -1, True, np.bool_(True), 2.0, "3"):
+        with pytest.raises(ValueError):
+            list(tidehash.hash_files([img], workers=bad))
+        with pytest.raises(ValueError):
+            tidehash.vpdq_hash(video, workers=bad)
+    for bad, exc in ((0, ValueError), (-1, ValueError), (True, TypeError), (2.0, TypeError),
+                     ("3", TypeError)):
+        with pytest.raises(exc):
+            tidehash.hash_file(img, max_pixels=bad)
+        with pytest.raises(exc):
+            tidehash.hash_files([img], max_pixels=bad)
+        with pytest.raises(exc):
+            tidehash.vpdq_hash(video, max_pixels=bad)
+    for bad, exc in ((True, TypeError), (float("nan"), ValueError), (float("inf"), ValueError),
+                     (-1, ValueError), ("x", TypeError)):
+        with pytest.raises(exc):
+            tidehash.vpdq_hash(video, bad)
+        with pytest.raises(exc):
+            tidehash.hash_file(img, seconds_per_hash=bad)

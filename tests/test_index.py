@@ -176,11 +176,16 @@ def test_knn_k_at_and_above_n():
     for s in STRATEGIES:
         ix = Index(strategy=s)
         ix.add(hashes, ids)
-        for k in (36, 37, 38, 42, np.int64(40)):
-            exp = O.index_knn(q, hashes, ids, int(k))
+        for k in (36, 37, 38, 42, np.int64(40), 10**9, 2**63, np.uint64(2**64 - 1)):
+            exp = O.index_knn(q, hashes, ids, int(min(k, 37)))
             got = ix.search_knn(q, k)
             assert_same(got, exp, (s, k))
-            assert (got[0][:, 37:] == -1).all() and (got[1][:, 37:] == -1).all()
+            # capped at the index size: every row once, never a -1 column
+            assert got[0].shape == (5, min(int(k), 37)) and (got[0] >= 0).all()
+        if s == "flat":
+            d8 = np.stack([hashes[:2]] * 8, axis=1)
+            got = ix.search_knn(d8, 10**9, dihedral=True)
+            assert got[0].shape == (2, 37) and sorted(got[0][0]) == sorted(ids)
 
 
 def test_mih_with_unindexed_tail_and_rebuild(clustered_set):
@@ -297,8 +302,8 @@ def test_knn_ties_follow_insertion_order(tmp_path):
         ix.save(tmp_path / f"{s}.idx")
         for mmap in (True, False):
             back = Index.load(tmp_path / f"{s}.idx", mmap=mmap)
-            assert back.search_knn(h, 5)[0].tolist() == [[50, 30, 70, 60, -1]]
-            assert back.search_knn(h, 5)[1].tolist() == [[0, 0, 1, 1, -1]]
+            assert back.search_knn(h, 5)[0].tolist() == [[50, 30, 70, 60]]
+            assert back.search_knn(h, 5)[1].tolist() == [[0, 0, 1, 1]]
 
 
 def test_non_unique_ids():
@@ -574,7 +579,8 @@ def test_empty_index_knn():
     ix = Index()
     q = np.zeros((3, 32), np.uint8)
     ids, dist = ix.search_knn(q, 4)
-    assert ids.shape == (3, 4) and (ids == -1).all() and (dist == -1).all()
+    assert ids.shape == (3, 0) and dist.shape == (3, 0)
+    assert ids.dtype == np.int64 and dist.dtype == np.int32
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -691,7 +697,7 @@ def test_save_load_roundtrip(tmp_path):
     e.save(tmp_path / "e.idx")
     back = Index.load(tmp_path / "e.idx")
     assert len(back) == 0 and back.bits == 128
-    assert back.search_knn(np.zeros((1, 16), np.uint8), 2)[0].tolist() == [[-1, -1]]
+    assert back.search_knn(np.zeros((1, 16), np.uint8), 2)[0].tolist() == [[]]
     assert back.add(np.zeros((1, 16), np.uint8)).tolist() == [0]
 
 
@@ -1133,3 +1139,41 @@ def test_misaligned_uint8_views_are_copied_not_refused():
         assert lims.tolist() == [0, 1, 2, 3, 4, 5] and ids.tolist() == [0, 1, 2, 3, 4]
         kid, _ = ix.search_knn(view[7:9], 1)
         assert kid.ravel().tolist() == [7, 8]
+
+
+# ----------------------------------------------------------------------------- absurd sizes
+ABSURD = (10**9, 2**63, np.int64(2**62), np.uint64(2**64 - 1))
+
+
+def test_size_arguments_take_absurd_values_without_allocating_them():
+    """Regression (fixed): search_knn(k=10**9) on a 10-row index allocated (Q, 10**9)
+    results (killed for memory); a huge ``threads`` sized a linspace of that many
+    chunks. Every count is capped at what it can use, and refused when it is not a
+    positive integer (NumPy integers are integers, bools are not)."""
+    rng = np.random.default_rng(11)
+    hashes = rng.integers(0, 256, (10, 32), dtype=np.uint8)
+    q = hashes[:3]
+    exp = O.index_knn(q, hashes, np.arange(10), 10)
+    for big in ABSURD:
+        for s in STRATEGIES:
+            ix = Index(strategy=s, threads=big)
+            ix.add(hashes)
+            assert_same(ix.search_knn(q, big), exp, (s, big))
+            assert_same(ix.search_range(q, big), O.index_range(q, hashes, np.arange(10), 256))
+            assert_same(ix.search_range(q[:1], big), O.index_range(q[:1], hashes,
+                                                                   np.arange(10), 256))
+    ix = Index()
+    ix.add(hashes)
+    for bad in (0, -1, -(2**63), True, np.bool_(True), 2.0, float("nan"), "3", None):
+        with pytest.raises(ValueError):
+            ix.search_knn(q, bad)
+        with pytest.raises(ValueError):
+            Index(threads=bad if bad is not None else 0)
+    for bad in (-1, -(2**63)):
+        with pytest.raises(ValueError):
+            ix.search_range(q, bad)
+    for bad in (True, 2.0, float("inf"), "3"):
+        with pytest.raises(TypeError):
+            ix.search_range(q, bad)
+    assert Index(threads=np.int64(2)).threads == 2
+    assert Index(threads=10**9).threads == tidehash._checks.MAX_THREADS

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from ._checks import max_pixels_limit, positive_count
 from .digest import DIGEST_ALGORITHMS, DigestingReader, file_digests, hexdigests, new_hashers
 from .errors import DecodeError, TidehashError
 from .hashes import PDQHash
@@ -194,6 +195,7 @@ def hash_file(source: Source, *, algorithms: str | Iterable[str] = ("pdq",),
     if dihedral and "pdq" not in wanted:
         raise ValueError("dihedral=True needs 'pdq' in algorithms")
     seconds_per_hash = check_seconds_per_hash(seconds_per_hash)
+    max_pixels = max_pixels_limit(max_pixels)
     name = source_name(source)
     read = _read_file(source, name, decode_image=not wanted.isdisjoint(_IMAGE_ALGORITHMS),
                       video=not wanted.isdisjoint(_VIDEO_ALGORITHMS),
@@ -251,9 +253,9 @@ def hash_files(sources: Iterable[Source], *, algorithms: str | Iterable[str] = (
         raise ValueError("dihedral=True needs 'pdq' in algorithms")
     if workers is None:
         workers = os.cpu_count() or 1
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    workers = positive_count("workers", workers)
     seconds_per_hash = check_seconds_per_hash(seconds_per_hash)
+    max_pixels = max_pixels_limit(max_pixels)
     return _hash_files(sources, wanted, workers, dihedral, fast, seconds_per_hash, max_pixels)
 
 

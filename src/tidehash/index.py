@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _native
 from ._atomic import atomic_file
+from ._checks import positive_count
 from .cpu import current_isa
 from .errors import TidehashError
 from .formats.detect import INDEX_FILE_MAGIC, LIST_FILE, binary_kind
@@ -394,7 +395,7 @@ class Index:
                 np.concatenate([o[1] for o in outs]), np.concatenate([o[2] for o in outs]))
 
     def _parallel_rows(self, fn, n: int):
-        bounds = np.linspace(0, n, self.threads + 1).astype(int)
+        bounds = np.linspace(0, n, min(self.threads, n) + 1).astype(int)
         outs = list(self._pool().map(lambda ab: fn(ab[0], ab[1]), zip(bounds[:-1], bounds[1:])))
         return tuple(np.concatenate([o[i] for o in outs]) for i in range(3))
 
@@ -430,15 +431,18 @@ class Index:
         return lims, ids, dist
 
     def search_knn(self, queries, k: int, *, dihedral: bool = False):
-        """The k nearest hashes of each query: ``(ids, distances)``, both (Q, k),
-        ascending by distance (ties: earlier-added row first); -1 where the index
-        holds fewer than k rows. With ``dihedral=True`` (8 hashes per query) each
-        row counts once, at its best distance over the variants."""
+        """The k nearest hashes of each query: ``(ids, distances)``, both
+        (Q, min(k, len(index))), ascending by distance (ties: earlier-added row
+        first). A k larger than the index returns all its rows, as slicing a sorted
+        array would. With ``dihedral=True`` (8 hashes per query) each row counts
+        once, at its best distance over the variants."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
-        k = int(k)
         q = self._queries(queries, dihedral)
         st = self._state
+        # capped at the row count: k = 10**9 must not allocate (Q, 10**9) results
+        # whatever the index holds
+        k = int(min(int(k), st.n))
         isa = current_isa()
         codes = st.codes[:st.n]
         if q.shape[0] == 0:
@@ -623,9 +627,7 @@ def _check_radius(radius, bits: int) -> int:
 def _check_threads(threads) -> int:
     if threads is None:
         return os.cpu_count() or 1
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
-    return threads
+    return positive_count("threads", threads)
 
 
 def _best_over_variants(dist: np.ndarray, rows: np.ndarray, k: int):

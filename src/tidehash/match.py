@@ -52,12 +52,14 @@ class VPDQVideoMatch:
     compared_match_percent: float
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_thresholds(quality_threshold, distance_threshold) -> None:
-    if isinstance(quality_threshold, bool) or not isinstance(quality_threshold, int) \
-            or not 0 <= quality_threshold <= 101:
+    if not _is_int(quality_threshold) or not 0 <= quality_threshold <= 101:
         raise ValueError(f"quality_threshold must be an int in 0..101, got {quality_threshold!r}")
-    if isinstance(distance_threshold, bool) or not isinstance(distance_threshold, int) \
-            or not 0 <= distance_threshold <= 256:
+    if not _is_int(distance_threshold) or not 0 <= distance_threshold <= 256:
         raise ValueError(f"distance_threshold must be an int in 0..256, got {distance_threshold!r}")
 
 

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _native
+from ._checks import max_pixels_limit, positive_count
 from .cpu import current_isa
 from .errors import DecodeError
 from .hashes import VPDQFeature
@@ -97,6 +98,8 @@ def frame_timestamp(frame_number: int, fps: float) -> float:
 
 def check_seconds_per_hash(seconds_per_hash) -> float:
     """``seconds_per_hash`` as a finite float >= 0 (TypeError / ValueError otherwise)."""
+    if isinstance(seconds_per_hash, (bool, np.bool_)):
+        raise TypeError(f"seconds_per_hash must be a number, not {seconds_per_hash!r}")
     try:
         value = float(seconds_per_hash)
     except (TypeError, ValueError):
@@ -178,8 +181,9 @@ def vpdq_hash(source: Source, seconds_per_hash: float = 1.0, *, workers: int | N
     decoded, a frame rate of 0 or unknown, frames under 5 px on a side or over
     ``max_pixels`` pixels."""
     seconds = check_seconds_per_hash(seconds_per_hash)
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    if workers is not None:
+        workers = positive_count("workers", workers)
+    max_pixels = max_pixels_limit(max_pixels)
     name = source_name(source)
     container = _open(source, name)
     try:
