@@ -872,3 +872,22 @@ def test_hash_fast_and_info_json(good):
     assert lines(r.stdout)[0]["pdq"] == tidehash.hash_file(good[1], fast=True).pdq.hex
     r = cli("info", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["version"] == tidehash.__version__
+
+
+@pytest.mark.parametrize("args", [
+    ("hash", "--seconds-per-hash", "nan"), ("hash", "--seconds-per-hash", "inf"),
+    ("hash", "--seconds-per-hash", "-inf"), ("compare", "--seconds-per-hash", "nan"),
+    ("compare", "--seconds-per-hash", "inf"), ("match", "--video-match", "nan"),
+    ("match", "--video-match", "inf"), ("match", "--video-match", "-nan"),
+    ("hash", "--workers", "0"), ("hash", "--max-pixels", "-1"), ("match", "--radius", "1e9")])
+def test_non_finite_numbers_are_usage_errors(tmp_path, good, args):
+    """Regression (fixed): nan and inf passed click's FloatRange and came out of the
+    library as a ValueError traceback with exit 1."""
+    listed = tmp_path / "l.txt"
+    listed.write_text(tidehash.hash_file(good[0]).pdq.hex + "\n")
+    rest = {"hash": (good[0],), "compare": (good[0], good[1]),
+            "match": ("--against", listed, good[0])}[args[0]]
+    r = cli(*args, *rest)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "Invalid value" in r.stderr
+    assert r.stdout == ""

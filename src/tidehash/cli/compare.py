@@ -7,6 +7,7 @@ import os
 import click
 
 from ._common import (
+    FiniteFloatRange,
     emit,
     err,
 )
@@ -35,7 +36,7 @@ def _hash_arg(arg: str):
 @click.argument("b")
 @click.option("--dihedral", is_flag=True,
               help="two images: the best distance over B's 8 dihedral variants")
-@click.option("--seconds-per-hash", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--seconds-per-hash", type=FiniteFloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="two videos: one frame hashed every S seconds")
 @click.option("--format", "fmt", type=click.Choice(("jsonl", "table")), default=None,
               help="default: jsonl when stdout is not a terminal, table when it is")

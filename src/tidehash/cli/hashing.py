@@ -12,6 +12,7 @@ from ..files import ALGORITHMS, check_algorithms, hash_files
 from ..image import DEFAULT_MAX_PIXELS
 from ._common import (
     AtomicOutput,
+    FiniteFloatRange,
     Progress,
     err,
     expand_inputs,
@@ -98,7 +99,7 @@ class HashWriter:
 @click.option("--fast", is_flag=True, help="decode large JPEGs scaled down (a few bits off)")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="threads (default: CPUs)")
-@click.option("--seconds-per-hash", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--seconds-per-hash", type=FiniteFloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="video: one frame hashed every S seconds")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
               show_default=True, help="refuse larger images")

@@ -13,6 +13,7 @@ from ._common import (
     READ_FORMATS,
     AtomicOutput,
     BadLines,
+    FiniteFloatRange,
     Progress,
     err,
     expand_inputs,
@@ -132,7 +133,7 @@ def _literal_query(arg: str):
               help="video rule: frames of lower quality are dropped")
 @click.option("--video-distance", type=click.IntRange(0, 256), default=31, show_default=True,
               help="video rule: a frame matches within this distance")
-@click.option("--video-match", type=click.FloatRange(0, 100), default=80.0, show_default=True,
+@click.option("--video-match", type=FiniteFloatRange(0, 100), default=80.0, show_default=True,
               help="video rule: percent of the query's frames that must match")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="hashing threads")
 @click.option("--format", "fmt", type=click.Choice(("jsonl", "csv", "table")), default=None,
