@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -418,6 +419,56 @@ def test_hash_progress_bar_on_a_terminal(tmp_path):
     assert len(lines(r.stdout.decode())) == 6  # the bar never reaches stdout
 
 
+_CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def terminal_lines(seen: str) -> list[str]:
+    """What each line of a terminal transcript ends up showing: the text after the
+    line's last carriage return, control sequences removed (a line the bar was drawn
+    on and a row then written after it keeps both)."""
+    lines_ = seen.replace("\r\n", "\n").split("\n")  # the terminal's own newline mapping
+    return [_CSI.sub("", line.split("\r")[-1]).rstrip() for line in lines_]
+
+
+@pytest.mark.parametrize("command", ["hash", "match"])
+def test_progress_bar_and_table_rows_share_a_terminal(tmp_path, command):
+    """Regression (fixed): with stdout and stderr on one terminal and 4+ inputs, table
+    rows were printed on the progress bar's line (``hashing [###---] 3/6 ... ETA 0s
+    image  100  ...``). Rows and error messages now print above the bar, whole."""
+    files = [make(tmp_path, f"{i}.png", 60 + i) for i in range(8)]
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    inputs = [*files[:4], bad, *files[4:]]
+    hexes = [tidehash.hash_file(f).pdq.hex for f in files]
+    if command == "hash":
+        args = ("hash", "--workers", "1", *inputs)
+    else:
+        listed = tmp_path / "l.txt"
+        listed.write_text("".join(h + "\n" for h in hexes))
+        args = ("match", "--workers", "1", "--against", listed, *inputs)
+    r, seen = run_on_pty("both", *args)
+    assert r.returncode == 1
+    shown = terminal_lines(seen)
+    rows = [line for line in shown if any(h in line for h in hexes)
+            or line.startswith(("KIND", "SIGNAL", "error", "pdq", "image", "tidehash:"))]
+    for line in rows:  # no row shares a line with the bar
+        assert "ETA" not in line and "/9" not in line and "━" not in line, shown
+    if command == "hash":
+        assert rows[0].split()[:3] == ["KIND", "QUAL", "PDQ"]
+        for f, h in zip(files, hexes):
+            assert [line.split() for line in rows if line.endswith(str(f))] == \
+                [["image", "100", h, str(f)]] or \
+                [line.split()[2] for line in rows if line.endswith(str(f))] == [h]
+        assert [line.split()[0] for line in rows if line.endswith(str(bad))] == ["error"]
+    else:
+        assert rows[0].split()[:2] == ["SIGNAL", "DIST"]
+        for f in files:
+            assert len([line for line in rows if line.startswith("pdq")
+                        and line.endswith(str(f))]) == 1, shown
+    assert len([line for line in rows if line.startswith("tidehash: ")
+                and str(bad) in line]) == 1
+
+
 # ----------------------------------------------------------------------------- help
 @pytest.mark.parametrize("command", [("hash",), ("info",), ("compare",), ("convert",),
                                      ("index",), ("index", "build"), ("index", "info"),
@@ -752,14 +803,16 @@ def test_match_video_against_a_list(tmp_path):
 
 
 def run_on_pty(stream: str, *args) -> tuple[subprocess.CompletedProcess, str]:
-    """Run the CLI with ``stream`` ("stdout" or "stderr") on a pseudo-terminal and the
-    other piped; returns the process and what reached the terminal."""
+    """Run the CLI with ``stream`` ("stdout", "stderr" or "both") on a pseudo-terminal
+    and the other piped; returns the process and what reached the terminal."""
     import pty
 
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
     env["PYTHONPATH"] = SRC
-    ends = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, stream: slave}
+    ends = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    for name in (("stdout", "stderr") if stream == "both" else (stream,)):
+        ends[name] = slave
     try:
         r = subprocess.run([sys.executable, "-m", "tidehash.cli", *map(str, args)],
                            env=env, timeout=120, **ends)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -10,10 +11,20 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+from rich.text import Text
 
 from ..formats import FORMATS, WRITABLE_FORMATS
 
@@ -55,8 +66,16 @@ def check_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+def err_line(text: str) -> None:
+    """A line on stderr (above the progress bar while one is drawn)."""
+    if _LIVE is not None and _LIVE.console is not None:
+        _LIVE.console.print(Text(text), soft_wrap=True)
+    else:
+        click.echo(text, err=True)
+
+
 def err(message: str) -> None:
-    click.echo(f"tidehash: {message}", err=True)
+    err_line(f"tidehash: {message}")
 
 
 def stdout_is_terminal() -> bool:
@@ -108,42 +127,117 @@ class AtomicOutput:
         return False
 
 
+class _RateColumn(ProgressColumn):
+    """Inputs per second, as the bar always showed it."""
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed or 0.0:.1f}/s")
+
+
+_LIVE: Progress | None = None  # the bar being drawn, if any (one at a time)
+
+
 class Progress:
-    """A one-line bar with rate and ETA on stderr, drawn only when stderr is a
-    terminal and there are more than a few inputs (never when piped)."""
+    """A live bar with rate and ETA on stderr (rich), drawn only when stderr is a
+    terminal and there are more than a few inputs (never when piped). While it is
+    drawn, lines for the same terminal (stderr messages, and table rows when
+    stdout is that terminal too) are printed above it by its console, never on
+    its line."""
 
     def __init__(self, total: int | None, label: str = "hashing"):
+        global _LIVE
         self.total = total
-        self.label = label
         self.done = 0
-        self.start = time.monotonic()
-        self._last = 0.0
         self.enabled = (sys.stderr.isatty() and total is not None
                         and total >= PROGRESS_MIN_INPUTS)
+        self._bar = None
+        if not self.enabled:
+            return
+        console = Console(file=sys.stderr, highlight=False, markup=False, emoji=False)
+        self._bar = RichProgress(
+            TextColumn(label), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
+            redirect_stdout=False, redirect_stderr=False)
+        self._task = self._bar.add_task(label, total=total)
+        self._bar.start()
+        _LIVE = self
+
+    @property
+    def console(self) -> Console | None:
+        return None if self._bar is None else self._bar.console
 
     def step(self) -> None:
         check_interrupted()
         self.done += 1
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1 and self.done < self.total:
-            return
-        self._last = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = self.done / elapsed
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        width = 30
-        filled = int(width * self.done / self.total)
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\r{self.label} [{bar}] {self.done}/{self.total} "
-                         f"{rate:.1f}/s ETA {eta:.0f}s ")
-        sys.stderr.flush()
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def rows(self, out):
+        """``out``, or when it is stdout on the bar's terminal a stream whose lines
+        the bar's console prints above the bar."""
+        if self._bar is None or out is not sys.stdout or not _same_terminal():
+            return out
+        return _AboveTheBar(self._bar.console)
 
     def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 79 + "\r")
-            sys.stderr.flush()
+        global _LIVE
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        if _LIVE is self:
+            _LIVE = None
+
+
+def _same_terminal() -> bool:
+    try:
+        return sys.stdout.isatty() and os.path.samestat(os.fstat(sys.stdout.fileno()),
+                                                        os.fstat(sys.stderr.fileno()))
+    except (OSError, ValueError):
+        return False
+
+
+class _AboveTheBar:
+    """A text stream printing whole lines through a live console (above its bar)."""
+
+    def __init__(self, console: Console):
+        self._console = console
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        *done, self._partial = (self._partial + text).split("\n")
+        for line in done:
+            self._console.print(Text(line), soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class StreamTable:
+    """A table printed row by row as results come (rich's Table, one per row, with
+    the same minimum column widths, so the rows line up): plain text, no colour,
+    nothing cut. ``columns`` is (header, min width, "left" | "right") each."""
+
+    def __init__(self, out, columns):
+        self.out = out
+        self.columns = columns
+        self._console = Console(file=io.StringIO(), width=1 << 20, color_system=None,
+                                highlight=False, markup=False, emoji=False)
+        self._print([name for name, _, _ in columns])
+
+    def row(self, *cells) -> None:
+        self._print(["" if c is None else str(c) for c in cells])
+
+    def _print(self, cells) -> None:
+        table = Table(box=None, show_header=False, show_edge=False, pad_edge=False,
+                      padding=(0, 2, 0, 0), collapse_padding=True)
+        for _name, width, justify in self.columns:
+            table.add_column(min_width=width, justify=justify, no_wrap=True)
+        table.add_row(*(Text(c) for c in cells))
+        with self._console.capture() as captured:
+            self._console.print(table)
+        self.out.write("\n".join(line.rstrip() for line in
+                                 captured.get().rstrip("\n").split("\n")) + "\n")
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -215,7 +309,7 @@ class BadLines:
 
     def __call__(self, bad) -> None:
         self.count += 1
-        click.echo(str(bad), err=True)
+        err_line(str(bad))
 
 
 def read_lists(sources, fmt, strict, report: BadLines, signal=None):

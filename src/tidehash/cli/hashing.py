@@ -14,12 +14,15 @@ from ._common import (
     AtomicOutput,
     FiniteFloatRange,
     Progress,
+    StreamTable,
     err,
     expand_inputs,
     stdout_is_terminal,
 )
 
 HASH_FORMATS = ("jsonl", "csv", "pdq-csv", "hex", "pytx", "table")
+TABLE_COLUMNS = (("KIND", 5, "left"), ("QUAL", 4, "right"), ("PDQ / vPDQ", 64, "left"),
+                 ("PATH", 0, "left"))
 CSV_FIELDS = ("path", "kind", "pdq", "quality", "phash", "md5", "sha256", "error")
 
 
@@ -43,7 +46,7 @@ class HashWriter:
             self._csv = csv.writer(out, lineterminator="\n")
             self._csv.writerow(CSV_FIELDS)
         elif fmt == "table":
-            out.write(f"{'KIND':<5}  {'QUAL':>4}  {'PDQ / vPDQ':<64}  PATH\n")
+            self._table = StreamTable(out, TABLE_COLUMNS)
 
     def write(self, rec) -> None:
         fmt, out = self.fmt, self.out
@@ -71,7 +74,7 @@ class HashWriter:
 
     def _table_row(self, rec) -> None:
         if rec.error is not None:
-            self.out.write(f"{'error':<5}  {'':>4}  {rec.error:<64}  {rec.path}\n")
+            self._table.row("error", "", rec.error, rec.path)
             return
         extra = "  ".join(f"{k}={getattr(rec, k)}" for k in ("phash", "md5", "sha256")
                           if getattr(rec, k) is not None)
@@ -81,13 +84,12 @@ class HashWriter:
             value, qual = f"{len(rec.vpdq)} frames", ""
         else:
             value, qual = "", ""
-        kind = rec.kind or ""
-        line = f"{kind:<5}  {qual:>4}  {value:<64}  {rec.path}"
+        last = rec.path
         if extra:
-            line += "  " + extra
+            last += "  " + extra
         if rec.warning:
-            line += f"  (warning: {rec.warning})"
-        self.out.write(line + "\n")
+            last += f"  (warning: {rec.warning})"
+        self._table.row(rec.kind or "", qual, value, last)
 
 
 @click.command("hash")
@@ -122,7 +124,7 @@ def hash_command(paths, algorithms, dihedral, fast, workers, seconds_per_hash, m
     failed = 0
     try:
         with AtomicOutput(output) as out:
-            writer = HashWriter(out, fmt)
+            writer = HashWriter(progress.rows(out), fmt)
             for rec in hash_files(sources, algorithms=algorithms, workers=workers,
                                   dihedral=dihedral, fast=fast,
                                   seconds_per_hash=seconds_per_hash, max_pixels=max_pixels):

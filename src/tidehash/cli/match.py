@@ -15,6 +15,7 @@ from ._common import (
     BadLines,
     FiniteFloatRange,
     Progress,
+    StreamTable,
     err,
     expand_inputs,
     read_lists,
@@ -44,6 +45,9 @@ def _matcher(path: str, fmt, options: dict):
     return None if hl is None else Matcher(hl, **options)
 
 
+TABLE_COLUMNS = (("SIGNAL", 6, "left"), ("DIST", 5, "right"), ("QUAL", 4, "right"),
+                 ("ID", 8, "right"), ("LABEL", 24, "left"), ("SOURCE", 16, "left"),
+                 ("QUERY", 0, "left"))
 MATCH_FIELDS = ("query", "signal", "distance", "quality", "weak", "id", "source", "label",
                 "row", "query_match_percent", "compared_match_percent")
 
@@ -55,8 +59,7 @@ class MatchWriter:
             self._csv = csv.writer(out, lineterminator="\n")
             self._csv.writerow(MATCH_FIELDS)
         elif fmt == "table":
-            out.write(f"{'SIGNAL':<6}  {'DIST':>5}  {'QUAL':>4}  {'ID':>8}  "
-                      f"{'LABEL':<24}  {'SOURCE':<16}  QUERY\n")
+            self._table = StreamTable(out, TABLE_COLUMNS)
 
     def write(self, rec: dict) -> None:
         if self.fmt == "jsonl":
@@ -69,9 +72,8 @@ class MatchWriter:
                 dist = f"{rec['query_match_percent']:.0f}%"
             qual = rec.get("quality")
             qual = "" if qual is None else f"{qual}{'!' if rec.get('weak') else ''}"
-            self.out.write(f"{rec['signal']:<6}  {dist!s:>5}  {qual:>4}  {rec['id']!s:>8}  "
-                           f"{rec.get('label') or '':<24}  {rec.get('source') or '':<16}  "
-                           f"{rec['query']}\n")
+            self._table.row(rec["signal"], dist, qual, rec["id"], rec.get("label") or "",
+                            rec.get("source") or "", rec["query"])
 
 
 def _records(query: str, match, quality=None) -> list[dict]:
@@ -148,7 +150,6 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     below 50 is flagged weak. Videos are matched with the vPDQ rule against the
     list's vPDQ entries; MD5 / SHA-256 of files match exactly when the list has them.
     Exit 0 whether or not anything matched, 1 if some inputs failed."""
-    import numpy as np
 
     if fmt is None:
         fmt = "table" if output in (None, "-") and stdout_is_terminal() else "jsonl"
@@ -168,8 +169,24 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     if matcher is None:
         return 1
     failed = 0
+    progress = Progress(len(known) if paths and known is not None else None, "matching")
+    try:
+        failed = _run(matcher, literals, paths, sources, known, progress, writer_of=lambda out:
+                      MatchWriter(progress.rows(out), fmt), output=output, workers=workers,
+                      dihedral=dihedral)
+    finally:
+        progress.close()
+    return 1 if failed else 0
+
+
+def _run(matcher, literals, paths, sources, known, progress, *, writer_of, output, workers,
+         dihedral) -> int:
+    """Match the literal hashes, then the files; returns how many inputs failed."""
+    import numpy as np
+
+    failed = 0
     with AtomicOutput(output) as out:
-        writer = MatchWriter(out, fmt)
+        writer = writer_of(out)
         found: list[list] = [[] for _ in literals]
         for kind in ("pdq", "sha256", "md5"):
             at = [i for i, (kinds, _) in enumerate(literals) if kind in kinds]
@@ -190,7 +207,6 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
                 for rec in _records(text, m):
                     writer.write(rec)
         if paths:
-            progress = Progress(len(known) if known is not None else None, "matching")
             batch = _BATCH if known is not None else 1
             pending = []
 
@@ -202,18 +218,15 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
                             writer.write(line)
                 pending.clear()
 
-            try:
-                for rec in hash_files(sources, algorithms=matcher.wanted_algorithms,
-                                      workers=workers, dihedral=dihedral):
-                    progress.step()
-                    if rec.error is not None:
-                        failed += 1
-                        err(f"{rec.path}: {rec.error}")
-                        continue
-                    pending.append(rec)
-                    if len(pending) >= batch:
-                        flush()
-                flush()
-            finally:
-                progress.close()
-    return 1 if failed else 0
+            for rec in hash_files(sources, algorithms=matcher.wanted_algorithms,
+                                  workers=workers, dihedral=dihedral):
+                progress.step()
+                if rec.error is not None:
+                    failed += 1
+                    err(f"{rec.path}: {rec.error}")
+                    continue
+                pending.append(rec)
+                if len(pending) >= batch:
+                    flush()
+            flush()
+    return failed
