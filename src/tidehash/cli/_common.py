@@ -9,7 +9,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 
@@ -26,6 +25,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
+from .._atomic import atomic_file
 from ..formats import FORMATS, WRITABLE_FORMATS
 
 # more inputs than this (on a terminal) get a progress bar
@@ -84,23 +84,23 @@ def stdout_is_terminal() -> bool:
 
 class AtomicOutput:
     """Text output to a path, written to a temporary file in the same folder and
-    renamed into place only when the command completes: Ctrl-C, a crash or an
-    exception leaves neither a partial file nor the temporary one. ``-`` or None
-    is stdout (written as it goes)."""
+    renamed into place only when the command completes (tidehash._atomic: modes
+    and links as documented there): Ctrl-C, a crash or an exception leaves neither
+    a partial file nor the temporary one. ``-`` or None is stdout (written as it
+    goes)."""
 
     def __init__(self, path: str | None):
         self.path = None if path in (None, "-") else os.fspath(path)
-        self._tmp: str | None = None
+        self._file = None
         self.stream = None
 
     def __enter__(self):
         if self.path is None:
             self.stream = sys.stdout
             return self.stream
-        directory = os.path.dirname(os.path.abspath(self.path))
-        base = os.path.basename(self.path)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
-        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        # an interrupted run never commits its output
+        self._file = atomic_file(self.path, before_commit=check_interrupted)
+        self.stream = io.TextIOWrapper(self._file.__enter__(), encoding="utf-8", newline="")
         return self.stream
 
     def __exit__(self, exc_type, exc, tb):
@@ -108,23 +108,14 @@ class AtomicOutput:
             self.stream.flush()
             return False
         try:
+            self.stream.flush()
+            self.stream.detach()  # the binary file is atomic_file's to close
+        except BaseException:
             if exc_type is None:
-                check_interrupted()  # an interrupted run never commits its output
-                self.stream.flush()
-                os.fsync(self.stream.fileno())
-                self.stream.close()
-                os.replace(self._tmp, self.path)
-                self._tmp = None
-        finally:
-            if self._tmp is not None:
-                try:
-                    self.stream.close()
-                finally:
-                    try:
-                        os.unlink(self._tmp)
-                    except OSError:
-                        pass
-        return False
+                exc_type, exc, tb = sys.exc_info()
+                return self._file.__exit__(exc_type, exc, tb)
+            raise
+        return self._file.__exit__(exc_type, exc, tb)
 
 
 class _RateColumn(ProgressColumn):

@@ -15,7 +15,8 @@ from __future__ import annotations
 import codecs
 import io
 import os
-import tempfile
+
+from .._atomic import atomic_file
 
 CHUNK_SIZE = 16 << 20
 MAX_LINE_BYTES = 64 << 20
@@ -249,12 +250,10 @@ class Output:
     def __init__(self, dest):
         self.name = source_name(dest)
         self._dest = dest
-        self._tmp = None
+        self._atomic = None
         if isinstance(dest, (str, os.PathLike)):
-            path = os.fspath(dest)
-            fd, self._tmp = tempfile.mkstemp(prefix=".tidehash-", suffix=".tmp",
-                                             dir=os.path.dirname(os.path.abspath(path)))
-            self._file = os.fdopen(fd, "wb")
+            self._atomic = atomic_file(dest)
+            self._file = self._atomic.__enter__()
             self._text = False
         elif hasattr(dest, "write"):
             self._file = dest
@@ -272,11 +271,6 @@ class Output:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if self._tmp is None:
-            return
-        self._file.close()
-        if exc_type is None:
-            os.replace(self._tmp, os.fspath(self._dest))
-        else:
-            os.unlink(self._tmp)
+        if self._atomic is not None:
+            self._atomic.__exit__(exc_type, exc, tb)
 
