@@ -203,6 +203,20 @@ def test_bench_usage_and_help():
     assert r.returncode == 0 and "--quick" in r.stdout
 
 
+def test_every_bench_command_is_in_the_package():
+    """Each `tidehash bench` command is tidehash.bench.<command>.main; the scripts in
+    benchmarks/ only wrap them."""
+    import importlib
+
+    from tidehash.bench import COMMANDS
+
+    assert {"hash", "search", "video", "fast", "digest", "formats"} <= set(COMMANDS)
+    for command in COMMANDS:
+        assert callable(importlib.import_module(f"tidehash.bench.{command}").main), command
+        r = cli("bench", command, "--help")
+        assert r.returncode == 0 and f"bench {command}" in r.stdout, command
+
+
 def test_bench_search_tiny_run_agrees(tmp_path):
     """`tidehash bench search` runs without faiss and checks every result it times."""
     out = tmp_path / "bench.json"

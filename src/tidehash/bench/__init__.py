@@ -11,6 +11,10 @@ baseline, checks that every engine returns exactly the same results, and writes 
 with the CPU model, instruction set and versions to a JSON file. See
 ``tidehash.bench.search`` for what is measured.
 
+``fast``, ``digest`` and ``formats`` (``tidehash.bench.fast`` / ``.digest`` / ``.formats``)
+measure fast mode, the MD5 / SHA-256 of the decoding read and the hash-list formats;
+``benchmarks/bench_*.py`` are thin wrappers over these, run from a checkout.
+
 Nothing here is imported by ``import tidehash``; faiss, psutil, pdqhash and
 imagehash are optional.
 """
@@ -19,4 +23,7 @@ COMMANDS = {
     "hash": "PDQ and pHash per image: tidehash vs pdqhash / imagehash / Pillow decode alone",
     "search": "exact Hamming search: tidehash flat / MIH / auto vs faiss vs NumPy",
     "video": "vPDQ: x realtime vs PyAV decode alone and pip vpdq (when installed)",
+    "fast": "fast mode (JPEG DCT-domain scaling) vs exact mode and pdqhash + Pillow draft",
+    "digest": "MD5 + SHA-256 in the decoding read vs a second read of the file",
+    "formats": "hash-list reading / writing speed and memory, list files, NumPy anchors",
 }

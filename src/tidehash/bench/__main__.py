@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from . import COMMANDS
@@ -20,15 +21,9 @@ def main(argv=None) -> int:
         print(_usage(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    if command == "hash":
-        from .hash import main as hash_main
-        return hash_main(rest)
-    if command == "search":
-        from .search import main as search_main
-        return search_main(rest)
-    if command == "video":
-        from .video import main as video_main
-        return video_main(rest)
+    if command in COMMANDS:  # each command is the module of its name, with main(argv)
+        module = importlib.import_module(f".{command}", __package__)
+        return module.main(rest)
     print(f"unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
     return 2
 

@@ -51,7 +51,8 @@ def info_command(fmt, as_json):
                                         "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_command(args):
-    """Benchmarks on this hardware: tidehash bench hash|search|video [--help]."""
+    """Benchmarks on this hardware: tidehash bench
+    hash|search|video|fast|digest|formats [--help]."""
     from ..bench.__main__ import main as bench_main
 
     return bench_main(list(args))
