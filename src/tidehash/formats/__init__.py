@@ -86,12 +86,6 @@ def _list_file(source):
     return load_list(source.read())
 
 
-def is_regular_list_file(path) -> bool:
-    """Whether ``path`` is a regular file that starts like a tidehash list file (a pipe
-    is never peeked at: its bytes could not be read twice)."""
-    return binary_kind(path) == LIST_FILE
-
-
 def _only(hash_list: HashList, signal: str | None) -> HashList:
     if signal is None:
         return hash_list

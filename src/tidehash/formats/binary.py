@@ -375,18 +375,17 @@ def _group(signal: str, arrays: dict, sources: list, rows: int, entries: int,
         if quality is not None:
             _check(quality.size == 0 or (int(quality.min()) >= -1
                                          and int(quality.max()) <= 100), "quality")
-    group = SignalHashes(signal, hashes, ids, sources=sources, source_codes=codes,
-                         quality=quality, labels=_column(arrays, "labels", entries, verify),
-                         keys=_column(arrays, "keys", entries, verify), entry_row=entry_row,
-                         offsets=offsets, order=order, features=features)
     order_rows = arrays.get("sorted")
     if order_rows is not None:
         _check(order_rows.shape == (rows,), "sorted")
         if verify:
             _check(_is_permutation(order_rows, rows) and _rows_sorted(hashes, order_rows),
                    "sorted: rows out of order")
-        group._sorted_rows = order_rows
-    return group
+    return SignalHashes(signal, hashes, ids, sources=sources, source_codes=codes,
+                        quality=quality, labels=_column(arrays, "labels", entries, verify),
+                        keys=_column(arrays, "keys", entries, verify), entry_row=entry_row,
+                        offsets=offsets, order=order, features=features,
+                        sorted_rows=order_rows)
 
 
 def _rows_sorted(hashes: np.ndarray, order: np.ndarray, chunk: int = 1 << 20) -> bool:

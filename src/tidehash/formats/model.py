@@ -144,7 +144,6 @@ def sorted_rows(hashes: np.ndarray) -> np.ndarray:
     return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
 
 
-
 class SignalHashes:
     """The hashes of one signal type in a HashList.
 
@@ -164,7 +163,7 @@ class SignalHashes:
     def __init__(self, signal: str, hashes, ids, *, sources: list[str], source_codes,
                  quality=None, labels: StringColumn | None = None,
                  keys: StringColumn | None = None, entry_row=None, offsets=None,
-                 order=None, features: list | None = None):
+                 order=None, features: list | None = None, sorted_rows=None):
         if signal not in SIGNAL_TYPES:
             raise ValueError(f"unknown signal type {signal!r}; expected one of {SIGNAL_TYPES}")
         self.signal = signal
@@ -179,7 +178,7 @@ class SignalHashes:
         self._entry_row = entry_row
         self.offsets = offsets
         self.order = order
-        self._sorted_rows = None
+        self._sorted_rows = sorted_rows  # computed on first use when not given
 
     @classmethod
     def empty(cls, signal: str, sources: list[str]) -> SignalHashes:
