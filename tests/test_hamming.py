@@ -14,17 +14,10 @@ import math
 import hamming_oracles as O
 import numpy as np
 import pytest
+from conftest import NATIVE_ISAS, native_isa_name
 
-import tidehash
 from tidehash import _native
 from tidehash.index import mih_layout
-
-ISA_NAMES = ("scalar", "avx2", "avx512")
-AVAILABLE = tidehash.available_isas()
-ISAS = [pytest.param(i, id=name, marks=pytest.mark.skipif(
-    name not in AVAILABLE, reason=f"{name} not available on this CPU"))
-    for i, name in enumerate(ISA_NAMES)]
-AVAILABLE_IDX = [ISA_NAMES.index(n) for n in AVAILABLE]
 
 N_SIZES = [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1023, 1024, 1025,
            4095, 4096, 4097, 10000]
@@ -92,37 +85,35 @@ def test_distances_all_isas_equal_oracle(words):
     for n in sizes:
         db, q = make_data(words, n, 1)
         ref = O.distances(q, db)
-        for isa in AVAILABLE_IDX:
+        for isa in NATIVE_ISAS:
             got = _native.hamming_distances(q, db, isa)
             assert got.dtype == np.int32 and got.shape == (q.shape[0], n)
-            assert np.array_equal(got, ref), (ISA_NAMES[isa], words, n)
+            assert np.array_equal(got, ref), (native_isa_name(isa), words, n)
         # one query, and zero queries
-        for isa in AVAILABLE_IDX:
+        for isa in NATIVE_ISAS:
             assert np.array_equal(_native.hamming_distances(q[:1], db, isa), ref[:1])
             assert _native.hamming_distances(q[:0], db, isa).shape == (0, n)
 
 
-@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("words", WORDS)
-def test_range_equals_scalar_and_oracle(words, isa):
+def test_range_equals_scalar_and_oracle(words, native_isa):
     for n in sizes_for(words):
         db, q = make_data(words, n, 2)
         ref = O.distances(q, db)
         for radius in radii_for(words):
             for row_base in (0, 1000003):
                 exp = oracle_range(ref, radius, row_base)
-                got = _native.hamming_range(q, db, radius, isa, row_base)
+                got = _native.hamming_range(q, db, radius, native_isa, row_base)
                 assert got[0].dtype == np.int64 and got[1].dtype == np.int64
                 assert got[2].dtype == np.int32
                 assert np.array_equal(canon(*got), exp), (words, n, radius, row_base)
-                if isa != 0 and row_base == 0:
+                if native_isa != 0 and row_base == 0:
                     scalar = _native.hamming_range(q, db, radius, 0, row_base)
                     assert np.array_equal(canon(*got), canon(*scalar))
 
 
-@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("nq", [1, 5, 6, 7, 8, 9, 12, 13, 17])
-def test_range_query_blocks_with_hits_everywhere(isa, nq):
+def test_range_query_blocks_with_hits_everywhere(native_isa, nq):
     """Batches scanned several queries at a time (the AVX-512 OR-bound path for
     256-bit codes at r = 39..53): every query of a block, at every position in it,
     has hits at and around the radius, in full and partial groups and tiles."""
@@ -132,43 +123,40 @@ def test_range_query_blocks_with_hits_everywhere(isa, nq):
         q = O.near_queries(rng, db, nq, 50)  # each query within 50 of a row
         ref = O.distances(q, db)
         for radius in (38, 39, 45, 52, 53, 54):
-            got = canon(*_native.hamming_range(q, db, radius, isa))
+            got = canon(*_native.hamming_range(q, db, radius, native_isa))
             exp = oracle_range(ref, radius)
             assert np.array_equal(got, exp), (n, nq, radius)
             if radius >= 50:
                 assert np.unique(exp[0]).size == nq  # every query has a hit
 
 
-@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("words", WORDS)
-def test_range_nontrivial_on_clustered_data(words, isa):
+def test_range_nontrivial_on_clustered_data(words, native_isa):
     """Sanity of the data generator: at a quarter of the bits the clustered data
     gives hits beyond the exact copies (else the range tests would be weak)."""
     db, q = make_data(words, 1025, 3)
     ref = O.distances(q, db)
     radius = 16 * words
-    hits = _native.hamming_range(q, db, radius, isa)
+    hits = _native.hamming_range(q, db, radius, native_isa)
     assert hits[0].size > q.shape[0]
     assert np.array_equal(canon(*hits), oracle_range(ref, radius))
 
 
-@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("words", WORDS)
-def test_knn_equals_scalar_and_oracle(words, isa):
+def test_knn_equals_scalar_and_oracle(words, native_isa):
     for n in sizes_for(words):
         db, q = make_data(words, n, 4)
         for k in sorted({1, 2, 10, max(n, 1), n + 5}):
             for row_base in (0, 77):
                 ed, er = O.knn(q, db, k, row_base)
-                gd, gr = _native.hamming_knn(q, db, k, isa, row_base)
+                gd, gr = _native.hamming_knn(q, db, k, native_isa, row_base)
                 assert gd.dtype == np.int32 and gr.dtype == np.int64
                 assert gd.shape == gr.shape == (q.shape[0], k)
                 assert np.array_equal(gd, ed), (words, n, k, row_base)
                 assert np.array_equal(gr, er), (words, n, k, row_base)
 
 
-@pytest.mark.parametrize("isa", ISAS)
-def test_knn_ties_resolved_by_row(isa):
+def test_knn_ties_resolved_by_row(native_isa):
     """Many rows at the same distance: the k kept are the k smallest rows, even
     when the tie spans tiles and the equal rows arrive after the heap is full."""
     rng = np.random.default_rng(5)
@@ -180,16 +168,15 @@ def test_knn_ties_resolved_by_row(isa):
         db[far] = O.random_codes(rng, far.size, words)
         dup = np.setdiff1d(np.arange(n), far)
         for k in (1, 3, 17, dup.size, dup.size + 4):
-            d, r = _native.hamming_knn(base, db, k, isa)
+            d, r = _native.hamming_knn(base, db, k, native_isa)
             ed, er = O.knn(base, db, k)
             assert np.array_equal(d, ed) and np.array_equal(r, er), (words, k)
             m = min(k, dup.size)
             assert np.array_equal(r[0, :m], dup[:m])
 
 
-@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("words", [1, 3, 4, 8])
-def test_no_phantom_rows_from_padding_or_previous_tile(words, isa):
+def test_no_phantom_rows_from_padding_or_previous_tile(words, native_isa):
     """The last tile's partial group is zero-padded in the planar buffer and the
     buffer is reused across tiles: neither padding (an all-zero code) nor stale
     rows of the previous tile may be reported."""
@@ -199,21 +186,20 @@ def test_no_phantom_rows_from_padding_or_previous_tile(words, isa):
         db = O.random_codes(rng, n, words)
         db[db == 0] = 1  # no row is the all-zero code
         zero = np.zeros((1, words), np.uint64)
-        assert _native.hamming_range(zero, db, 0, isa)[0].size == 0
-        d, r = _native.hamming_knn(zero, db, n + 8, isa)
+        assert _native.hamming_range(zero, db, 0, native_isa)[0].size == 0
+        d, r = _native.hamming_knn(zero, db, n + 8, native_isa)
         assert (r[0, :n] >= 0).all() and (r[0, n:] == -1).all() and (d[0, n:] == -1).all()
         assert sorted(r[0, :n].tolist()) == list(range(n))
         # a query equal to row 5 of the first tile: the previous tile's data in the
         # planar buffer is at group 0, slot 5 -- only row 5 may match exactly
         q = db[5:6].copy() if n > 5 else db[:1].copy()
-        qi, rows, dist = _native.hamming_range(q, db, 0, isa)
+        qi, rows, dist = _native.hamming_range(q, db, 0, native_isa)
         exact = np.nonzero((db == q).all(1))[0]
         assert sorted(rows.tolist()) == exact.tolist()
         assert (dist == 0).all()
 
 
-@pytest.mark.parametrize("isa", ISAS)
-def test_many_queries_and_hit_buffer_flushes(isa):
+def test_many_queries_and_hit_buffer_flushes(native_isa):
     """More than 256 hits (the kernels' hit buffer) per call, from many queries,
     including radius = bits (every pair is a hit)."""
     rng = np.random.default_rng(7)
@@ -221,15 +207,14 @@ def test_many_queries_and_hit_buffer_flushes(isa):
     q = O.near_queries(rng, db, 300, 10)
     ref = O.distances(q, db)
     for radius in (0, 9, 40, 256):
-        got = _native.hamming_range(q, db, radius, isa, 5)
+        got = _native.hamming_range(q, db, radius, native_isa, 5)
         assert np.array_equal(canon(*got), oracle_range(ref, radius, 5))
-    d, r = _native.hamming_knn(q, db, 7, isa)
+    d, r = _native.hamming_knn(q, db, 7, native_isa)
     ed, er = O.knn(q, db, 7)
     assert np.array_equal(d, ed) and np.array_equal(r, er)
 
 
-@pytest.mark.parametrize("isa", ISAS)
-def test_or_bound_queue_fills(isa):
+def test_or_bound_queue_fills(native_isa):
     """256-bit codes at the OR-bound radii (39..53) with every block passing the bound:
     near-duplicates of a few codes, 600 queries near them, two tiles and a tail. The
     AVX-512 scan queues every block of every 6-query pass and resolves the queue many
@@ -239,27 +224,25 @@ def test_or_bound_queue_fills(isa):
     q = O.near_queries(rng, db, 600, 20)
     ref = O.distances(q, db)
     for radius in (39, 45, 52, 53):
-        got = _native.hamming_range(q, db, radius, isa, 3)
+        got = _native.hamming_range(q, db, radius, native_isa, 3)
         assert np.array_equal(canon(*got), oracle_range(ref, radius, 3))
 
 
-@pytest.mark.parametrize("isa", ISAS)
-def test_row_base_large(isa):
+def test_row_base_large(native_isa):
     rng = np.random.default_rng(8)
     db = O.clustered_codes(rng, 300, 4, family=5, max_flips=8)
     q = O.near_queries(rng, db, 4, 8)
     base = 2**40 + 3
     ref = O.distances(q, db)
-    assert np.array_equal(canon(*_native.hamming_range(q, db, 30, isa, base)),
+    assert np.array_equal(canon(*_native.hamming_range(q, db, 30, native_isa, base)),
                           oracle_range(ref, 30, base))
     ed, er = O.knn(q, db, 12, base)
-    gd, gr = _native.hamming_knn(q, db, 12, isa, base)
+    gd, gr = _native.hamming_knn(q, db, 12, native_isa, base)
     assert np.array_equal(gd, ed) and np.array_equal(gr, er)
 
 
 # ------------------------------------------------------------------ memory layout
-@pytest.mark.parametrize("isa", ISAS)
-def test_offset_buffers(isa):
+def test_offset_buffers(native_isa):
     """A uint8 buffer at byte offset 8 viewed as uint64 (8-aligned, C-contiguous)
     gives exact results. Truly misaligned views (offsets 1..7; NumPy allows them)
     must give exact results or be refused with ValueError -- never wrong ones."""
@@ -276,9 +259,9 @@ def test_offset_buffers(isa):
         qv[...] = q
         assert v.flags.c_contiguous and qv.flags.c_contiguous
         try:
-            d = _native.hamming_distances(qv, v, isa)
-            rg = _native.hamming_range(qv, v, 40, isa)
-            kd, kr = _native.hamming_knn(qv, v, 9, isa)
+            d = _native.hamming_distances(qv, v, native_isa)
+            rg = _native.hamming_range(qv, v, 40, native_isa)
+            kd, kr = _native.hamming_knn(qv, v, 9, native_isa)
         except ValueError:
             assert off % 8, "an 8-aligned contiguous view must be accepted"
             continue
@@ -306,7 +289,7 @@ def test_non_contiguous_rejected(which, kind):
     else:
         db = _strided_variants(db)[kind]
     assert not q.flags.c_contiguous or not db.flags.c_contiguous
-    for isa in AVAILABLE_IDX:
+    for isa in NATIVE_ISAS:
         with pytest.raises(ValueError):
             _native.hamming_distances(q, db, isa)
         with pytest.raises(ValueError):
@@ -333,57 +316,55 @@ def test_non_contiguous_mih_rejected():
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("isa", ISAS)
-def test_bad_arguments(isa):
+def test_bad_arguments(native_isa):
     rng = np.random.default_rng(12)
     db = O.random_codes(rng, 20, 4)
     q = O.random_codes(rng, 2, 4)
     with pytest.raises(ValueError):  # word counts differ
-        _native.hamming_distances(q[:, :3].copy(), db, isa)
+        _native.hamming_distances(q[:, :3].copy(), db, native_isa)
     with pytest.raises(ValueError):
-        _native.hamming_range(q, db[:, :2].copy(), 3, isa)
+        _native.hamming_range(q, db[:, :2].copy(), 3, native_isa)
     with pytest.raises(ValueError):
-        _native.hamming_knn(q[:, :1].copy(), db, 3, isa)
+        _native.hamming_knn(q[:, :1].copy(), db, 3, native_isa)
     with pytest.raises(ValueError):
-        _native.hamming_range(q, db, -1, isa)
+        _native.hamming_range(q, db, -1, native_isa)
     for k in (0, -1, -(2**31)):
         with pytest.raises(ValueError):
-            _native.hamming_knn(q, db, k, isa)
+            _native.hamming_knn(q, db, k, native_isa)
     for zw in (np.zeros((2, 0), np.uint64), np.zeros((2, 65), np.uint64)):
         with pytest.raises(ValueError):
-            _native.hamming_distances(zw, zw, isa)
+            _native.hamming_distances(zw, zw, native_isa)
         with pytest.raises(ValueError):
-            _native.hamming_range(zw, zw, 1, isa)
+            _native.hamming_range(zw, zw, 1, native_isa)
         with pytest.raises(ValueError):
-            _native.hamming_knn(zw, zw, 1, isa)
+            _native.hamming_knn(zw, zw, 1, native_isa)
     with pytest.raises(ValueError):  # wrong dtype
-        _native.hamming_distances(q.view(np.int64), db, isa)
+        _native.hamming_distances(q.view(np.int64), db, native_isa)
     with pytest.raises(OverflowError):
-        _native.hamming_range(q, db, 2**31, isa)
+        _native.hamming_range(q, db, 2**31, native_isa)
     # 0 queries / 0 rows: empty results of the right shapes and dtypes
     for qq, dd in ((q[:0], db), (q, db[:0]), (q[:0], db[:0])):
-        r = _native.hamming_range(qq, dd, 5, isa)
+        r = _native.hamming_range(qq, dd, 5, native_isa)
         assert [a.size for a in r] == [0, 0, 0]
         assert [a.dtype for a in r] == [np.int64, np.int64, np.int32]
-        d, rows = _native.hamming_knn(qq, dd, 4, isa)
+        d, rows = _native.hamming_knn(qq, dd, 4, native_isa)
         assert d.shape == rows.shape == (qq.shape[0], 4)
         assert (d == -1).all() and (rows == -1).all()
-        assert _native.hamming_distances(qq, dd, isa).shape == (qq.shape[0], dd.shape[0])
+        assert _native.hamming_distances(qq, dd, native_isa).shape == (qq.shape[0], dd.shape[0])
     # max 64 words is accepted
     big = O.random_codes(rng, 9, 64)
-    assert np.array_equal(_native.hamming_distances(big[:2], big, isa),
+    assert np.array_equal(_native.hamming_distances(big[:2], big, native_isa),
                           O.distances(big[:2], big))
 
 
-@pytest.mark.parametrize("isa", [-1, 3, 99])
-def test_unknown_isa(isa):
+def test_unknown_isa(unsupported_isa):
     z = np.zeros((1, 4), np.uint64)
     with pytest.raises(RuntimeError):
-        _native.hamming_distances(z, z, isa)
+        _native.hamming_distances(z, z, unsupported_isa)
     with pytest.raises(RuntimeError):
-        _native.hamming_range(z, z, 1, isa)
+        _native.hamming_range(z, z, 1, unsupported_isa)
     with pytest.raises(RuntimeError):
-        _native.hamming_knn(z, z, 1, isa)
+        _native.hamming_knn(z, z, 1, unsupported_isa)
 
 
 # ------------------------------------------------------------------ MIH
@@ -459,7 +440,7 @@ def test_mih_equals_flat(words, n):
                 exp = oracle_range(ref, radius)
                 flat = canon(*_native.hamming_range(q, db, radius, 0))
                 assert np.array_equal(flat, exp)
-                for isa in AVAILABLE_IDX:
+                for isa in NATIVE_ISAS:
                     got = _native.mih_range(starts, lengths, offs, rows, db, q, radius, isa)
                     assert got[2].dtype == np.int32
                     assert np.array_equal(canon(*got), exp), (lengths, radius, isa)
@@ -473,7 +454,7 @@ def test_mih_radius_above_bits():
     offs, rows = _build(db, s, ln)
     ref = O.distances(q, db)
     for radius in (64, 65, 1000):
-        for isa in AVAILABLE_IDX:
+        for isa in NATIVE_ISAS:
             got = _native.mih_range(s, ln, offs, rows, db, q, radius, isa)
             assert np.array_equal(canon(*got), oracle_range(ref, radius))
 
@@ -489,7 +470,7 @@ def test_mih_heavy_buckets():
     q = np.concatenate([base, O.random_codes(rng, 1, 4)])
     ref = O.distances(q, db)
     for radius in (0, 8, 31):
-        for isa in AVAILABLE_IDX:
+        for isa in NATIVE_ISAS:
             got = _native.mih_range(s, ln, offs, rows, db, q, radius, isa)
             assert np.array_equal(canon(*got), oracle_range(ref, radius))
 
@@ -533,7 +514,7 @@ def test_mih_bad_arguments():
     e = db[:0]
     eoffs, erows = _build(e, s, ln)
     assert all((o == 0).all() for o in eoffs)
-    for isa in AVAILABLE_IDX:
+    for isa in NATIVE_ISAS:
         assert [a.size for a in _native.mih_range(s, ln, eoffs, erows, e, q, 64, isa)] == [0] * 3
 
 

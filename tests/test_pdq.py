@@ -1,7 +1,7 @@
 """Bit-exactness tests of tidehash's PDQ against two independent references.
 
 1. pip ``pdqhash`` (Meta's C++ core). It differs from the C++ file hasher in one
-   place only: its luma is computed in float64 and cast to float32 (see conftest).
+   place only: its luma is computed in float64 and cast to float32 (see pdq_helpers).
    * On *safe-palette* images (every RGB triple gives the same float32 luma both
      ways) and on grey planes, tidehash must equal it exactly: hash, quality and
      all 8 dihedral hashes, no exclusions.
@@ -24,13 +24,13 @@ import time
 import numpy as np
 import oracles as O
 import pytest
-from conftest import (
-    KINDS,
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from images import KINDS, make_image, make_rgb, with_channels
+from pdq_helpers import (
     is_safe_image,
     luma32_of_triples,
     luma64_of_triples,
-    make_image,
-    make_rgb,
     ref_pdqhash,
     ref_pdqhash_dihedral,
     ref_pdqhash_float,
@@ -41,10 +41,7 @@ from conftest import (
     th_dihedral,
     to_safe_grey,
     to_safe_rgb,
-    with_channels,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from PIL import Image
 
 import tidehash

@@ -25,9 +25,9 @@ import imagehash
 import numpy as np
 import phash_oracles as O
 import pytest
-from conftest import KINDS, make_rgb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from images import KINDS, make_rgb
 from PIL import Image
 
 import tidehash
