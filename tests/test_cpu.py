@@ -70,6 +70,39 @@ def test_cpu_info_is_consistent_with_features():
         assert info["forced_by_env"] is None
 
 
+def proc_cpuinfo_flags() -> set[str] | None:
+    try:
+        text = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):  # x86, arm64
+            return set(value.split())
+    return None
+
+
+# our feature name -> the Linux kernel's name for it in /proc/cpuinfo
+CPUINFO_NAMES = {"sse2": "sse2", "ssse3": "ssse3", "sse4_1": "sse4_1", "popcnt": "popcnt",
+                 "avx": "avx", "avx2": "avx2", "fma": "fma", "bmi2": "bmi2",
+                 "avx512f": "avx512f", "avx512bw": "avx512bw", "avx512vl": "avx512vl",
+                 "avx512dq": "avx512dq", "avx512vpopcntdq": "avx512_vpopcntdq",
+                 "neon": "asimd"}
+
+
+def test_features_agree_with_proc_cpuinfo():
+    """CPUID (or getauxval) as csrc/cpu reads it against the OS's own view."""
+    flags = proc_cpuinfo_flags()
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo flags line")
+    feats = set(tidehash.cpu_info()["features"])
+    x86 = "sse2" in flags
+    for ours, linux in CPUINFO_NAMES.items():
+        if (ours == "neon") == x86:
+            continue  # a feature of the other architecture
+        assert (ours in feats) == (linux in flags), ours
+
+
 def test_available_isas():
     isas = tidehash.available_isas()
     assert isinstance(isas, tuple)

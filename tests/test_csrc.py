@@ -2,6 +2,7 @@
 setup.py, .ci/fuzz, .ci/neon and a wasm build compile from), and every kernel family
 has a README. Skipped where the tests run without the source tree (an installed wheel)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,25 @@ def test_simd_files_are_per_arch_and_portable_files_are_not():
 
 def test_no_fuzzer_or_test_inside_the_kernel_tree():
     assert not [p for p in CSRC.rglob("*.c") if p.name.startswith(("fuzz_", "test_"))]
+
+
+def test_every_kernel_family_has_a_readme():
+    families = [d for d in CSRC.iterdir() if d.is_dir() and d.name != "common"]
+    assert families
+    assert [d.name for d in families if not (d / "README.md").is_file()] == []
+    index = (CSRC / "README.md").read_text(encoding="utf-8")
+    assert [d.name for d in families if f"`{d.name}/`" not in index] == []
+
+
+def test_readmes_name_only_files_that_exist():
+    """A README that names a kernel file (e.g. `hamming_neon.c`) names one that exists,
+    and every listed kernel file is named in its family's README."""
+    listed = {Path(path) for _, path, _ in kernel_lines()}
+    for readme in CSRC.glob("*/README.md"):
+        text = readme.read_text(encoding="utf-8")
+        folder = readme.parent
+        for name in set(re.findall(r"`([a-z0-9_]+\.[ch])`", text)):
+            assert (folder / name).is_file() or list(CSRC.rglob(name)), (readme, name)
+        for path in listed:
+            if (ROOT / path).parent == folder:
+                assert path.name in text, f"{readme.relative_to(ROOT)} does not name {path.name}"
