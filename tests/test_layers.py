@@ -120,3 +120,21 @@ def test_no_private_name_imported_across_modules():
                     and target.startswith("tidehash") and target != name:
                 found.append(f"{name}: from {target} import {imported}")
     assert found == []
+
+
+def test_moved_names_still_import_from_where_they_were():
+    """Names that moved to their own room are still found at their old address."""
+    from tidehash import formats, image, pdq, video
+    from tidehash.formats import binary, model
+    from tidehash.formats import vpdq as vpdq_io
+    from tidehash.video import parse_vpdq, vpdq_from_json  # noqa: F401
+
+    for name in ("format_vpdq", "iter_vpdq", "parse_vpdq", "read_vpdq", "vpdq_from_json",
+                 "vpdq_to_json", "write_vpdq"):
+        assert getattr(video, name) is getattr(vpdq_io, name)
+    assert video.VPDQFeature is tidehash.VPDQFeature is tidehash.hashes.VPDQFeature
+    assert pdq.check_pixel_array is image.check_pixel_array
+    assert pdq.load_pil is image.load_pil
+    assert binary.sorted_rows is model.sorted_rows
+    assert callable(formats.is_regular_list_file)
+    assert not hasattr(video, "no_such_name")

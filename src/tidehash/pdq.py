@@ -8,10 +8,11 @@ from PIL import Image
 from . import _native
 from .cpu import current_isa
 from .hashes import PDQ_BYTES, PDQHash
-from .image import (
+from .image import (  # noqa: F401  (check_pixel_array: the name this module had)
     Pixels,
     arrow_capsules,
     as_pixel_array,
+    check_pixel_array,
     load_pil,
     normalize,
     pil_to_array,

@@ -347,3 +347,17 @@ def _declared_duration(container, stream) -> float | None:
     if container.duration is not None and len(container.streams) == 1:
         return container.duration / 1_000_000
     return None
+
+
+#: vPDQ text / JSON I/O lives in tidehash.formats.vpdq; these names keep old imports from
+#: this module working.
+_MOVED_TO_FORMATS = ("format_vpdq", "iter_vpdq", "parse_vpdq", "read_vpdq", "vpdq_from_json",
+                     "vpdq_to_json", "write_vpdq")
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_FORMATS:
+        from .formats import vpdq
+
+        return getattr(vpdq, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

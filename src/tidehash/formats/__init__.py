@@ -86,6 +86,11 @@ def _list_file(source):
     return load_list(source.read())
 
 
+def is_regular_list_file(path) -> bool:
+    """Whether ``path`` is a regular file holding a list file (``binary_kind``)."""
+    return binary_kind(path) == LIST_FILE
+
+
 def _only(hash_list: HashList, signal: str | None) -> HashList:
     if signal is None:
         return hash_list

@@ -50,6 +50,7 @@ from .model import (
     HashList,
     SignalHashes,
     StringColumn,
+    sorted_rows,  # noqa: F401  (it was defined here)
 )
 
 MAGIC = LIST_FILE_MAGIC
