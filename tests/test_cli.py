@@ -958,3 +958,132 @@ def test_non_finite_numbers_are_usage_errors(tmp_path, good, args):
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and "Invalid value" in r.stderr
     assert r.stdout == ""
+
+
+# ----------------------------------------------------------------------------- pipes
+def test_hash_reads_pipes(tmp_path, good):
+    """Regression (fixed): `tidehash hash <(cat photo.jpg)` said "empty file" (a pipe's
+    size is 0); a pipe is now read once into memory and hashes as the file does,
+    PDQ, MD5 and vPDQ alike."""
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=30)
+    for path in (good[1], video):
+        want = tidehash.hash_file(path, algorithms=("pdq", "md5"))
+        r = subprocess.run(["bash", "-c", '"$0" -m tidehash.cli hash --algo pdq,md5 '
+                            '<(cat "$1") "$1"', sys.executable, str(path)],
+                           env=dict(os.environ, PYTHONPATH=SRC), capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        piped, direct = lines(r.stdout)
+        assert piped["path"].startswith("/dev/fd/")
+        assert {k: v for k, v in piped.items() if k != "path"} == \
+            {k: v for k, v in direct.items() if k != "path"}
+        assert direct["md5"] == want.md5
+        if want.pdq is not None:
+            assert piped["pdq"] == want.pdq.hex
+        else:
+            assert [f["pdq"] for f in piped["vpdq"]] == [f.hex for f in want.vpdq]
+
+
+def _blocks_until_written(tmp_path, args, data: bytes, fifo_at: int):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    argv = [str(fifo) if i == fifo_at else str(a) for i, a in enumerate(args)]
+    env = dict(os.environ, PYTHONPATH=SRC)
+    proc = subprocess.Popen([sys.executable, "-m", "tidehash.cli", *argv], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)
+        assert proc.poll() is None, ("returned before a writer came", proc.communicate())
+        with open(fifo, "wb") as w:
+            w.write(data)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("command", ["hash", "hash-md5", "match-query", "match-against",
+                                     "convert", "index-build"])
+def test_a_fifo_with_no_writer_waits_for_one_in_every_command(tmp_path, good, command):
+    """Regression (fixed): a FIFO with no writer made `hash` return at once ("empty
+    file") while `convert` (and vpdq_hash) waited. The rule, everywhere: a FIFO is
+    opened like any file, so the command waits for its writer, as cat does."""
+    image = good[1].read_bytes()
+    pdq = tidehash.hash_file(good[1]).pdq.hex
+    listed = tmp_path / "l.txt"
+    listed.write_text(pdq + "\n")
+    args, data, fifo_at = {
+        "hash": (("hash", None), image, 1),
+        "hash-md5": (("hash", "--algo", "md5", None), image, 3),
+        "match-query": (("match", "--against", listed, None), image, 3),
+        "match-against": (("match", "--against", None, good[1]), (pdq + "\n").encode(), 2),
+        "convert": (("convert", None, "--to", "hex", "-o", "-"), (pdq + "\n").encode(), 1),
+        "index-build": (("index", "build", None, "-o", tmp_path / "x.list"),
+                        (pdq + "\n").encode(), 2),
+    }[command]
+    code, out, err = _blocks_until_written(tmp_path, args, data, fifo_at)
+    assert code == 0, err
+    if command == "hash":
+        assert lines(out)[0]["pdq"] == pdq
+    elif command == "hash-md5":
+        assert lines(out)[0]["md5"] == tidehash.file_digests(good[1], "md5")["md5"]
+    elif command.startswith("match"):
+        assert [m["distance"] for m in lines(out)] == [0]
+    elif command == "convert":
+        assert out == pdq + "\n"
+    else:
+        assert len(tidehash.read_list(tmp_path / "x.list")["pdq"]) == 1
+
+
+def test_vpdq_hash_of_a_fifo_waits_for_its_writer(tmp_path):
+    import threading
+
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=30)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    t = threading.Thread(target=lambda: got.append(tidehash.vpdq_hash(fifo)))
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive() and not got
+    with open(fifo, "wb") as w:
+        w.write(pathlib.Path(video).read_bytes())
+    t.join(60)
+    assert [f.hex for f in got[0]] == [f.hex for f in tidehash.vpdq_hash(video)]
+
+
+def test_max_pixels_is_the_command_lines_one_bomb_guard(tmp_path):
+    """Regression (fixed): Pillow's DecompressionBombWarning was printed raw for images
+    between Pillow's limit and twice it (89-179 MP by default), and --max-pixels above
+    twice Pillow's limit was accepted but did nothing (Pillow refused first). Run here
+    with Pillow's limit lowered to 1,000 pixels, so small images stand for big ones."""
+    sizes = {"warned.png": (30, 50), "refused.png": (50, 50)}  # 1,500 and 2,500 px
+    for name, size in sizes.items():
+        rng = np.random.default_rng(len(name))
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(tmp_path / name)
+    paths = [tmp_path / n for n in sizes]
+    want = [tidehash.hash_file(p).pdq.hex for p in paths]  # Pillow's default limit here
+    code = ("import sys, PIL.Image; PIL.Image.MAX_IMAGE_PIXELS = 1000; "
+            "from tidehash.cli import main; sys.exit(main(sys.argv[1:]))")
+    env = dict(os.environ, PYTHONPATH=SRC)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    r = run("hash", *paths)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and [rec["pdq"] for rec in lines(r.stdout)] == want
+    r = run("hash", "--max-pixels", 2000, *paths)
+    assert r.returncode == 1
+    recs = lines(r.stdout)
+    assert recs[0]["pdq"] == want[0] and "exceeds the limit of 2000" in recs[1]["error"]
+    assert "DecompressionBomb" not in r.stderr
+    r = run("match", "--against", paths[1], paths[1])  # an image is not a list
+    assert "DecompressionBomb" not in r.stderr

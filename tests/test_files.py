@@ -284,3 +284,57 @@ def test_count_and_limit_arguments_are_checked_alike(tmp_path):
             tidehash.vpdq_hash(video, bad)
         with pytest.raises(exc):
             tidehash.hash_file(img, seconds_per_hash=bad)
+
+
+class _Failing(io.RawIOBase):
+    """A binary file object whose reads raise ``exc`` after ``after`` good ones."""
+
+    def __init__(self, data: bytes, exc: BaseException, after: int = 0, seekable=True):
+        self._b = io.BytesIO(data)
+        self._exc, self._after, self._seekable, self._reads = exc, after, seekable, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return self._seekable
+
+    def seek(self, *args):
+        return self._b.seek(*args)
+
+    def tell(self):
+        return self._b.tell()
+
+    def readinto(self, buf):
+        self._reads += 1
+        if self._reads > self._after:
+            raise self._exc
+        data = self._b.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+@pytest.mark.parametrize("after", [0, 1])
+@pytest.mark.parametrize("algorithms", [("pdq",), ("pdq", "md5"), ("md5",), ("vpdq",)])
+def test_an_oserror_from_a_file_object_is_a_decode_error(seekable, after, algorithms):
+    """Regression (fixed): hash_file(f) let the raw OSError of ``f.read`` through
+    (non-seekable objects, digests); it is tidehash's DecodeError, with the reason."""
+    data, _ = encoded("png")
+    f = _Failing(data, OSError(5, "Input/output error"), after, seekable)
+    with pytest.raises(tidehash.DecodeError) as info:
+        tidehash.hash_file(f, algorithms=algorithms)
+    assert "Input/output error" in info.value.reason
+
+
+def test_a_batch_goes_past_any_exception_of_a_file_object():
+    """Regression (fixed): a file object raising RuntimeError stopped a whole hash_files
+    batch; it is that item's error and the rest are hashed."""
+    data, _ = encoded("png")
+    want = tidehash.hash_file(data).pdq
+    for workers in (1, 2):
+        recs = list(tidehash.hash_files(
+            [data, _Failing(data, RuntimeError("boom")), data,
+             _Failing(data, KeyError("k"), after=1, seekable=False), data], workers=workers))
+        assert [r.pdq for r in recs] == [want, None, want, None, want]
+        assert recs[1].error == "RuntimeError: boom" and recs[3].error.startswith("KeyError")

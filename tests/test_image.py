@@ -586,3 +586,20 @@ def test_reused_decode_buffer_never_leaks_between_files(tmp_path):
         for i in order:
             assert tidehash.hash_file(paths[i]).pdq == expected[i]
     assert tidehash.pdq_hash(kept.image if kept.image is not None else kept.array) == expected[0]
+
+
+def test_pillow_refusing_below_max_pixels_says_how_to_allow_it(monkeypatch):
+    """Regression (fixed): an image within max_pixels that Pillow's own bomb check
+    refused raised Pillow's bare message, with nothing on why max_pixels did not
+    apply; it now names Pillow's limit and how to raise it."""
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((50, 50, 3), np.uint8)).save(buf, "PNG")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(tidehash.ImageTooLargeError) as info:
+        tidehash.hash_file(buf.getvalue(), max_pixels=10**6)
+    assert "PIL.Image.MAX_IMAGE_PIXELS = 2000" in info.value.reason
+    assert "max_pixels=1000000" in info.value.reason
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    assert tidehash.hash_file(buf.getvalue(), max_pixels=10**6).pdq is not None
+    with pytest.raises(tidehash.ImageTooLargeError, match="exceeds the limit of 2000"):
+        tidehash.hash_file(buf.getvalue(), max_pixels=2000)

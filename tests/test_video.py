@@ -578,3 +578,25 @@ def test_cli_hashes_a_video_and_benchmarks_video(video_path, tmp_path):
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "v.json").read_text())
     assert report["frames"] == 40 and report["ratios"]["tidehash_1fps_over_decode_only"] > 0
+
+
+def test_a_cut_mp4_is_a_truncated_video_not_an_unknown_format(tmp_path):
+    """Regression (fixed): an MP4 whose moov box is at the end, cut before it, was "not a
+    recognised image or video format"; it starts like a video container, so it is a
+    truncated or damaged video. A file that does not start like one stays unknown."""
+    video = make_video(tmp_path / "v.mp4", frames=50)
+    data = open(video, "rb").read()
+    assert data[4:8] == b"ftyp" and data.rfind(b"moov") > len(data) // 2  # moov at the end
+    for cut in (16, len(data) // 3, len(data) // 2, data.rfind(b"moov") - 4):
+        p = tmp_path / f"cut{cut}.mp4"
+        p.write_bytes(data[:cut])
+        (rec,) = tidehash.hash_files([p], algorithms=("pdq", "md5"))
+        assert rec.error.startswith("truncated or damaged video"), (cut, rec.error)
+        with pytest.raises(VideoError, match="truncated or damaged video"):
+            vpdq_hash(p)
+        with open(p, "rb") as f, pytest.raises(VideoError, match="truncated or damaged"):
+            vpdq_hash(f)
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"\x00\x01" * 500)
+    (rec,) = tidehash.hash_files([other])
+    assert rec.error == "not a recognised image or video format"

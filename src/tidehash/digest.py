@@ -23,6 +23,8 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from .errors import DecodeError
+
 #: The digest names, in the order records and dicts list them.
 DIGEST_ALGORITHMS = ("md5", "sha256")
 
@@ -93,17 +95,24 @@ def hash_stream(stream, hashers: Hashers, limit: int | None = None,
     return total
 
 
-def read_all(stream, hashers: Hashers) -> bytes:
+def read_all(stream, hashers: Hashers, limit: int | None = None, name: str = "<file>"
+             ) -> bytes:
     """The rest of a (typically non-seekable) stream, hashed as it is read.
 
     For a decoder that needs to seek: the bytes must be kept in memory anyway,
-    so they are hashed on the way in rather than read twice."""
+    so they are hashed on the way in rather than read twice. More than ``limit``
+    bytes is a DecodeError (the rest is not read)."""
     parts = []
+    total = 0
     while True:
         chunk = stream.read(CHUNK_SIZE)
         if not chunk:
             break
         _check_binary(chunk)
+        total += len(chunk)
+        if limit is not None and total > limit:
+            raise DecodeError(name, f"more than {limit} bytes from a pipe or stream; "
+                                    "save it to a file to hash it")
         _update(hashers, chunk)
         parts.append(chunk)
     return b"".join(parts)

@@ -15,7 +15,7 @@ from PIL import Image
 
 from ._checks import max_pixels_limit, positive_count
 from .digest import DIGEST_ALGORITHMS, DigestingReader, file_digests, hexdigests, new_hashers
-from .errors import DecodeError, TidehashError
+from .errors import DecodeError
 from .hashes import PDQHash
 from .image import (
     DEFAULT_MAX_PIXELS,
@@ -231,7 +231,8 @@ def _hash_or_error(source: Source, algorithms: frozenset[str], dihedral: bool, f
                          seconds_per_hash=seconds_per_hash, max_pixels=max_pixels)
     except DecodeError as exc:
         return FileHashes(path=exc.source, error=exc.reason)
-    except (TidehashError, ValueError, TypeError, OSError, MemoryError) as exc:
+    except Exception as exc:  # noqa: BLE001 -- a batch goes past a bad item and reports it
+        # (a file object of the caller's that raises anything, a decoder's own bug)
         return FileHashes(path=source_name(source), error=f"{type(exc).__name__}: {exc}")
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import struct
 import threading
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ from .errors import DecodeError, ImageTooLargeError
 
 #: DecodeError.reason of a file Pillow does not recognise (tidehash.files then tries video).
 NOT_AN_IMAGE = "not a recognised image format"
+
+#: A pipe or non-seekable file object is read whole into memory (decoders seek); more
+#: than this many bytes is refused (save it to a file first).
+MAX_UNSEEKABLE_BYTES = 4 << 30
 
 #: Default decompression-bomb limit, in pixels (Pillow's own error threshold).
 DEFAULT_MAX_PIXELS = 2 * 89_478_485
@@ -83,8 +88,19 @@ def open_stream(source: Source, name: str, hashers: Hashers | None = None):
     hashed as they were read into memory."""
     if isinstance(source, (str, os.PathLike)):
         try:
-            if os.path.isdir(source):
+            mode = os.stat(source).st_mode
+            if stat.S_ISDIR(mode):
                 raise DecodeError(name, "is a directory")
+            if not stat.S_ISREG(mode):
+                # a pipe (<(cat photo.jpg)), a FIFO, a device: opened like any file
+                # (a FIFO with no writer yet blocks until one comes, as with cat) and
+                # read once into memory, since a decoder must seek
+                with open(source, "rb", buffering=0) as fh:
+                    data = read_all(fh, hashers or {}, limit=MAX_UNSEEKABLE_BYTES, name=name)
+                if not data:
+                    raise DecodeError(name, "empty file")
+                stream = io.BytesIO(data)
+                return stream, stream
             if os.path.getsize(source) == 0:
                 raise DecodeError(name, "empty file")
             fh = open(source, "rb")
@@ -101,15 +117,21 @@ def open_stream(source: Source, name: str, hashers: Hashers | None = None):
     if hasattr(source, "read"):
         seekable = getattr(source, "seekable", None)
         if seekable is None or not seekable():
-            data = read_all(source, hashers or {})
+            try:
+                data = read_all(source, hashers or {}, limit=MAX_UNSEEKABLE_BYTES, name=name)
+            except OSError as exc:
+                raise DecodeError(name, exc.strerror or str(exc)) from None
             if not data:
                 raise DecodeError(name, "empty file")
             stream = io.BytesIO(data)
             return stream, stream
         # Pillow seeks to 0 before it reads: a view starting here makes "0" the
         # current position, as for a non-seekable stream
-        if hashers or source.tell() != 0:
-            return DigestingReader(source, hashers or {}), None
+        try:
+            if hashers or source.tell() != 0:
+                return DigestingReader(source, hashers or {}), None
+        except OSError as exc:
+            raise DecodeError(name, exc.strerror or str(exc)) from None
         return source, None
     raise TypeError(f"expected a path, bytes or a binary file object, not {type(source).__name__}")
 
@@ -121,8 +143,17 @@ def _check_size(im: Image.Image, name: str, max_pixels: int | None) -> None:
     if max_pixels is not None and w * h > max_pixels:
         raise ImageTooLargeError(
             name, f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
-                  "(decompression-bomb guard; raise max_pixels, and above "
-                  f"{DEFAULT_MAX_PIXELS} also PIL.Image.MAX_IMAGE_PIXELS, to allow it)")
+                  "(decompression-bomb guard; raise max_pixels, or --max-pixels, to "
+                  "allow it)")
+
+
+def _pillow_refused(exc: Exception, max_pixels: int | None) -> str:
+    """Why Pillow's own bomb check refused an image that ``max_pixels`` may allow."""
+    limit = Image.MAX_IMAGE_PIXELS
+    return (f"{exc} Pillow's own limit (2 x PIL.Image.MAX_IMAGE_PIXELS = "
+            f"{2 * limit if limit else limit}) is below max_pixels={max_pixels}: raise "
+            "PIL.Image.MAX_IMAGE_PIXELS, or set it to None to leave max_pixels the only "
+            "guard (the tidehash command line does)")
 
 
 _decode_buffers = threading.local()
@@ -186,7 +217,7 @@ def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
     except UnidentifiedImageError:
         raise DecodeError(name, NOT_AN_IMAGE) from None
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(name, str(exc)) from None
+        raise ImageTooLargeError(name, _pillow_refused(exc, max_pixels)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
             struct.error) as exc:
         raise DecodeError(name, f"cannot read image header: {exc}") from None
@@ -199,7 +230,7 @@ def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
     try:
         im.load()
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(name, str(exc)) from None
+        raise ImageTooLargeError(name, _pillow_refused(exc, max_pixels)) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
             struct.error) as exc:
         raise DecodeError(name, f"cannot decode image: {exc}") from None

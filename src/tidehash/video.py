@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,7 @@ from ._checks import max_pixels_limit, positive_count
 from .cpu import current_isa
 from .errors import DecodeError
 from .hashes import VPDQFeature
-from .image import DEFAULT_MAX_PIXELS, Source, source_name
+from .image import DEFAULT_MAX_PIXELS, Source, open_stream, source_name
 
 MIN_FRAME_SIDE = 5  # the reference's MIN_HASHABLE_DIM
 TIMESTAMP_DECIMALS = 3
@@ -122,17 +123,62 @@ def _open(source: Source, name: str):
 
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
-    elif isinstance(source, os.PathLike):
+    elif isinstance(source, (str, os.PathLike)):
         source = os.fspath(source)
+        if not _is_regular(source):
+            # a pipe or FIFO: read once into memory (MP4 needs to seek), by the
+            # same rule as images (a FIFO with no writer waits for one, like cat)
+            try:
+                source, _ = open_stream(source, name)
+            except DecodeError as exc:
+                raise VideoError(name, exc.reason) from None
     try:
         container = av.open(source, mode="r")
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise VideoError(name, f"not a readable video ({_reason(exc)})") from None
+        what = ("truncated or damaged video" if _has_container_signature(source)
+                else "not a readable video")
+        raise VideoError(name, f"{what} ({_reason(exc)})") from None
     return container
 
 
+def _is_regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # av.open reports it
+
+
+#: the first bytes of the video containers tidehash reads (MP4 / MOV / 3GP start with
+#: a box whose type is at offset 4; Matroska and WebM with EBML; AVI with RIFF)
+_BOX_TYPES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+
+
+def _has_container_signature(source) -> bool:
+    """Whether ``source`` starts like a video container: a file that does and still
+    cannot be opened is a truncated or damaged video, not some other kind of file."""
+    try:
+        if isinstance(source, str):
+            with open(source, "rb") as f:
+                head = f.read(12)
+        elif hasattr(source, "seek"):
+            pos = source.tell()
+            source.seek(0)
+            head = source.read(12)
+            source.seek(pos)
+        else:
+            return False
+    except (OSError, ValueError):
+        return False
+    return (head[4:8] in _BOX_TYPES or head.startswith(b"\x1a\x45\xdf\xa3")
+            or (head[:4] == b"RIFF" and head[8:12] == b"AVI ") or head.startswith(b"FLV"))
+
+
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    """FFmpeg's message without the errno and the file name the caller already has."""
+    if getattr(exc, "strerror", None):  # OSError and FFmpegError
+        text = exc.strerror
+    else:
+        text = str(exc).strip() or type(exc).__name__
     return text.replace("'<none>'", "").rstrip(": ")
 
 

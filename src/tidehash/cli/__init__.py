@@ -37,8 +37,15 @@ for _command in (hash_command, compare_command, convert_command, index_group,
 
 def main(argv=None) -> int:
     """Run the CLI; returns the exit code (does not exit)."""
+    from PIL import Image
+
     args = list(sys.argv[1:] if argv is None else argv)
     previous = install_sigint_handler()
+    # tidehash's max_pixels (--max-pixels, checked from the header before any pixel
+    # is decoded) is the command line's one bomb guard: Pillow's own check would
+    # print a raw DecompressionBombWarning from 89 MP and refuse above 179 MP
+    # whatever --max-pixels says
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         rv = cli.main(args=args, prog_name="tidehash", standalone_mode=False)
         check_interrupted()
@@ -71,5 +78,6 @@ def main(argv=None) -> int:
         err(f"{name}{exc.strerror or exc}")
         return 1
     finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
         restore_sigint_handler(previous)
     return rv if isinstance(rv, int) else 0
