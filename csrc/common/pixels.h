@@ -11,7 +11,7 @@
  *   channels 3: packed RGB
  *   channels 4: RGBX / RGBA as Pillow stores them; the 4th byte is ignored.
  * Which strides a kernel accepts is its own rule (pdq_hash: row_stride >= cols *
- * channels; phash_rows: also negative, for a bottom-up view). */
+ * channels; phash_rows: any, also negative or 0, as it only reads). */
 typedef struct {
     const uint8_t *data;
     int64_t rows;

@@ -1,4 +1,4 @@
-/* pHash, bit-identical to imagehash.phash given the same Pillow image.
+/* pHash's resize, bit-identical to Pillow: the first step of imagehash.phash.
  *
  * imagehash.phash(image, hash_size) is
  *     image.convert("L").resize((4 hs, 4 hs), LANCZOS)      (Pillow, integer)
@@ -7,19 +7,20 @@
  * The first line is integer arithmetic in Pillow (Convert.c L24, Resample.c
  * with 22-bit fixed-point coefficients) and is reproduced exactly here; the
  * coefficients themselves are computed in double with Pillow's operations in
- * Pillow's order and the same libm sin(). The DCT is double precision; it
- * equals scipy's up to rounding, so a bit can differ only where a coefficient
- * ties the median in exact arithmetic (see README.md).
+ * Pillow's order and the same libm sin(). The rest is left to the caller
+ * (tidehash/phash.py), which calls scipy's DCT and numpy's median as imagehash
+ * does: no other DCT rounds as pocketfft does on every transform length, and
+ * on flat or symmetric images pocketfft's exact zeros decide the bits.
  *
  * The resize is a plan (coefficient tables, filled by phash_plan_init) and two
  * passes: phash_rows runs the luma conversion fused with the first pass on any
  * run of source lines, so an image held in several memory blocks can be fed
- * block by block; phash_finish runs the second pass, the DCT and the median.
- * Pillow < 13 always resizes horizontally first; Pillow 13 runs the vertical
- * pass first when the height shrinks by more than twice as many pixels as the
- * width (and 12.2-12.3 did so from Python for images over 100x taller than
- * wide). The two orders round differently, so the caller says which one its
- * Pillow uses (`vertical_first`).
+ * block by block; phash_finish runs the second pass into the caller's n x n
+ * image. Pillow < 13 always resizes horizontally first; Pillow 13 runs the
+ * vertical pass first when the height shrinks by more than twice as many
+ * pixels as the width (and 12.2-12.3 did so from Python for images over 100x
+ * taller than wide). The two orders round differently, so the caller says
+ * which one its Pillow uses (`vertical_first`).
  * Only the passes have per-ISA variants; they are integer code, so every ISA
  * gives the same bytes. No function here allocates, does I/O or touches Python:
  * the caller owns the workspace (phash_workspace_bytes). */
@@ -54,9 +55,10 @@ enum {
     PHASH_EISA = -2     /* the requested instruction set is not available */
 };
 
-/* Pixels are a th_pixels (common/pixels.h). phash_rows also takes a negative
- * row_stride (a bottom-up view); with two lines or more, lines that overlap
- * (|row_stride| < cols * channels) or could not all lie in the address space
+/* Pixels are a th_pixels (common/pixels.h). phash_rows takes any row_stride:
+ * negative (a bottom-up view), 0 (one line repeated, as np.broadcast_to
+ * gives) or less than a line (overlapping lines): the passes only read them.
+ * With two lines or more, lines that could not all lie in the address space
  * are PHASH_EBADARG. As in Pillow's convert("L"), a 4th channel is ignored. */
 
 /* Pillow's resampling coefficients for one axis, in its own layout: output i
@@ -91,9 +93,8 @@ typedef struct {
     int64_t row_first, row_last; /* source lines the resize reads */
     uint8_t *temp;   /* horizontal first: (row_last - row_first) x n after the first pass */
     int32_t *vacc;   /* vertical first: n x width sums of the first pass */
-    uint8_t *grey;   /* n x n, the resized image */
     int16_t *luma, *luma2; /* two lines of luma (width + PHASH_LUMA_PAD, the pad zero) */
-    double *scratch; /* coefficient, DCT and median workspace */
+    double *scratch; /* the coefficient doubles of one output */
 } phash_plan;
 
 /* Bytes of workspace for an image of this size (0 if a size is out of range). */
@@ -122,17 +123,13 @@ int phash_plan_init(phash_plan *plan, int64_t width, int64_t height, int hash_si
  * order and any grouping; each needed line must come once. */
 int phash_rows(const phash_plan *plan, const th_pixels *px, int64_t first_row, th_isa isa);
 
-/* Second pass, DCT, median and bits. `out` receives the hash as imagehash
- * prints it: the hs*hs bits, row-major, as a big-endian integer of
- * phash_hash_bytes(hs) bytes (leading pad bits zero). `grey` (n*n bytes, the
- * resized image) and `dct` (hs*hs doubles) may be NULL; they exist for tests. */
-int phash_finish(const phash_plan *plan, th_isa isa, uint8_t *out, uint8_t *grey, double *dct);
+/* The second pass: `grey` (n * n bytes, row-major) receives the resized
+ * image, Pillow's `image.convert("L").resize((n, n), LANCZOS)`. */
+int phash_finish(const phash_plan *plan, th_isa isa, uint8_t *grey);
 
 /* phash_plan_init + phash_rows over the whole image + phash_finish. */
-int phash_hash(const th_pixels *px, int hash_size, int vertical_first, th_isa isa,
-               void *workspace, uint8_t *out, uint8_t *grey, double *dct);
-
-static inline int phash_hash_bytes(int hash_size) { return (hash_size * hash_size + 7) / 8; }
+int phash_resize(const th_pixels *px, int hash_size, int vertical_first, th_isa isa,
+                 void *workspace, uint8_t *grey);
 
 /* Internal: the per-ISA passes. */
 typedef struct {

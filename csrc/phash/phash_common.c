@@ -1,11 +1,10 @@
-/* The ISA-independent part of pHash: Pillow's LANCZOS coefficients, the plan
- * and its workspace, the DCT on the low frequencies, numpy's median and the bit
- * packing. Everything here is O(width + height) or O(n^3) with n <= 256. */
+/* The ISA-independent part of pHash's resize: Pillow's LANCZOS coefficients,
+ * the plan and its workspace, dispatch. Everything here is O(width + height)
+ * or O(n^2) with n <= 256. */
 #include <math.h>
 #include <string.h>
 
 #include "phash.h"
-#include "../common/select_kth.h"
 
 /* M_PI as Pillow sees it (math.h's M_PI is not C99). */
 #define PHASH_PI 3.14159265358979323846
@@ -118,7 +117,7 @@ static void split_weights(phash_plan *p) {
 }
 
 typedef struct {
-    size_t bounds_h, kk_h, split, bounds_v, kk_v, temp, vacc, grey, luma, scratch, total;
+    size_t bounds_h, kk_h, split, bounds_v, kk_v, temp, vacc, luma, scratch, total;
 } layout;
 
 static size_t round_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
@@ -133,13 +132,9 @@ static int kstride_of(int ksize) {
     return (ksize + 2 * PHASH_KSTRIDE_ALIGN - 2) / PHASH_KSTRIDE_ALIGN * PHASH_KSTRIDE_ALIGN;
 }
 
-/* Doubles of scratch: the coefficient doubles of one output, or for the DCT a
- * cosine table (4n), the weights (hs x n/2), the column pass (hs x n), the
- * block and its sorted copy. */
-static size_t scratch_doubles(int n, int hs, int ksize_h, int ksize_v) {
-    size_t dct = (size_t)4 * n + (size_t)hs * n / 2 + (size_t)hs * n + (size_t)2 * hs * hs;
-    size_t k = (size_t)(ksize_h > ksize_v ? ksize_h : ksize_v);
-    return dct > k ? dct : k;
+/* Doubles of scratch: the coefficient doubles of one output. */
+static size_t scratch_doubles(int ksize_h, int ksize_v) {
+    return (size_t)(ksize_h > ksize_v ? ksize_h : ksize_v);
 }
 
 /* The vertical pass can only come first if there is one. */
@@ -171,12 +166,10 @@ static int compute_layout(int64_t width, int64_t height, int hs, int vertical_fi
     off += vertical_first ? 0 : round_up((size_t)height * n);
     lay->vacc = off;
     off += vertical_first ? round_up((size_t)n * width * sizeof(int32_t)) : 0;
-    lay->grey = off;
-    off += round_up((size_t)n * n);
     lay->luma = off;
     off += 2 * round_up(luma_stride(width) * sizeof(int16_t));
     lay->scratch = off;
-    off += round_up(scratch_doubles(n, hs, kh, kv) * sizeof(double));
+    off += round_up(scratch_doubles(kh, kv) * sizeof(double));
     lay->total = off + ALIGN; /* slack to align the caller's block */
     return 1;
 }
@@ -258,7 +251,6 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
     p->v.kk = (int32_t *)(w + lay.kk_v);
     p->temp = vertical_first ? NULL : w + lay.temp;
     p->vacc = vertical_first ? (int32_t *)(w + lay.vacc) : NULL;
-    p->grey = w + lay.grey;
     p->luma = (int16_t *)(w + lay.luma);
     p->luma2 = p->luma + luma_stride(width);
     memset(p->luma + width, 0, PHASH_LUMA_PAD * sizeof(int16_t));
@@ -317,12 +309,12 @@ int phash_rows(const phash_plan *p, const th_pixels *px, int64_t first_row, th_i
         first_row > p->height - px->rows) {
         return PHASH_EBADARG;
     }
-    /* Lines may not overlap (|row_stride| >= line), and must fit in the address
-     * space, so that no offset the passes compute overflows. Tested without
+    /* Lines must fit in the address space, so that no offset the passes
+     * compute overflows. They may overlap (a stride of 0 repeats one line, as
+     * numpy's broadcast_to gives): the passes only read them. Tested without
      * negating INT64_MIN. */
     const int64_t line = px->cols * px->channels; /* <= 4 * PHASH_MAX_DIM */
     if (px->rows > 1) {
-        if (px->row_stride > -line && px->row_stride < line) return PHASH_EBADARG;
         if (px->row_stride == INT64_MIN) return PHASH_EBADARG;
         const int64_t stride = px->row_stride < 0 ? -px->row_stride : px->row_stride;
         if (stride > (PTRDIFF_MAX - line) / (px->rows - 1)) return PHASH_EBADARG;
@@ -333,114 +325,18 @@ int phash_rows(const phash_plan *p, const th_pixels *px, int64_t first_row, th_i
     return PHASH_OK;
 }
 
-/* ------------------------------------------------------------- DCT */
+/* ------------------------------------------------------------- second pass */
 
-/* cos(pi m / (2n)) for m = 0 .. 4n-1, with its symmetries exact (cos(pi/2) is
- * 0, not 6e-17, and the quadrants are exact negations), so a DCT coefficient
- * that is zero by symmetry comes out as an exact 0 more often. */
-static void cos_table(int n, double *t) {
-    for (int m = 0; m <= n; m++) {
-        /* sin of the complement near pi/2 keeps the small values accurate */
-        t[m] = 2 * m <= n ? cos(PHASH_PI * m / (2.0 * n)) : sin(PHASH_PI * (n - m) / (2.0 * n));
-    }
-    for (int m = n + 1; m <= 2 * n; m++) t[m] = -t[2 * n - m];
-    for (int m = 2 * n + 1; m < 4 * n; m++) t[m] = t[4 * n - m];
-}
-
-/* The low-frequency hs x hs block of scipy.fftpack's unnormalised 2-D DCT-II,
- *   y[u][v] = 4 sum_r sum_c x[r][c] cos(pi u (2r+1) / 2n) cos(pi v (2c+1) / 2n),
- * columns first (axis 0) as imagehash does. Symmetric pairs are folded:
- * x[r] + x[n-1-r] for even frequencies, x[r] - x[n-1-r] for odd ones, so on an
- * image that is mirror-symmetric the antisymmetric terms are exactly zero. */
-static void dct_low(const uint8_t *grey, int n, int hs, double *scratch, double *out) {
-    const int half = n / 2;
-    double *t = scratch;          /* 4n: the table */
-    double *w = t + 4 * n;        /* hs x n/2: w[u][r] = cos(pi u (2r+1) / 2n) */
-    double *cols = w + (size_t)hs * half; /* hs x n: the column pass */
-    cos_table(n, t);
-    for (int u = 0; u < hs; u++) {
-        int m = u; /* u (2r + 1) mod 4n, stepping by 2u */
-        for (int r = 0; r < half; r++) {
-            w[(size_t)u * half + r] = t[m];
-            m += 2 * u;
-            while (m >= 4 * n) m -= 4 * n;
-        }
-    }
-    for (int u = 0; u < hs; u++) {
-        double *acc = cols + (size_t)u * n;
-        const double *wu = w + (size_t)u * half;
-        for (int c = 0; c < n; c++) acc[c] = 0.0;
-        for (int r = 0; r < half; r++) {
-            const double wr = wu[r];
-            const uint8_t *top = grey + (size_t)r * n, *bottom = grey + (size_t)(n - 1 - r) * n;
-            if (u & 1) {
-                for (int c = 0; c < n; c++) acc[c] += (double)(top[c] - bottom[c]) * wr;
-            } else {
-                for (int c = 0; c < n; c++) acc[c] += (double)(top[c] + bottom[c]) * wr;
-            }
-        }
-        for (int c = 0; c < n; c++) acc[c] *= 2.0;
-    }
-    for (int u = 0; u < hs; u++) {
-        const double *a = cols + (size_t)u * n;
-        for (int v = 0; v < hs; v++) {
-            const double *wv = w + (size_t)v * half;
-            double s = 0.0;
-            if (v & 1) {
-                for (int c = 0; c < half; c++) s += (a[c] - a[n - 1 - c]) * wv[c];
-            } else {
-                for (int c = 0; c < half; c++) s += (a[c] + a[n - 1 - c]) * wv[c];
-            }
-            out[u * hs + v] = 2.0 * s;
-        }
-    }
-}
-
-/* The k-th smallest of v[0..len) (0-based), partially ordering v in place so
- * that v[0..k) <= v[k] <= v[k+1..len). Hoare partition, middle pivot. */
-TH_DEFINE_SELECT_KTH(select_kth, double)
-
-/* numpy.median: the middle value, or for an even count the mean of the two
- * middle values, computed as numpy.mean does: (a + b) / 2. */
-static double numpy_median(const double *values, int len, double *work) {
-    memcpy(work, values, (size_t)len * sizeof(double));
-    const int k = len / 2;
-    const double upper = select_kth(work, len, k);
-    if (len & 1) return upper;
-    double lower = work[0];
-    for (int i = 1; i < k; i++) {
-        if (work[i] > lower) lower = work[i];
-    }
-    return (lower + upper) / 2.0;
-}
-
-int phash_finish(const phash_plan *p, th_isa isa, uint8_t *out, uint8_t *grey, double *dct) {
-    if (p == NULL || out == NULL) return PHASH_EBADARG;
+int phash_finish(const phash_plan *p, th_isa isa, uint8_t *grey) {
+    if (p == NULL || grey == NULL) return PHASH_EBADARG;
     const phash_kernels *k = kernels_for(isa);
     if (k == NULL) return PHASH_EISA;
-    const int n = p->n, hs = p->hash_size, nbits = hs * hs;
-    uint8_t *img = p->grey;
-    k->second_pass(p, img);
-    double *block = p->scratch + 4 * n + (size_t)hs * n / 2 + (size_t)hs * n;
-    double *work = block + nbits;
-    dct_low(img, n, hs, p->scratch, block);
-    const double median = numpy_median(block, nbits, work);
-    const int nbytes = phash_hash_bytes(hs);
-    const int pad = nbytes * 8 - nbits;
-    memset(out, 0, (size_t)nbytes);
-    for (int i = 0; i < nbits; i++) {
-        if (block[i] > median) {
-            const int b = pad + i;
-            out[b >> 3] |= (uint8_t)(0x80u >> (b & 7));
-        }
-    }
-    if (grey != NULL) memcpy(grey, img, (size_t)n * n);
-    if (dct != NULL) memcpy(dct, block, (size_t)nbits * sizeof(double));
+    k->second_pass(p, grey);
     return PHASH_OK;
 }
 
-int phash_hash(const th_pixels *px, int hs, int vertical_first, th_isa isa, void *workspace,
-               uint8_t *out, uint8_t *grey, double *dct) {
+int phash_resize(const th_pixels *px, int hs, int vertical_first, th_isa isa, void *workspace,
+                 uint8_t *grey) {
     if (px == NULL) return PHASH_EBADARG;
     phash_plan plan;
     int status =
@@ -448,5 +344,5 @@ int phash_hash(const th_pixels *px, int hs, int vertical_first, th_isa isa, void
     if (status != PHASH_OK) return status;
     status = phash_rows(&plan, px, 0, isa);
     if (status != PHASH_OK) return status;
-    return phash_finish(&plan, isa, out, grey, dct);
+    return phash_finish(&plan, isa, grey);
 }

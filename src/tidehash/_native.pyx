@@ -82,9 +82,7 @@ cdef extern from "phash/phash.h":
                         void *workspace) nogil
     int phash_rows(const phash_plan *plan, const th_pixels *px, int64_t first_row,
                    int isa) nogil
-    int phash_finish(const phash_plan *plan, int isa, uint8_t *out, uint8_t *grey,
-                     double *dct) nogil
-    int phash_hash_bytes(int hash_size) nogil
+    int phash_finish(const phash_plan *plan, int isa, uint8_t *grey) nogil
 
 PHASH_MIN = PHASH_MIN_HASH_SIZE
 PHASH_MAX = PHASH_MAX_HASH_SIZE
@@ -124,7 +122,8 @@ def phash_table(int64_t in_size, int out_size):
 cdef class PHashPlan:
     """One pHash computation: Pillow's resize coefficients for a width x height
     image (vertical pass first or not, as the caller's Pillow does it), then
-    source lines fed in any grouping (`rows_lines`, `rows_arrow`), then `finish`.
+    source lines fed in any grouping (`rows_lines`, `rows_arrow`), then `finish`
+    (the resized image; tidehash.phash takes the DCT of it).
     Owns its workspace; not shared between threads."""
     cdef phash_plan plan
     cdef void *workspace
@@ -182,7 +181,7 @@ cdef class PHashPlan:
 
     def rows_lines(self, const uint8_t[:, :] lines, int channels, int64_t first_row):
         """Source lines first_row.. given as lines of width*channels bytes: bytes
-        within a line adjacent, lines any stride apart (also negative)."""
+        within a line adjacent, lines any stride apart (also negative or 0)."""
         cdef th_pixels px
         if channels not in (1, 3, 4) or lines.shape[1] != self.plan.width * channels:
             raise ValueError("lines do not hold width pixels of 1, 3 or 4 channels")
@@ -211,29 +210,15 @@ cdef class PHashPlan:
         px.channels = channels
         self._rows(&px, first_row)
 
-    def finish(self, bint debug=False):
-        """The hash bytes (imagehash's bits as a big-endian integer); with `debug`,
-        also the resized n x n uint8 image and the hs x hs float64 DCT block."""
-        cdef int hs = self.plan.hash_size
-        cdef uint8_t out[512]
+    def finish(self):
+        """The resized image: n x n uint8, Pillow's convert("L") + LANCZOS resize."""
+        grey = np.empty((self.plan.n, self.plan.n), dtype=np.uint8)
+        cdef uint8_t[:, ::1] gv = grey
         cdef int status
-        grey = dct = None
-        cdef uint8_t[:, ::1] gv
-        cdef double[:, ::1] dv
-        cdef uint8_t *gp = NULL
-        cdef double *dp = NULL
-        if debug:
-            grey = np.empty((self.plan.n, self.plan.n), dtype=np.uint8)
-            dct = np.empty((hs, hs), dtype=np.float64)
-            gv = grey
-            dv = dct
-            gp = &gv[0, 0]
-            dp = &dv[0, 0]
         with nogil:
-            status = phash_finish(&self.plan, self.isa, out, gp, dp)
+            status = phash_finish(&self.plan, self.isa, &gv[0, 0])
         _phash_status(status, self.isa)
-        raw = (<char *>out)[:phash_hash_bytes(hs)]
-        return (raw, grey, dct) if debug else raw
+        return grey
 
 
 include "_native_hamming.pxi"

@@ -1,16 +1,14 @@
 """pHash, bit for bit ``imagehash.phash`` (imagehash 4.x) given the same Pillow image.
 
 imagehash computes ``image.convert("L").resize((4 hs, 4 hs), LANCZOS)``, the
-2-D DCT-II of that (``scipy.fftpack``), and one bit per low-frequency
-coefficient: above the median or not. The C kernel (``csrc/phash/``) reproduces
-Pillow's integer luma and resize exactly, reading the pixels in place, and
-computes the DCT in double precision.
-
-Exactness: the resized image is identical to Pillow's, always. The hash is
-identical wherever no DCT coefficient ties the median; on images where one
-does in exact arithmetic (flat images, mirror-symmetric ones), imagehash's bit
-is decided by scipy's FFT rounding noise (it varies with the scipy version) and
-tidehash's may differ there, and only there. See csrc/phash/README.md.
+2-D DCT-II of that (``scipy.fftpack.dct`` over columns, then rows), and one bit
+per low-frequency coefficient: above ``numpy.median`` of them or not. The C
+kernel (``csrc/phash/``) reproduces Pillow's integer luma and resize exactly,
+reading the pixels in place; the DCT and the median are then computed by the
+same scipy and numpy calls as imagehash's, in the same order, on the same
+uint8 image, so the hash is imagehash's on every image, degenerate ones (flat,
+ramps, one pixel wide, mirror-symmetric) included: there pocketfft gives exact
+zeros or its own rounding, and any other DCT would decide some bits otherwise.
 
 Pillow changed the order of the two resize passes over its versions (13.0 runs
 the vertical pass first when the height shrinks by more than twice as many
@@ -46,6 +44,20 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 _PILLOW = pillow_version()
+#: The 8-bit hash of an imagehash.ImageHash is sum(2 ** (i % 8)) over its set
+#: bits i (row-major): each byte of the bits, MSB first, read bit-reversed.
+_REVERSED_BITS = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
+_fftpack = None
+
+
+def _scipy_fftpack():
+    """scipy.fftpack, imported on first use: it takes a good part of a second
+    to import, and only pHash needs it."""
+    global _fftpack
+    if _fftpack is None:
+        import scipy.fftpack
+        _fftpack = scipy.fftpack
+    return _fftpack
 
 
 def vertical_first(width: int, height: int, n: int, pillow: tuple[int, int] = _PILLOW) -> bool:
@@ -76,9 +88,16 @@ class PHash:
 
     ``.hex`` is ``str(imagehash.phash(...))``; ``.bytes`` the same number as
     big-endian bytes (``ceil(hs*hs / 8)``, leading pad bits zero; for hash_size 8
-    and 16 simply ``bytes.fromhex(hex)``); ``.bits`` the bool array of
-    imagehash's ``.hash``. ``a - b`` and ``a.distance(b)`` are the Hamming
-    distance, as in imagehash.
+    and 16 simply ``bytes.fromhex(hex)``); ``.hash`` (also ``.bits``) the
+    (hs, hs) bool array of imagehash's ``.hash``. ``a - b`` and ``a.distance(b)``
+    are the Hamming distance, as in imagehash.
+
+    Code written for imagehash works on it: a PHash and an
+    ``imagehash.ImageHash`` of the same bits are ``==`` either way round, ``-``
+    between them is the Hamming distance either way round, and their
+    ``hash()`` is the same (imagehash's 8-bit one, so that mixed sets and dict
+    keys behave; for large sets key by ``.bytes``). Anything whose ``.hash`` is
+    a NumPy array is taken for an ImageHash; imagehash itself is not needed.
     """
 
     __slots__ = ("_bytes", "_hash_size")
@@ -137,18 +156,31 @@ class PHash:
         flat = np.unpackbits(np.frombuffer(self._bytes, dtype=np.uint8))[-nbits:]
         return flat.reshape(self._hash_size, self._hash_size).astype(bool)
 
-    def distance(self, other: PHash | str) -> int:
-        """Hamming distance to another pHash (or its hex) of the same size; a
-        different size is a TypeError, as in imagehash."""
+    #: imagehash's name for the bits: ``ImageHash.__eq__`` / ``__sub__`` read it.
+    hash = bits
+
+    def distance(self, other) -> int:
+        """Hamming distance to another pHash, its hex, or an imagehash.ImageHash
+        of the same size; a different size is a TypeError, as in imagehash."""
         if isinstance(other, str):
             other = PHash.from_hex(other, self._hash_size)
         if not isinstance(other, PHash):
-            raise TypeError(f"cannot compare a PHash with {type(other).__name__}")
+            foreign = _foreign_bits(other)
+            if foreign is None:
+                raise TypeError(f"cannot compare a PHash with {type(other).__name__}")
+            if foreign.size != len(self):
+                raise TypeError(f"hashes of different sizes ({len(self)} and {foreign.size} "
+                                f"bits) cannot be compared")
+            return int(np.count_nonzero(self.bits.ravel() != foreign))
         if other._hash_size != self._hash_size:
             raise TypeError(f"pHashes of different sizes ({self._hash_size} and "
                             f"{other._hash_size}) cannot be compared")
         diff = int.from_bytes(self._bytes, "big") ^ int.from_bytes(other._bytes, "big")
         return bin(diff).count("1")
+
+    def __len__(self) -> int:
+        """The number of bits, as ``len(ImageHash)``."""
+        return self._hash_size * self._hash_size
 
     def __sub__(self, other) -> int:
         if other is None:
@@ -162,12 +194,23 @@ class PHash:
         raise AttributeError("PHash is immutable")
 
     def __eq__(self, other):
-        if not isinstance(other, PHash):
+        if isinstance(other, PHash):
+            return self._hash_size == other._hash_size and self._bytes == other._bytes
+        foreign = _foreign_bits(other)
+        if foreign is None:
             return NotImplemented
-        return self._hash_size == other._hash_size and self._bytes == other._bytes
+        # imagehash compares the flattened bits: same count, same values
+        return foreign.size == len(self) and bool(np.array_equal(self.bits.ravel(), foreign))
 
     def __hash__(self):
-        return hash((self._hash_size, self._bytes))
+        # ImageHash.__hash__'s value, so that equal objects hash equal (an
+        # ImageHash equals the PHash of its bits). Shift the pad bits out at the
+        # bottom so that bit i of imagehash's row-major order is bit i % 8, MSB
+        # first, of byte i // 8.
+        nbits = len(self)
+        pad = -nbits % 8
+        value = int.from_bytes(self._bytes, "big") << pad
+        return sum(value.to_bytes((nbits + pad) // 8, "big").translate(_REVERSED_BITS))
 
     def __repr__(self):
         return f"PHash.from_hex({self.hex!r}, hash_size={self._hash_size})"
@@ -177,6 +220,13 @@ class PHash:
 
     def __reduce__(self):
         return (PHash, (self._bytes, self._hash_size))
+
+
+def _foreign_bits(other) -> np.ndarray | None:
+    """The flattened bits of an imagehash.ImageHash-like object (its ``.hash`` is
+    a NumPy array), or None."""
+    bits = getattr(other, "hash", None)
+    return bits.ravel() if isinstance(bits, np.ndarray) else None
 
 
 def _check_hash_size(hash_size) -> int:
@@ -212,13 +262,13 @@ def _lines_of(arr: np.ndarray) -> tuple[np.ndarray, int]:
     return lines, channels
 
 
-def _hash_array(arr: np.ndarray, hash_size: int, debug: bool):
+def _resize_array(arr: np.ndarray, hash_size: int) -> np.ndarray:
     h, w = arr.shape[:2]
     plan = _plan(w, h, hash_size)
     lines, channels = _lines_of(arr)
     first, last = plan.row_first, plan.row_last
     plan.rows_lines(lines[first:last], channels, first)
-    return plan.finish(debug)
+    return plan.finish()
 
 
 def _grey_or_rgb(im: Image.Image) -> Image.Image:
@@ -231,7 +281,7 @@ def _grey_or_rgb(im: Image.Image) -> Image.Image:
         raise ValueError(f"Pillow cannot convert mode {im.mode!r} to 'L': {exc}") from exc
 
 
-def _hash_pil(im: Image.Image, hash_size: int, debug: bool):
+def _resize_pil(im: Image.Image, hash_size: int) -> np.ndarray:
     im = _grey_or_rgb(im)
     w, h = im.size
     plan = _plan(w, h, hash_size)
@@ -239,7 +289,7 @@ def _hash_pil(im: Image.Image, hash_size: int, debug: bool):
     caps = _arrow(im)
     if caps is not None:
         plan.rows_arrow(caps[0], caps[1], h, 0)
-        return plan.finish(debug)
+        return plan.finish()
     # Several memory blocks: strips small enough to stay in cache, each read in
     # place through its own Arrow export (copied to an array where that fails).
     step = max(1, _STRIP_BYTES // (w * (1 if im.mode == "L" else 4)))
@@ -251,14 +301,50 @@ def _hash_pil(im: Image.Image, hash_size: int, debug: bool):
         else:
             lines, channels = _lines_of(np.asarray(strip))
             plan.rows_lines(lines, channels, y)
-    return plan.finish(debug)
+    return plan.finish()
+
+
+def _median(values: np.ndarray) -> float:
+    """numpy.median of the values, in a sixth of its time: the middle one, or the
+    mean (a + b) / 2 of the middle two, as numpy.mean rounds it. Any sort gives
+    the same middle values (only the sign of a zero could differ, and -0.0 and
+    0.0 compare alike), so the bits ``values > median`` are numpy.median's."""
+    ordered = np.sort(values, axis=None)
+    k = ordered.size // 2
+    if ordered.size % 2:
+        return ordered[k]
+    return (ordered[k - 1] + ordered[k]) / 2
+
+
+def _dct_bits(grey: np.ndarray, hash_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """imagehash.phash after its resize, call for call: scipy.fftpack's DCT of the
+    uint8 image over columns then rows, the low block, its median. Returns
+    (bits, low block)."""
+    fftpack = _scipy_fftpack()
+    dct = fftpack.dct(fftpack.dct(grey, axis=0), axis=1)
+    low = dct[:hash_size, :hash_size]
+    return low > _median(low), low
+
+
+def _pack(bits: np.ndarray) -> bytes:
+    """Row-major bits as one big-endian number, leading pad bits zero."""
+    flat = bits.ravel()
+    pad = -flat.size % 8
+    if pad:
+        flat = np.concatenate((np.zeros(pad, dtype=bool), flat))
+    return np.packbits(flat).tobytes()
 
 
 def _phash_raw(image, hash_size: int, debug: bool = False):
+    """The hash bytes; with ``debug``, (bytes, resized n x n uint8, hs x hs DCT)."""
     hash_size = _check_hash_size(hash_size)
     if isinstance(image, Image.Image):
-        return _hash_pil(image, hash_size, debug)
-    return _hash_array(check_pixel_array(image), hash_size, debug)
+        grey = _resize_pil(image, hash_size)
+    else:
+        grey = _resize_array(check_pixel_array(image), hash_size)
+    bits, low = _dct_bits(grey, hash_size)
+    raw = _pack(bits)
+    return (raw, grey, low) if debug else raw
 
 
 def phash(image, hash_size: int = 8) -> PHash:
@@ -268,9 +354,10 @@ def phash(image, hash_size: int = 8) -> PHash:
     place, other modes go through Pillow's ``convert("L")`` as in imagehash) or a
     uint8 NumPy array meaning the pixels Pillow would hold: (H, W) or (H, W, 1) a
     mode "L" image, (H, W, 3) "RGB", (H, W, 4) "RGBA" (alpha ignored, as
-    ``convert("L")`` ignores it); any strides (arrays whose pixels are not packed
-    within a line are copied first). ``hash_size`` is 2..64 (8 gives 64 bits,
-    16 gives 256). Exact except where a DCT coefficient ties the median: see the
-    module docstring. Releases the GIL while hashing."""
+    ``convert("L")`` ignores it); any strides (lines any distance apart, also
+    negative or 0 as ``np.broadcast_to`` gives; arrays whose pixels are not
+    packed within a line are copied first). ``hash_size`` is 2..64 (8 gives 64
+    bits, 16 gives 256). Equal to imagehash's on every image. The resize
+    releases the GIL; the DCT is scipy's, as in imagehash."""
     raw = _phash_raw(image, hash_size)
     return PHash(raw, hash_size)
