@@ -21,9 +21,9 @@ from memory. Per size and hash size (8 = 64 bits, 16 = 256 bits):
 * ``new size``   ``tidehash.phash`` with its per-size coefficient cache emptied
   before every call (the first image of a size: two sin() per resize tap).
 
-"same" says whether the two hashes are equal (they must be: the images are
-photo-like, with no DCT ties). The images are synthetic but photo-like (smooth
-fields, shapes, grain); both implementations' costs barely depend on content.
+"same" says whether the two hashes are equal (they must be, on every image). The
+images are synthetic but photo-like (smooth fields, shapes, grain); both
+implementations' costs barely depend on content.
 
 Usage (from the repository root, after ``python setup.py build_ext --inplace``)::
 
