@@ -11,9 +11,7 @@ against imagehash; this script leaves it out). Same options:
     PYTHONPATH=src python benchmarks/bench_pdq.py --isa avx2 --sizes 0.25,1,12
     PYTHONPATH=src python benchmarks/bench_pdq.py --help
 
-The other benchmarks here import their shared helpers (synthetic photo-like images,
-interleaved timing, machine description) from this module, and rely on it to keep the
-BLAS / OpenMP thread pools at one thread.
+Here the BLAS / OpenMP thread pools are pinned to one thread first.
 """
 
 import os
@@ -31,19 +29,11 @@ except ImportError:  # a checkout built in place: python setup.py build_ext --in
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 try:
-    import pdqhash  # noqa: F401  (re-exported for bench_fast.py)
+    import pdqhash  # noqa: F401
 except ImportError:  # pragma: no cover - the comparison is the point of the script
     sys.exit("bench_pdq.py needs the competitor: pip install 'pdqhash>=0.2.8'")
 
-from tidehash.bench.hash import FULL_POLICY, QUICK_POLICY, pdqhash_hex  # noqa: E402, F401
 from tidehash.bench.hash import main as _hash_main  # noqa: E402
-from tidehash.bench.machine import cpu_model, dist_version, loadavg  # noqa: E402, F401
-from tidehash.bench.photos import (  # noqa: E402, F401
-    make_photo_like,
-    parse_sizes,
-    prepare_images,
-)
-from tidehash.bench.timing import run_interleaved  # noqa: E402, F401
 
 
 def main(argv=None) -> int:

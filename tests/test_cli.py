@@ -210,7 +210,7 @@ def test_every_bench_command_is_in_the_package():
 
     from tidehash.bench import COMMANDS
 
-    assert {"hash", "search", "video", "fast", "digest", "formats"} <= set(COMMANDS)
+    assert {"hash", "search", "video", "fast", "digest", "formats", "phash"} <= set(COMMANDS)
     for command in COMMANDS:
         assert callable(importlib.import_module(f"tidehash.bench.{command}").main), command
         r = cli("bench", command, "--help")

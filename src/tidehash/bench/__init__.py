@@ -11,8 +11,9 @@ baseline, checks that every engine returns exactly the same results, and writes 
 with the CPU model, instruction set and versions to a JSON file. See
 ``tidehash.bench.search`` for what is measured.
 
-``fast``, ``digest`` and ``formats`` (``tidehash.bench.fast`` / ``.digest`` / ``.formats``)
-measure fast mode, the MD5 / SHA-256 of the decoding read and the hash-list formats;
+``fast``, ``digest``, ``formats`` and ``phash`` (``tidehash.bench.fast`` / ``.digest`` /
+``.formats`` / ``.phash``) measure fast mode, the MD5 / SHA-256 of the decoding read, the
+hash-list formats and pHash on its own (cache states, every ISA);
 ``benchmarks/bench_*.py`` are thin wrappers over these, run from a checkout.
 
 Nothing here is imported by ``import tidehash``; faiss, psutil, pdqhash and
@@ -26,4 +27,5 @@ COMMANDS = {
     "fast": "fast mode (JPEG DCT-domain scaling) vs exact mode and pdqhash + Pillow draft",
     "digest": "MD5 + SHA-256 in the decoding read vs a second read of the file",
     "formats": "hash-list reading / writing speed and memory, list files, NumPy anchors",
+    "phash": "pHash: tidehash.phash vs imagehash.phash, warm or cold cache, every ISA",
 }
