@@ -189,7 +189,7 @@ def main(argv=None, prog: str = "python -m tidehash.bench formats") -> int:
           f"NumPy {np.__version__}, CPU: {cpu_model()} ({os.cpu_count()} logical), "
           f"ISA {tidehash.cpu_info()['active_isa']}")
     rows = []
-    index_rows = []
+    list_file_rows = []
     try:
         base = run_child("none", os.devnull, "hex", os.devnull)["peak_rss"]
         for fmt in args.formats.split(","):
@@ -206,7 +206,7 @@ def main(argv=None, prog: str = "python -m tidehash.bench formats") -> int:
             if fmt == "hex":
                 saved = run_child("save", path, fmt, path + ".thl")
                 loaded = run_child("load", path, fmt, path + ".thl")
-                index_rows.append(dict(lines=lines, list_bytes=size, save=saved, load=loaded))
+                list_file_rows.append(dict(lines=lines, list_bytes=size, save=saved, load=loaded))
                 os.unlink(path + ".thl")
             for name, r in runs:
                 assert r["entries"] == lines, (fmt, name, r)
@@ -233,7 +233,7 @@ def main(argv=None, prog: str = "python -m tidehash.bench formats") -> int:
               f"{r['file_bytes'] / 2**20:8.0f} {r['seconds']:7.2f} "
               f"{r['lines'] / r['seconds'] / 1e6:9.2f} {r['peak_rss'] / 2**20:11.0f} "
               f"{(r['peak_rss'] - base) / 2**20:9.0f} {result} {write}")
-    for r in index_rows:
+    for r in list_file_rows:
         save, load = r["save"], r["load"]
         print(f"\nlist file of the hex list ({r['lines']} hashes): "
               f"{save['file_bytes'] / 2**20:.0f} MB ({save['file_bytes'] / r['lines']:.1f} "
@@ -244,7 +244,7 @@ def main(argv=None, prog: str = "python -m tidehash.bench formats") -> int:
               f"{load['peak_rss'] / 2**20:.0f} MB")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpu": cpu_model(), "rows": rows, "index_file": index_rows}, f,
+            json.dump({"cpu": cpu_model(), "rows": rows, "list_file": list_file_rows}, f,
                       indent=1)
     return 0
 

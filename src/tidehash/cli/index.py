@@ -58,22 +58,22 @@ def index_build_command(lists, output, from_format, strict):
 
 
 @index_group.command("info")
-@click.argument("index_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(("jsonl", "table")), default=None,
               help="default: jsonl when stdout is not a terminal, table when it is")
-def index_info_command(index_path, fmt):
+def index_info_command(path, fmt):
     """What a list file (`tidehash index build`) holds: hashes and entries per type,
     the lists and sources it was built from, when, the file's size ("kind": "list").
     Of an index file (`Index.save`): its hashes and their width ("kind": "index")."""
     from ..formats import ListFileError, load_list
-    from ..formats.detect import LIST_FILE, binary_kind
+    from ..formats.detect import INDEX_FILE, LIST_FILE, binary_kind
     from ..index import Index, IndexFormatError
 
-    info: dict = {"path": index_path, "file_bytes": os.path.getsize(index_path)}
+    info: dict = {"path": path, "file_bytes": os.path.getsize(path)}
     try:
-        if binary_kind(index_path) == LIST_FILE:
-            hl = load_list(index_path)
-            info["kind"] = "list"
+        if binary_kind(path) == LIST_FILE:
+            hl = load_list(path)
+            info["kind"] = LIST_FILE
             for signal in hl.signals:
                 info[signal] = len(hl[signal])
             info["entries"] = hl.n_entries
@@ -81,8 +81,8 @@ def index_info_command(index_path, fmt):
             info["sources"] = [s for s in hl.sources if s]
             info["built"] = hl.extra.get("built")
         else:
-            index = Index.load(index_path)
-            info.update(kind="index", pdq=len(index), bits=index.bits)
+            index = Index.load(path)
+            info.update(kind=INDEX_FILE, pdq=len(index), bits=index.bits)
     except (ListFileError, IndexFormatError) as exc:
         err(str(exc))
         return 1
