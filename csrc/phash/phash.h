@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "../common/pixels.h"
+#include "../common/status.h"
 #include "../cpu/cpu.h"
 
 #define PHASH_MIN_HASH_SIZE 2
@@ -49,17 +50,15 @@
 /* Largest sum of |weight| per output a table may have (fixed point, 2^22 = 1). */
 #define PHASH_MAX_WEIGHT_SUM (1LL << 23)
 
-enum {
-    PHASH_OK = 0,
-    PHASH_EBADARG = -1, /* null pointer, bad size, channel count, hash size or plan */
-    PHASH_EISA = -2     /* the requested instruction set is not available */
-};
+/* Every function returning int returns a th_status (common/status.h):
+ * TH_EBADARG for a null pointer, a bad size, channel count, hash size, table or
+ * plan; TH_EISA for an instruction set this build or CPU lacks. */
 
 /* Pixels are a th_pixels (common/pixels.h). phash_rows takes any row_stride:
  * negative (a bottom-up view), 0 (one line repeated, as np.broadcast_to
  * gives) or less than a line (overlapping lines): the passes only read them.
  * With two lines or more, lines that could not all lie in the address space
- * are PHASH_EBADARG. As in Pillow's convert("L"), a 4th channel is ignored. */
+ * are TH_EBADARG. As in Pillow's convert("L"), a 4th channel is ignored. */
 
 /* Pillow's resampling coefficients for one axis, in its own layout: output i
  * reads `bounds[2 i + 1]` source samples from `bounds[2 i]`, with weights

@@ -51,7 +51,7 @@ size_t phash_table_len(int64_t in_size, int out_size) {
 /* Pillow's precompute_coeffs followed by normalize_coeffs_8bpc. */
 int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *k) {
     const int ksize = phash_coeffs_ksize(in_size, out_size);
-    if (ksize == 0 || table == NULL || k == NULL) return PHASH_EBADARG;
+    if (ksize == 0 || table == NULL || k == NULL) return TH_EBADARG;
     int32_t *bounds = table, *kk = table + 2 * (size_t)out_size;
     const float in0 = 0.0f;
     const double scale = axis_scale(in_size, out_size);
@@ -89,7 +89,7 @@ int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *k) {
         bounds[2 * xx + 0] = xmin;
         bounds[2 * xx + 1] = xmax;
     }
-    return PHASH_OK;
+    return TH_OK;
 }
 
 /* ------------------------------------------------------------- workspace */
@@ -209,11 +209,11 @@ static int axis_init(phash_coeffs *c, const int32_t *table, double *scratch) {
     int32_t *dst = c->bounds;
     if (table == NULL) {
         const int status = phash_table_fill(c->in_size, c->out_size, dst, scratch);
-        if (status != PHASH_OK) return status;
+        if (status != TH_OK) return status;
     } else {
         memcpy(dst, table, phash_table_len(c->in_size, c->out_size) * sizeof(int32_t));
     }
-    return table_ok(c) ? PHASH_OK : PHASH_EBADARG;
+    return table_ok(c) ? TH_OK : TH_EBADARG;
 }
 
 int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int vertical_first,
@@ -222,7 +222,7 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
     vertical_first = effective_vertical_first(height, hs, vertical_first);
     if (p == NULL || workspace == NULL ||
         !compute_layout(width, height, hs, vertical_first, &lay)) {
-        return PHASH_EBADARG;
+        return TH_EBADARG;
     }
     /* SIMD loads of luma and weights are aligned: align the block */
     uint8_t *w = (uint8_t *)workspace + (ALIGN - (uintptr_t)workspace % ALIGN) % ALIGN;
@@ -259,10 +259,10 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
     /* The vertical coefficients decide which source lines are read
      * (Pillow's ybox_first .. ybox_last) when the height changes. */
     int status = axis_init(&p->v, v_table, p->scratch);
-    if (status != PHASH_OK) return status;
+    if (status != TH_OK) return status;
     if (p->need_h) {
         status = axis_init(&p->h, h_table, p->scratch);
-        if (status != PHASH_OK) return status;
+        if (status != TH_OK) return status;
         split_weights(p);
     }
     if (p->need_v) {
@@ -283,7 +283,7 @@ int phash_plan_init(phash_plan *p, int64_t width, int64_t height, int hs, int ve
         const size_t cells = (size_t)n * (size_t)width;
         for (size_t i = 0; i < cells; i++) p->vacc[i] = 1 << (PRECISION_BITS - 1);
     }
-    return PHASH_OK;
+    return TH_OK;
 }
 
 /* ------------------------------------------------------------- dispatch */
@@ -307,7 +307,7 @@ int phash_rows(const phash_plan *p, const th_pixels *px, int64_t first_row, th_i
     if (p == NULL || px == NULL || px->data == NULL || px->rows < 0 || px->cols != p->width ||
         (px->channels != 1 && px->channels != 3 && px->channels != 4) || first_row < 0 ||
         first_row > p->height - px->rows) {
-        return PHASH_EBADARG;
+        return TH_EBADARG;
     }
     /* Lines must fit in the address space, so that no offset the passes
      * compute overflows. They may overlap (a stride of 0 repeats one line, as
@@ -315,34 +315,34 @@ int phash_rows(const phash_plan *p, const th_pixels *px, int64_t first_row, th_i
      * negating INT64_MIN. */
     const int64_t line = px->cols * px->channels; /* <= 4 * PHASH_MAX_DIM */
     if (px->rows > 1) {
-        if (px->row_stride == INT64_MIN) return PHASH_EBADARG;
+        if (px->row_stride == INT64_MIN) return TH_EBADARG;
         const int64_t stride = px->row_stride < 0 ? -px->row_stride : px->row_stride;
-        if (stride > (PTRDIFF_MAX - line) / (px->rows - 1)) return PHASH_EBADARG;
+        if (stride > (PTRDIFF_MAX - line) / (px->rows - 1)) return TH_EBADARG;
     }
     const phash_kernels *k = kernels_for(isa);
-    if (k == NULL) return PHASH_EISA;
+    if (k == NULL) return TH_EISA;
     if (px->rows > 0) k->rows(p, px, first_row);
-    return PHASH_OK;
+    return TH_OK;
 }
 
 /* ------------------------------------------------------------- second pass */
 
 int phash_finish(const phash_plan *p, th_isa isa, uint8_t *grey) {
-    if (p == NULL || grey == NULL) return PHASH_EBADARG;
+    if (p == NULL || grey == NULL) return TH_EBADARG;
     const phash_kernels *k = kernels_for(isa);
-    if (k == NULL) return PHASH_EISA;
+    if (k == NULL) return TH_EISA;
     k->second_pass(p, grey);
-    return PHASH_OK;
+    return TH_OK;
 }
 
 int phash_resize(const th_pixels *px, int hs, int vertical_first, th_isa isa, void *workspace,
                  uint8_t *grey) {
-    if (px == NULL) return PHASH_EBADARG;
+    if (px == NULL) return TH_EBADARG;
     phash_plan plan;
     int status =
         phash_plan_init(&plan, px->cols, px->rows, hs, vertical_first, NULL, NULL, workspace);
-    if (status != PHASH_OK) return status;
+    if (status != TH_OK) return status;
     status = phash_rows(&plan, px, 0, isa);
-    if (status != PHASH_OK) return status;
+    if (status != TH_OK) return status;
     return phash_finish(&plan, isa, grey);
 }

@@ -29,6 +29,27 @@ cdef extern from "pdq/pdq.h":
                  uint8_t hashes[][32], int *quality) nogil
     void pdq_init()
 
+cdef extern from "phash/phash.h":
+    ctypedef struct phash_plan:
+        int hash_size
+        int n
+        int64_t width
+        int64_t height
+        int64_t row_first
+        int64_t row_last
+    int PHASH_MIN_HASH_SIZE, PHASH_MAX_HASH_SIZE
+    size_t phash_workspace_bytes(int64_t width, int64_t height, int hash_size,
+                                 int vertical_first) nogil
+    size_t phash_table_len(int64_t in_size, int out_size) nogil
+    int phash_coeffs_ksize(int64_t in_size, int out_size) nogil
+    int phash_table_fill(int64_t in_size, int out_size, int32_t *table, double *dscratch) nogil
+    int phash_plan_init(phash_plan *plan, int64_t width, int64_t height, int hash_size,
+                        int vertical_first, const int32_t *h_table, const int32_t *v_table,
+                        void *workspace) nogil
+    int phash_rows(const phash_plan *plan, const th_pixels *px, int64_t first_row,
+                   int isa) nogil
+    int phash_finish(const phash_plan *plan, int isa, uint8_t *grey) nogil
+
 cdef extern from "hamming/hamming.h":
     ctypedef struct hamming_hit:
         int64_t query

@@ -23,7 +23,7 @@
  * Hostile arguments (null pointers, zero or negative sizes, sizes past
  * PHASH_MAX_DIM, hash sizes outside PHASH_MIN..MAX_HASH_SIZE, channel counts
  * other than 1, 3 or 4, lines out of range or past the address space, tables that break
- * the documented rules) must give PHASH_EBADARG, an unknown ISA PHASH_EISA,
+ * the documented rules) must give TH_EBADARG, an unknown ISA TH_EISA,
  * and no read of the pixels. Tables that keep the rules but are not Pillow's
  * must still give the same bytes on every ISA.
  *
@@ -219,7 +219,7 @@ static int32_t *fill_table(int64_t in_size, int n, size_t *len) {
     if (*len == 0 || ksize == 0) fail("phash_table_len", "0 for a valid size");
     int32_t *t = xmalloc(*len * sizeof(int32_t));
     double *k = xmalloc((size_t)ksize * sizeof(double));
-    expect_status(phash_table_fill(in_size, n, t, k), PHASH_OK, "phash_table_fill");
+    expect_status(phash_table_fill(in_size, n, t, k), TH_OK, "phash_table_fill");
     free(k);
     return t;
 }
@@ -514,13 +514,13 @@ static void feed_lines(source *s, const fuzz_case *c, const phash_plan *p, th_is
         pixel_block b;
         if (take(s, 8) == 0) { /* no lines: nothing to read */
             block_make(s, c, 0, 0, &b);
-            expect_status(phash_rows(p, &b.px, take(s, c->height + 1), isa), PHASH_OK,
+            expect_status(phash_rows(p, &b.px, take(s, c->height + 1), isa), TH_OK,
                           "phash_rows, no lines");
             block_free(&b);
         }
         const int64_t first = cuts[order[i]], rows = cuts[order[i] + 1] - first;
         block_make(s, c, first, rows, &b);
-        expect_status(phash_rows(p, &b.px, first, isa), PHASH_OK, "phash_rows");
+        expect_status(phash_rows(p, &b.px, first, isa), TH_OK, "phash_rows");
         block_free(&b);
     }
     free(order);
@@ -574,7 +574,7 @@ static void bad_rows_calls(source *s, const phash_plan *p, th_isa isa) {
             px.row_stride = take(s, 2) ? INT64_MAX / 2 : -(INT64_MAX / 2);
             break;
         }
-        expect_status(phash_rows(plan, pxp, first, isa), PHASH_EBADARG, "phash_rows, bad argument");
+        expect_status(phash_rows(plan, pxp, first, isa), TH_EBADARG, "phash_rows, bad argument");
     }
     free(one);
 }
@@ -597,21 +597,21 @@ static void bad_argument_calls(void) {
                 fail("phash_workspace_bytes", "non-zero for a bad size");
             }
             expect_status(phash_plan_init(&plan, bad_dims[i], 10, 8, vf, NULL, NULL, tiny),
-                          PHASH_EBADARG, "phash_plan_init, bad width");
+                          TH_EBADARG, "phash_plan_init, bad width");
             expect_status(phash_plan_init(&plan, 10, bad_dims[i], 8, vf, NULL, NULL, tiny),
-                          PHASH_EBADARG, "phash_plan_init, bad height");
+                          TH_EBADARG, "phash_plan_init, bad height");
         }
         if (phash_coeffs_ksize(bad_dims[i], 32) != 0 || phash_table_len(bad_dims[i], 32) != 0) {
             fail("phash_coeffs_ksize", "non-zero for a bad size");
         }
-        expect_status(phash_table_fill(bad_dims[i], 32, table, scratch), PHASH_EBADARG,
+        expect_status(phash_table_fill(bad_dims[i], 32, table, scratch), TH_EBADARG,
                       "phash_table_fill, bad size");
         th_pixels px = {tiny, bad_dims[i], 1, 1, 1};
-        expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, tiny, tiny), PHASH_EBADARG,
+        expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, tiny, tiny), TH_EBADARG,
                       "phash_resize, bad height");
         px.rows = 1;
         px.cols = bad_dims[i];
-        expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, tiny, tiny), PHASH_EBADARG,
+        expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, tiny, tiny), TH_EBADARG,
                       "phash_resize, bad width");
     }
     for (size_t i = 0; i < nh; i++) {
@@ -619,9 +619,9 @@ static void bad_argument_calls(void) {
             fail("phash_workspace_bytes", "non-zero for a bad hash size");
         }
         expect_status(phash_plan_init(&plan, 10, 10, bad_hs[i], 0, NULL, NULL, tiny),
-                      PHASH_EBADARG, "phash_plan_init, bad hash size");
+                      TH_EBADARG, "phash_plan_init, bad hash size");
         th_pixels px = {tiny, 1, 1, 1, 1};
-        expect_status(phash_resize(&px, bad_hs[i], 0, TH_ISA_SCALAR, tiny, tiny), PHASH_EBADARG,
+        expect_status(phash_resize(&px, bad_hs[i], 0, TH_ISA_SCALAR, tiny, tiny), TH_EBADARG,
                       "phash_resize, bad hash size");
     }
     static const int bad_out[] = {0, -1, INT_MIN};
@@ -629,7 +629,7 @@ static void bad_argument_calls(void) {
         if (phash_coeffs_ksize(10, bad_out[i]) != 0 || phash_table_len(10, bad_out[i]) != 0) {
             fail("phash_coeffs_ksize", "non-zero for a bad output size");
         }
-        expect_status(phash_table_fill(10, bad_out[i], table, scratch), PHASH_EBADARG,
+        expect_status(phash_table_fill(10, bad_out[i], table, scratch), TH_EBADARG,
                       "phash_table_fill, bad output size");
     }
     /* the largest sizes are valid and their workspace size must not overflow */
@@ -641,14 +641,14 @@ static void bad_argument_calls(void) {
             fail("phash_workspace_bytes", "wrapped for the largest image");
         }
     }
-    expect_status(phash_table_fill(10, 32, NULL, scratch), PHASH_EBADARG, "phash_table_fill, NULL");
-    expect_status(phash_table_fill(10, 32, table, NULL), PHASH_EBADARG, "phash_table_fill, NULL");
+    expect_status(phash_table_fill(10, 32, NULL, scratch), TH_EBADARG, "phash_table_fill, NULL");
+    expect_status(phash_table_fill(10, 32, table, NULL), TH_EBADARG, "phash_table_fill, NULL");
     /* null plan or workspace with good sizes */
-    expect_status(phash_plan_init(NULL, 10, 10, 8, 0, NULL, NULL, tiny), PHASH_EBADARG,
+    expect_status(phash_plan_init(NULL, 10, 10, 8, 0, NULL, NULL, tiny), TH_EBADARG,
                   "phash_plan_init, NULL plan");
-    expect_status(phash_plan_init(&plan, 10, 10, 8, 0, NULL, NULL, NULL), PHASH_EBADARG,
+    expect_status(phash_plan_init(&plan, 10, 10, 8, 0, NULL, NULL, NULL), TH_EBADARG,
                   "phash_plan_init, NULL workspace");
-    expect_status(phash_resize(NULL, 8, 0, TH_ISA_SCALAR, tiny, tiny), PHASH_EBADARG,
+    expect_status(phash_resize(NULL, 8, 0, TH_ISA_SCALAR, tiny, tiny), TH_EBADARG,
                   "phash_resize, NULL pixels");
     /* bad channel counts, data NULL, lines past the address space: through
      * phash_resize too */
@@ -659,17 +659,17 @@ static void bad_argument_calls(void) {
         static const int bad_channels[] = {0, 2, 5, -1, INT_MAX, INT_MIN};
         for (size_t i = 0; i < 6; i++) {
             th_pixels px = {tiny, 10, 10, 40, bad_channels[i]};
-            expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, ws, grey), PHASH_EBADARG,
+            expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, ws, grey), TH_EBADARG,
                           "phash_resize, bad channel count");
         }
         th_pixels px = {NULL, 10, 10, 30, 3};
-        expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, ws, grey), PHASH_EBADARG,
+        expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, ws, grey), TH_EBADARG,
                       "phash_resize, NULL data");
         px.data = tiny;
         px.row_stride = PTRDIFF_MAX / 9 + 1;
-        expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, ws, grey), PHASH_EBADARG,
+        expect_status(phash_resize(&px, 8, 0, TH_ISA_SCALAR, ws, grey), TH_EBADARG,
                       "phash_resize, lines past the address space");
-        expect_status(phash_finish(NULL, TH_ISA_SCALAR, grey), PHASH_EBADARG,
+        expect_status(phash_finish(NULL, TH_ISA_SCALAR, grey), TH_EBADARG,
                       "phash_finish, NULL plan");
         free(grey);
         free(ws);
@@ -691,7 +691,7 @@ static int run_plan(source *s, const fuzz_case *c, th_isa isa, const tables *t, 
     phash_plan plan;
     const int status = phash_plan_init(&plan, c->width, c->height, c->hash_size, c->vertical_first,
                                        t->h, t->v, w.ws);
-    if (status != PHASH_OK) {
+    if (status != TH_OK) {
         workspace_free(&w);
         return status;
     }
@@ -702,20 +702,20 @@ static int run_plan(source *s, const fuzz_case *c, th_isa isa, const tables *t, 
         const th_isa wrong = (th_isa)bad_isa[take(s, 3)];
         pixel_block b;
         block_make(s, c, 0, 1, &b);
-        expect_status(phash_rows(&plan, &b.px, 0, wrong), PHASH_EISA, "phash_rows, unknown ISA");
+        expect_status(phash_rows(&plan, &b.px, 0, wrong), TH_EISA, "phash_rows, unknown ISA");
         block_free(&b);
-        expect_status(phash_finish(&plan, wrong, grey), PHASH_EISA, "phash_finish, unknown ISA");
-        expect_status(phash_finish(&plan, isa, NULL), PHASH_EBADARG, "phash_finish, NULL output");
+        expect_status(phash_finish(&plan, wrong, grey), TH_EISA, "phash_finish, unknown ISA");
+        expect_status(phash_finish(&plan, isa, NULL), TH_EBADARG, "phash_finish, NULL output");
         for (int other = 0; other < TH_ISA_COUNT; other++) { /* e.g. NEON on x86 */
             if (th_isa_supported((th_isa)other)) continue;
-            expect_status(phash_finish(&plan, (th_isa)other, grey), PHASH_EISA,
+            expect_status(phash_finish(&plan, (th_isa)other, grey), TH_EISA,
                           "phash_finish, ISA not available");
         }
     }
     feed_lines(s, c, &plan, isa);
-    expect_status(phash_finish(&plan, isa, grey), PHASH_OK, "phash_finish");
+    expect_status(phash_finish(&plan, isa, grey), TH_OK, "phash_finish");
     workspace_free(&w);
-    return PHASH_OK;
+    return TH_OK;
 }
 
 /* ------------------------------------------------------------- one case */
@@ -736,7 +736,7 @@ static int check_one(source *s) {
         uint8_t *ws = xmalloc(bytes);
         const th_pixels px = {c.image, c.height, c.width, c.width * c.channels, c.channels};
         expect_status(phash_resize(&px, c.hash_size, c.vertical_first, TH_ISA_SCALAR, ws, ref),
-                      PHASH_OK, "phash_resize");
+                      TH_OK, "phash_resize");
         free(ws);
     }
     uint8_t *plain = xmalloc(cells);
@@ -750,7 +750,7 @@ static int check_one(source *s) {
         tables t = {NULL, NULL, h_len, v_len};
         if (take(s, 2)) t.h = copy_table(h_pillow, h_len);
         if (take(s, 2)) t.v = copy_table(v_pillow, v_len);
-        expect_status(run_plan(s, &c, (th_isa)isa, &t, got), PHASH_OK, "phash_plan_init");
+        expect_status(run_plan(s, &c, (th_isa)isa, &t, got), TH_OK, "phash_plan_init");
         char what[64];
         snprintf(what, sizeof what, "isa %s, tables %s/%s", th_isa_name((th_isa)isa),
                  t.h ? "given" : "computed", t.v ? "given" : "computed");
@@ -772,9 +772,9 @@ static int check_one(source *s) {
         for (int isa = 0; isa < TH_ISA_COUNT; isa++) {
             if (!th_isa_supported((th_isa)isa)) continue;
             const int status = run_plan(s, &c, (th_isa)isa, &t, got);
-            expect_status(status, keeps ? PHASH_OK : PHASH_EBADARG,
+            expect_status(status, keeps ? TH_OK : TH_EBADARG,
                           "phash_plan_init, edited table");
-            if (status == PHASH_OK) {
+            if (status == TH_OK) {
                 char what[64];
                 snprintf(what, sizeof what, "edited tables, isa %s vs the plain resize",
                          th_isa_name((th_isa)isa));
