@@ -14,7 +14,7 @@ import math
 import hamming_oracles as O
 import numpy as np
 import pytest
-from conftest import NATIVE_ISAS, native_isa_name
+from isas import NATIVE_ISAS, native_isa_name
 
 from tidehash import _native
 from tidehash.index import mih_layout
