@@ -1087,3 +1087,157 @@ def test_max_pixels_is_the_command_lines_one_bomb_guard(tmp_path):
     assert "DecompressionBomb" not in r.stderr
     r = run("match", "--against", paths[1], paths[1])  # an image is not a list
     assert "DecompressionBomb" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- read back
+def _reencode_video(src, dest, crf: int = 32) -> str:
+    """A lossy re-encoding of ``src`` (another codec setting, as a re-upload makes)."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dest), "w") as out:
+        sin = inp.streams.video[0]
+        sout = out.add_stream("libx264", rate=sin.average_rate)
+        sout.width, sout.height, sout.pix_fmt = sin.width, sin.height, "yuv420p"
+        sout.options = {"crf": str(crf), "preset": "veryfast"}
+        for frame in inp.decode(sin):
+            frame.pts = None
+            for packet in sout.encode(frame.reformat(format="yuv420p")):
+                out.mux(packet)
+        for packet in sout.encode():
+            out.mux(packet)
+    return str(dest)
+
+
+def test_hash_a_video_then_index_build_and_match_find_it_and_a_reencoding(tmp_path):
+    """Regression (fixed): `tidehash hash --algo vpdq,md5 -o v.jsonl clip.mp4` then `index
+    build v.jsonl` failed with "vpdq: expected a list of feature strings" (hash writes
+    frame objects; the JSON lines reader wanted strings), as did convert: there was no
+    command-line way to build a video list. One wire shape now, written and read."""
+    from videos import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", width=160, height=96, frames=100,
+                      script=lambda i: "scene")
+    copy = _reencode_video(clip, tmp_path / "copy.mp4")
+    listed = tmp_path / "v.jsonl"
+    assert cli("hash", "--algo", "vpdq,md5", "-o", listed, clip).returncode == 0
+    idx = tmp_path / "v.list"
+    r = cli("index", "build", listed, "-o", idx)
+    assert r.returncode == 0, r.stderr
+    want = [f.hex for f in tidehash.vpdq_hash(clip)]
+    for against in (listed, idx):
+        hl = tidehash.read_list(against)
+        assert [f.hex for f in hl["vpdq"].features[0]] == want and not hl.errors
+        r = cli("match", "--against", against, clip, copy)
+        assert r.returncode == 0, r.stderr
+        got = {(m["query"], m["signal"]) for m in lines(r.stdout)}
+        assert got == {(str(clip), "vpdq"), (str(clip), "md5"), (str(copy), "vpdq")}, got
+    r = cli("convert", listed, "--to", "vpdq", "--signal", "vpdq", "-o", "-")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == tidehash.format_vpdq(tidehash.vpdq_hash(clip))
+
+
+ALGO_SETS = ("pdq", "pdq,md5", "vpdq,md5", "pdq,phash,md5,sha256,vpdq", "md5", "sha256",
+             "phash", "vpdq", "pdq,sha256")
+
+
+@pytest.mark.parametrize("algos", ALGO_SETS)
+def test_every_record_hash_writes_reads_back(tmp_path, good, algos):
+    """What `tidehash hash --format jsonl` writes, for any --algo, images and videos,
+    reads back (read_list, index build, convert, match) with the same hashes."""
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=40)
+    # pHash alone does not open videos, vPDQ alone hashes no image (both said on
+    # stderr, exit 1: test_hash_says_what_it_leaves_out): images only, videos only then
+    inputs = {"phash": [good[0], good[1]], "vpdq": [video]}.get(algos,
+                                                                [good[0], good[1], video])
+    out = tmp_path / "h.jsonl"
+    r = cli("hash", "--algo", algos, "-o", out, *inputs)
+    assert r.returncode == 0, r.stderr
+    recs = [tidehash.hash_file(p, algorithms=algos.split(",")) for p in inputs]
+    hl = tidehash.read_list(out)
+    assert not hl.errors
+    for kind in ("pdq", "md5", "sha256", "phash"):
+        want = sorted({getattr(rec, kind).hex if kind == "pdq" else getattr(rec, kind)
+                       for rec in recs if getattr(rec, kind) is not None})
+        group = hl[kind]
+        assert sorted(group.hex(row) for row in range(len(group))) == want, kind
+    assert [list(map(str, f)) for f in (hl["vpdq"].features or ())] == \
+        [list(map(str, rec.vpdq)) for rec in recs if rec.vpdq is not None]
+    assert cli("index", "build", out, "-o", tmp_path / "x.list").returncode == 0
+    r = cli("convert", out, "--to", "jsonl", "-o", tmp_path / "back.jsonl")
+    assert r.returncode == 0, r.stderr
+    assert tidehash.read_list(tmp_path / "back.jsonl").n_entries == hl.n_entries
+    r = cli("match", "--against", out, *inputs)
+    assert r.returncode == 0, r.stderr
+    matched = {m["query"] for m in lines(r.stdout)}
+    assert matched == {str(p) for p, rec in zip(inputs, recs)
+                       if rec.pdq or rec.md5 or rec.sha256 or rec.vpdq}
+
+
+def test_hash_pdq_csv_is_the_list_writers_format(tmp_path):
+    """`hash --format pdq-csv` and `convert --to pdqcsv` write one format, the one the
+    reader reads: hostile file names come back as they were."""
+    from test_formats import HOSTILE_NAMES
+
+    rng = np.random.default_rng(5)
+    arr = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    names = [n for n in HOSTILE_NAMES if "/" not in n and "\0" not in n
+             and not n.startswith("\udcff") and n not in (".", "..") and n.strip(".")]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths = []
+    for i, name in enumerate(names):
+        p = folder / f"{i:02d}{name}"
+        Image.fromarray(arr).save(p, format="PNG")
+        paths.append(p)
+    r = subprocess.run([sys.executable, "-m", "tidehash.cli", "hash", "--format", "pdq-csv",
+                        *map(str, paths)], env=dict(os.environ, PYTHONPATH=SRC),
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    hl = tidehash.read_list(r.stdout, "pdqcsv", strict=True)
+    assert [hl.pdq.label(e) for e in range(hl.pdq.n_entries)] == [str(p) for p in paths]
+    listed = tmp_path / "l.pdqcsv"
+    listed.write_bytes(r.stdout)
+    r2 = cli("convert", listed, "--from", "pdqcsv", "--to", "pdqcsv", "-o", "-")
+    assert r2.returncode == 0, r2.stderr
+    assert r2.stdout.encode() == r.stdout
+
+
+def test_hash_says_what_it_leaves_out(tmp_path, good):
+    """Regression (fixed): `hash --format hex|pdq-csv|pytx clip.mp4` printed nothing and
+    exited 0; `--algo phash --format hex` printed nothing although hex holds pHash;
+    `--algo vpdq image.jpg` gave a record with no hash and no warning. What is left out
+    is said on stderr, and an input for which no hash was written makes the exit 1."""
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=30)
+    feats = tidehash.vpdq_hash(video)
+    for fmt in ("hex", "pdq-csv"):
+        r = cli("hash", "--format", fmt, video)
+        assert r.returncode == 1 and r.stdout == ""
+        assert f"{video}: left out: pdq (a video has no single PDQ" in r.stderr
+    r = cli("hash", "--format", "pytx", video)  # pytx holds vPDQ
+    assert r.returncode == 0, r.stderr
+    assert list(tidehash.read_list(r.stdout.encode())["vpdq"].features[0]) == \
+        tidehash.vpdq_from_json(tidehash.vpdq_to_json(feats))
+    r = cli("hash", "--format", "hex", video, good[0])  # something written: the image
+    assert r.returncode == 1 and r.stdout == tidehash.hash_file(good[0]).pdq.hex + "\n"
+    ph = tidehash.hash_file(good[0], algorithms="phash").phash
+    r = cli("hash", "--algo", "phash", "--format", "hex", good[0])
+    assert r.returncode == 0 and r.stdout == ph + "\n" and r.stderr == ""
+    r = cli("hash", "--algo", "pdq,md5", "--format", "hex", good[0])
+    assert r.returncode == 0 and r.stdout == tidehash.hash_file(good[0]).pdq.hex + "\n"
+    assert "--format hex holds one hash type; writing pdq: md5 left out" in r.stderr
+    r = cli("hash", "--algo", "vpdq", good[0])
+    assert r.returncode == 1
+    assert lines(r.stdout) == [{"path": str(good[0]), "kind": "image"}]
+    assert "an image has no vPDQ" in r.stderr
+    r = cli("hash", "--algo", "vpdq,md5", good[0])  # the MD5 is useful: exit 0, still said
+    assert r.returncode == 0 and "an image has no vPDQ" in r.stderr
+    r = cli("hash", "--algo", "vpdq,md5", "--format", "csv", video)
+    assert r.returncode == 0 and "csv has no vPDQ column" in r.stderr
+    r = cli("hash", "--algo", "pdq,phash", video)
+    assert r.returncode == 0 and "a video has no pHash" in r.stderr
+    r = cli("hash", "--format", "pdq-csv", "--algo", "pdq,sha256", good[0])
+    assert r.returncode == 0 and "sha256 left out" in r.stderr

@@ -74,8 +74,7 @@ class FileHashes:
             if value is not None:
                 out[key] = value
         if self.vpdq is not None:
-            out["vpdq"] = [{"frame": f.frame_number, "quality": f.quality, "pdq": f.hex,
-                            "timestamp": round(f.timestamp, 3)} for f in self.vpdq]
+            out["vpdq"] = [f.to_json() for f in self.vpdq]
         if self.warning is not None:
             out["warning"] = self.warning
         return out

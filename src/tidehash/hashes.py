@@ -226,6 +226,9 @@ def hamming(a, b):
     return bin(diff).count("1")
 
 
+_FRAME_FIELDS = ("frame", "quality", "pdq", "timestamp")
+
+
 @dataclass(frozen=True)
 class VPDQFeature:
     """One hashed video frame: the line ``frame_number,quality,hex,timestamp`` of vPDQ."""
@@ -266,6 +269,34 @@ class VPDQFeature:
         if not (math.isfinite(ts) and ts >= 0):
             raise HashFormatError(f"{where}: bad timestamp {timestamp!r}")
         return cls(n, q, raw.hex(), ts)
+
+    def to_json(self) -> dict:
+        """The JSON wire shape of a frame, the one every tidehash JSON writer uses
+        (``tidehash hash``, JSON lines lists, ``HashRecord.to_dict``) and the JSON
+        lines reader reads: ``{"frame", "quality", "pdq", "timestamp"}``, the
+        timestamp rounded to 3 decimals as in the text line."""
+        return {"frame": self.frame_number, "quality": self.quality, "pdq": self.hex,
+                "timestamp": round(self.timestamp, 3)}
+
+    @classmethod
+    def from_json(cls, obj, where: str = "<vpdq>") -> VPDQFeature:
+        """A frame from its JSON wire shape (see ``to_json``), validated as
+        ``from_fields``; HashFormatError naming ``where``."""
+        if type(obj) is not dict:
+            raise HashFormatError(f"{where}: expected a frame object, got "
+                                  f"{type(obj).__name__}")
+        missing = [k for k in _FRAME_FIELDS if k not in obj]
+        if missing:
+            raise HashFormatError(f"{where}: frame object without {', '.join(missing)}")
+        frame, quality, hex_text, ts = (obj[k] for k in _FRAME_FIELDS)
+        for name, value, types in (("frame", frame, (int,)), ("quality", quality, (int,)),
+                                   ("pdq", hex_text, (str,)),
+                                   ("timestamp", ts, (int, float))):
+            if type(value) not in types:
+                raise HashFormatError(f"{where}: {name} must be "
+                                      f"{'a string' if types == (str,) else 'a number'}, "
+                                      f"got {value!r:.40}")
+        return cls.from_fields(str(frame), str(quality), hex_text, repr(float(ts)), where)
 
     @classmethod
     def from_line(cls, text: str, where: str = "<vpdq>") -> VPDQFeature:

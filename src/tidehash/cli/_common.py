@@ -319,9 +319,23 @@ def read_lists(sources, fmt, strict, report: BadLines, signal=None):
         report.count += 1
         return None
     except HashFormatError as exc:
-        err(str(exc))
+        err(cli_message(exc))
         report.count += 1
         return None
+
+
+#: the command line's spelling of the library's parameters, in messages
+_OPTION_OF = {"format": "--from", "signal": "--signal"}
+
+
+def cli_message(exc: BaseException) -> str:
+    """The message of a library error, with the parameter it asks for spelled as
+    the command line's option (``--from`` for ``format=``)."""
+    from ..errors import ArgumentNeeded
+
+    if isinstance(exc, ArgumentNeeded) and exc.argument in _OPTION_OF:
+        return exc.message_for(_OPTION_OF[exc.argument])
+    return str(exc)
 
 
 def list_notes(hl) -> None:

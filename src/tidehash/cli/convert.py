@@ -11,6 +11,7 @@ from ._common import (
     SIGNALS,
     WRITE_FORMATS,
     BadLines,
+    cli_message,
     list_notes,
     read_lists,
 )
@@ -40,5 +41,5 @@ def convert_command(source, output, to_format, from_format, signal, strict):
     try:
         write_list(hl, dest, to_format, signal=signal)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_message(exc)) from None
     return 1 if report.count else 0

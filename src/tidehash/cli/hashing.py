@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 
 import click
 
 from ..files import ALGORITHMS, check_algorithms, hash_files
+from ..formats import pdqcsv, pytx
+from ..formats.vpdq import vpdq_to_json
 from ..image import DEFAULT_MAX_PIXELS
 from ._common import (
     AtomicOutput,
@@ -23,6 +24,15 @@ from ._common import (
 HASH_FORMATS = ("jsonl", "csv", "pdq-csv", "hex", "pytx", "table")
 TABLE_COLUMNS = (("KIND", 5, "left"), ("QUAL", 4, "right"), ("PDQ / vPDQ", 64, "left"),
                  ("PATH", 0, "left"))
+def _value(rec, algorithm: str):
+    """The record's hash for ``algorithm`` as written (hex; the features for vpdq)."""
+    if algorithm == "pdq":
+        return rec.pdq.hex if rec.pdq is not None else None
+    if algorithm == "vpdq":
+        return rec.vpdq if rec.vpdq else None
+    return getattr(rec, algorithm)
+
+
 CSV_FIELDS = ("path", "kind", "pdq", "quality", "phash", "md5", "sha256", "error")
 
 
@@ -35,20 +45,96 @@ def _parse_algorithms(value: str) -> tuple[str, ...]:
     return names
 
 
-class HashWriter:
-    """Writes FileHashes records in one of HASH_FORMATS."""
+#: the hash types each line format holds; hex holds one of them (the first asked for)
+_LINE_FORMAT_SIGNALS = {"hex": ("pdq", "phash", "md5", "sha256"),
+                        "pytx": ("pdq", "md5", "sha256", "phash", "vpdq"),
+                        "pdq-csv": ("pdq",), "csv": ("pdq", "phash", "md5", "sha256")}
 
-    def __init__(self, out, fmt: str):
+
+class HashWriter:
+    """Writes FileHashes records in one of HASH_FORMATS. ``write`` returns whether
+    something was written for the record (a hash, not only its path); what a
+    format cannot hold is said on stderr, never dropped silently."""
+
+    def __init__(self, out, fmt: str, algorithms=("pdq",)):
         self.out = out
         self.fmt = fmt
+        self.algorithms = tuple(algorithms)
         self._csv = None
+        self.signals = _LINE_FORMAT_SIGNALS.get(fmt, ALGORITHMS)
+        if fmt == "hex":
+            chosen = [a for a in self.signals if a in self.algorithms]
+            self.signals = tuple(chosen[:1])
+        left_out = [a for a in self.algorithms if a not in self.signals
+                    and not (a == "vpdq" and fmt == "csv")]
+        if left_out:
+            holds = (f"one hash type; writing {self.signals[0]}" if fmt == "hex" and
+                     self.signals else f"{', '.join(self.signals)}")
+            err(f"note: --format {fmt} holds {holds}: {', '.join(left_out)} left out "
+                "(--format jsonl holds every hash)")
         if fmt == "csv":
             self._csv = csv.writer(out, lineterminator="\n")
             self._csv.writerow(CSV_FIELDS)
         elif fmt == "table":
             self._table = StreamTable(out, TABLE_COLUMNS)
 
-    def write(self, rec) -> None:
+    def write(self, rec) -> bool:
+        fmt, out = self.fmt, self.out
+        if rec.error is not None:  # reported on stderr already
+            if fmt in ("jsonl", "csv", "table"):
+                self._write_record(rec)
+            return False
+        absent = self._absent(rec)
+        if fmt in ("hex", "pytx", "pdq-csv"):
+            lines = self._lines(rec)
+            out.write("".join(lines))
+            wrote = bool(lines)
+        else:
+            self._write_record(rec)
+            present = [a for a in ALGORITHMS if _value(rec, a) is not None]
+            if fmt == "csv" and rec.vpdq is not None:
+                absent.append("vpdq (--format csv has no vPDQ column; use jsonl)")
+                present = [a for a in present if a != "vpdq"]
+            wrote = bool(present)
+        if absent:
+            err(f"{rec.path}: left out: {'; '.join(absent)}")
+        if not wrote:
+            err(f"{rec.path}: no hash written for this {rec.kind or 'file'}")
+        return wrote
+
+    def _absent(self, rec) -> list[str]:
+        """Why hashes asked for are not in ``rec`` (or cannot be in this format)."""
+        out = []
+        kind = rec.kind
+        for a in self.algorithms:
+            if _value(rec, a) is not None:
+                continue  # in the record (a type the format cannot hold is noted once)
+            if a == "vpdq" and kind == "image":
+                out.append("vpdq (an image has no vPDQ; pdq hashes images)")
+            elif a == "pdq" and kind == "video" and self.fmt in ("hex", "pdq-csv"):
+                out.append(f"pdq (a video has no single PDQ and --format {self.fmt} holds "
+                           "no vPDQ; use jsonl or pytx)")
+            elif a == "phash" and kind == "video":
+                out.append("phash (a video has no pHash)")
+        return out
+
+    def _lines(self, rec) -> list[str]:
+        out = []
+        for a in self.signals:
+            value = _value(rec, a)
+            if value is None:
+                continue
+            if self.fmt == "hex":
+                out.append(value + "\n")
+            elif self.fmt == "pdq-csv":
+                out.append(pdqcsv.line(value, rec.pdq.quality, rec.path))
+            elif a == "vpdq":
+                out.append(f"vpdq {vpdq_to_json(rec.vpdq)}\n")
+            else:
+                out.append(f"{pytx.WRITE_TAGS[a]} {value}\n")
+        return out
+
+    def _write_record(self, rec) -> None:
         fmt, out = self.fmt, self.out
         if fmt == "jsonl":
             out.write(json.dumps(rec.to_dict()) + "\n")
@@ -57,18 +143,6 @@ class HashWriter:
             if rec.kind == "video" and rec.vpdq is not None:
                 d["pdq"] = ""
             self._csv.writerow(["" if d.get(k) is None else d.get(k) for k in CSV_FIELDS])
-        elif fmt in ("hex", "pytx", "pdq-csv"):
-            if rec.pdq is None:
-                return  # errors are on stderr; videos have no single PDQ
-            if fmt == "hex":
-                out.write(rec.pdq.hex + "\n")
-            elif fmt == "pytx":
-                out.write(f"pdq {rec.pdq.hex}\n")
-            else:
-                buf = io.StringIO()
-                csv.writer(buf, lineterminator="\n").writerow(
-                    [rec.pdq.hex, rec.pdq.quality, rec.path])
-                out.write(buf.getvalue())
         else:
             self._table_row(rec)
 
@@ -124,7 +198,7 @@ def hash_command(paths, algorithms, dihedral, fast, workers, seconds_per_hash, m
     failed = 0
     try:
         with AtomicOutput(output) as out:
-            writer = HashWriter(progress.rows(out), fmt)
+            writer = HashWriter(progress.rows(out), fmt, algorithms)
             for rec in hash_files(sources, algorithms=algorithms, workers=workers,
                                   dihedral=dihedral, fast=fast,
                                   seconds_per_hash=seconds_per_hash, max_pixels=max_pixels):
@@ -134,7 +208,8 @@ def hash_command(paths, algorithms, dihedral, fast, workers, seconds_per_hash, m
                     err(f"{rec.path}: {rec.error}")
                 elif rec.warning:
                     err(f"{rec.path}: warning: {rec.warning}")
-                writer.write(rec)
+                if not writer.write(rec) and rec.error is None:
+                    failed += 1  # nothing useful written for this input
     finally:
         progress.close()
     return 1 if failed else 0

@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 
-from ..errors import HashFormatError
+from ..errors import ArgumentNeeded, HashFormatError
 from . import _stream, hexlines, jsonl, ncmec, pdqcsv, pytx, stopncii, vpdq
 from ._lines import Batch, ReadContext, hex_strings
 from ._stream import CHUNK_SIZE, MAX_LINE_BYTES, UTF16_BOMS, Output, Source
@@ -125,9 +125,8 @@ def _sniff(src: Source) -> tuple[str | None, str | None]:
         raise HashFormatError(f"{src.name}: {_INDEX_NOT_A_LIST}")
     fmt, hint = sniff(prefix, len(prefix) < SNIFF_BYTES)
     if fmt == "?":
-        raise HashFormatError(
-            f"{src.name}: cannot tell the list's format from its first lines; pass "
-            f"format= (one of {', '.join(FORMATS)})")
+        raise ArgumentNeeded(f"{src.name}: cannot tell the list's format from its first "
+                             "lines", "format", FORMATS)
     return fmt, hint
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _native
+from ..errors import ArgumentNeeded
 from ._stream import CHUNK_SIZE, MAX_LINE_BYTES, ChunkReader
 from .model import (
     HASH_BYTES,
@@ -213,6 +214,6 @@ def one_signal(hash_list, signal: str | None, allowed: tuple[str, ...], fmt: str
     if not present:
         return allowed[0]
     if len(present) > 1 or present[0] not in allowed:
-        raise ValueError(f"the list holds {', '.join(present)} hashes; the {fmt} format "
-                         f"holds one type of {', '.join(allowed)}: pass signal=")
+        raise ArgumentNeeded(f"the list holds {', '.join(present)} hashes; the {fmt} format "
+                             f"holds one type of {', '.join(allowed)}", "signal", allowed)
     return present[0]

@@ -4,7 +4,9 @@
     {"path": "photos/a.jpg", "pdq": "f8f8f0ce...9b22", "quality": 100}
 
 Hash fields: ``pdq``, ``md5``, ``sha256``, ``phash`` (hex, either case) and ``vpdq`` (a
-list of ``"frame,quality,hex,timestamp"`` lines, or python-threatexchange's
+list of frame objects ``{"frame", "quality", "pdq", "timestamp"}``, the wire shape
+``tidehash hash`` and every tidehash writer use (VPDQFeature.to_json); also read: a list
+of ``"frame,quality,hex,timestamp"`` lines, or python-threatexchange's
 ``"hex,quality,timestamp"``). An object with several hash fields gives one entry per
 hash, sharing ``id``, ``label`` (``path`` when there is no label), ``source`` and
 ``key``; ``quality`` belongs to the PDQ hash. Other fields are ignored; ``id`` defaults
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 
 from ..errors import HashFormatError
+from ..hashes import VPDQFeature
 from ._lines import WRITE_ROWS, hex_strings
 from ._stream import ChunkReader
 from .model import HASH_BYTES, SIGNAL_TYPES, ZERO_PDQ, HashRecord, hex_problem
@@ -107,12 +110,21 @@ def _hash_problem(signal: str, value) -> str | None:
 
 
 def _features(value, line: int, raw, ctx):
+    where = f"{ctx.name}:{line} vpdq"
+    if isinstance(value, list) and all(type(v) is dict for v in value):
+        try:  # the wire shape (VPDQFeature.to_json): what every tidehash writer writes
+            return tuple(VPDQFeature.from_json(v, f"{where} frame {i}")
+                         for i, v in enumerate(value))
+        except HashFormatError as exc:
+            ctx.bad(line, f"vpdq: {exc}", raw)
+            return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        ctx.bad(line, "vpdq: expected a list of feature strings", raw)
+        ctx.bad(line, "vpdq: expected a list of frame objects "
+                      '({"frame", "quality", "pdq", "timestamp"}) or of feature strings', raw)
         return None
     try:
         if all(v.count(",") == 3 for v in value):  # "frame,quality,hex,timestamp"
-            return tuple(iter_vpdq(value, f"{ctx.name}:{line} vpdq"))
+            return tuple(iter_vpdq(value, where))
         return tuple(vpdq_from_json(json.dumps(value)))
     except HashFormatError as exc:
         ctx.bad(line, f"vpdq: {exc}", raw)
@@ -134,7 +146,7 @@ def write(hash_list, out, signal: str | None = None) -> int:
                 obj: dict = {}
                 if group.hashes is None:
                     row = int(group.entry_row[entry])
-                    obj["vpdq"] = [f.to_line() for f in group.features[row]]
+                    obj["vpdq"] = [f.to_json() for f in group.features[row]]
                 else:
                     obj[name] = hexes[k]
                     q = group.quality_of(entry)

@@ -86,7 +86,7 @@ class HashRecord:
         """The JSON-lines object of this entry (None fields left out)."""
         out: dict = {}
         if self.signal == "vpdq":
-            out["vpdq"] = [f.to_line() for f in (self.features or ())]
+            out["vpdq"] = [f.to_json() for f in (self.features or ())]
         else:
             out[self.signal] = self.hash
         for name in ("quality", "id", "label", "source", "key"):
