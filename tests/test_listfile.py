@@ -387,3 +387,50 @@ def test_a_pipe_is_read_once(tmp_path):
         reader.join(5)
         pytest.fail("read_list of a pipe hung: the pipe was opened twice")
     assert [r.hash for r in result["hl"].records()] == ["ab" * 32]
+
+
+def _padded_file(tmp_path):
+    """A list file whose last array does not end on the 64-byte alignment, so it ends
+    in padding (the bytes a cut or an append used to slip through)."""
+    records = [HashRecord("pdq", f"{i + 1:064x}", id=i, label="x" * (i % 5)) for i in range(3)]
+    path = tmp_path / "padded.list"
+    save_list(HashList.from_records(records), path)
+    return path
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_every_cut_says_truncated_and_appended_bytes_are_refused(tmp_path, mmap):
+    """Regression (fixed): a list file cut by 1-8 bytes, or with 1 or 64 zero bytes
+    appended, was accepted (padding), and a cut in the middle said "arrays overlap".
+    The size must be what the directory says: every cut is "truncated", every append
+    refused."""
+    path = _padded_file(tmp_path)
+    data = path.read_bytes()
+    length = struct.unpack_from("<I", data, 12)[0]
+    # the last array does end before the file does: the case that was accepted
+    directory = json.loads(data[24:24 + length])
+    ends = [m["offset"] + int(np.prod(m["shape"])) * np.dtype(m["dtype"]).itemsize
+            for g in directory["groups"].values() for m in g["arrays"].values()]
+    assert max(ends) < len(data)
+    load_list(path, mmap=mmap)
+    bad = tmp_path / "bad.list"
+    for cut in range(1, len(data)):
+        bad.write_bytes(data[:cut])
+        with pytest.raises(ListFileError, match="truncated" if cut >= 8 else "."):
+            load_list(bad, mmap=mmap)
+        with pytest.raises(ListFileError, match="truncated" if cut >= 8 else "."):
+            load_list(data[:cut])
+    for extra in (b"\0", b"\0" * 8, b"\0" * 63, b"\0" * 64, b"\0" * 4096, b"x"):
+        bad.write_bytes(data + extra)
+        with pytest.raises(ListFileError, match="bytes after the end"):
+            load_list(bad, mmap=mmap)
+        with pytest.raises(ListFileError, match="bytes after the end"):
+            load_list(data + extra)
+    empty = save_list(HashList.from_records([]), tmp_path / "empty.list")
+    data = (tmp_path / "empty.list").read_bytes()
+    assert len(data) == empty
+    for cut in range(8, len(data)):
+        with pytest.raises(ListFileError, match="truncated"):
+            load_list(data[:cut])
+    with pytest.raises(ListFileError, match="bytes after the end"):
+        load_list(data + b"\0" * 64)

@@ -185,21 +185,26 @@ def load_list(source, *, mmap: bool = True, verify: bool = True) -> HashList:
     name = os.fspath(source)
     if not mmap:
         return _parse(np.fromfile(name, np.uint8), name, verify)
-    if os.path.getsize(name) < _HEAD.size:
-        raise ListFileError(f"{name}: too short to be a tidehash list file")
+    if os.path.getsize(name) < _HEAD.size:  # too short to map; says why it is refused
+        return _parse(np.fromfile(name, np.uint8), name, verify)
     return _parse(np.memmap(name, dtype=np.uint8, mode="r"), name, verify)
 
 
 def _parse(buf: np.ndarray, name: str, verify: bool) -> HashList:
     size = buf.shape[0]
+    if size < _HEAD.size and size >= len(MAGIC) and is_list_file(buf[:len(MAGIC)].tobytes()):
+        raise ListFileError(f"{name}: truncated ({size} bytes: not even the header)")
     if size < _HEAD.size or not is_list_file(buf[:len(MAGIC)].tobytes()):
         raise ListFileError(f"{name}: not a tidehash list file")
     _, version, length, crc, reserved = _HEAD.unpack(buf[:_HEAD.size].tobytes())
     if version != VERSION:
         raise ListFileError(f"{name}: list file version {version} is not supported "
                             f"(this tidehash reads version {VERSION})")
-    if reserved or length > _MAX_DIRECTORY or _HEAD.size + length > size:
-        raise ListFileError(f"{name}: truncated or corrupt header")
+    if reserved or length > _MAX_DIRECTORY:
+        raise ListFileError(f"{name}: corrupt header")
+    if _HEAD.size + length > size:
+        raise ListFileError(f"{name}: truncated ({size} bytes; its header says the "
+                            f"directory alone ends at {_HEAD.size + length})")
     text = buf[_HEAD.size:_HEAD.size + length].tobytes()
     if zlib.crc32(text) != crc:
         raise ListFileError(f"{name}: directory is corrupt (checksum mismatch)")
@@ -279,8 +284,16 @@ def _check_gaps(buf: np.ndarray, name: str, start: int, groups: dict, zeros: boo
                        for spec in groups.values() for meta in spec["arrays"].values())
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ListFileError(f"{name}: malformed directory ({exc})") from None
+    # the file ends where save_list ends it: at the last array (or the directory),
+    # aligned; a byte more or less is refused, so no byte escapes the checks
+    size, want = buf.shape[0], _align(max([start] + [o + n for o, n in spans]))
+    if size < want:
+        raise ListFileError(f"{name}: truncated ({size} bytes; its directory says {want})")
+    if size > want:
+        raise ListFileError(f"{name}: corrupt ({size - want} bytes after the end its "
+                            f"directory says, {want})")
     pos = start
-    for offset, nbytes in spans + [(buf.shape[0], 0)]:
+    for offset, nbytes in spans + [(size, 0)]:
         if offset < pos:
             raise ListFileError(f"{name}: corrupt (arrays overlap)")
         if zeros and np.any(buf[pos:offset]):
