@@ -740,7 +740,11 @@ def test_match_reencoded_copy_against_a_list(tmp_path, good, pdq_list):
     r = cli("match", copy, other, "--against", pdq_list)
     assert r.returncode == 0, r.stderr
     recs = lines(r.stdout)
-    assert {m["query"] for m in recs} == {str(copy)}  # nothing for the unrelated image
+    # the unrelated image: one "no match" record
+    assert [m for m in recs if m["query"] == str(other)] == [{"query": str(other),
+                                                             "matches": []}]
+    recs = [m for m in recs if m["query"] != str(other)]
+    assert {m["query"] for m in recs} == {str(copy)}
     best = min(recs, key=lambda m: m["distance"])
     assert best["id"] == 101 and best["label"] == "case-101" and best["signal"] == "pdq"
     assert best["distance"] <= 31 and best["weak"] is False
@@ -755,7 +759,7 @@ def test_match_literal_hashes_and_radius(tmp_path, pdq_list):
     (m,) = [m for m in lines(r.stdout) if m["id"] == 103]
     assert m["distance"] == 3 and m["query"] == flipped
     r = cli("match", flipped, "--against", pdq_list, "--radius", "2")
-    assert r.returncode == 0 and all(m["id"] != 103 for m in lines(r.stdout))
+    assert r.returncode == 0 and all(m.get("id") != 103 for m in lines(r.stdout))
 
 
 def test_match_dihedral_finds_a_rotated_copy(tmp_path, good, pdq_list):
@@ -763,7 +767,7 @@ def test_match_dihedral_finds_a_rotated_copy(tmp_path, good, pdq_list):
     with Image.open(good[0]) as im:
         im.transpose(Image.ROTATE_90).save(rotated)
     r = cli("match", rotated, "--against", pdq_list, "--radius", "10")
-    assert all(m["id"] != 100 for m in lines(r.stdout))
+    assert all(m.get("id") != 100 for m in lines(r.stdout))
     r = cli("match", rotated, "--against", pdq_list, "--radius", "10", "--dihedral")
     assert r.returncode == 0, r.stderr
     (m,) = [m for m in lines(r.stdout) if m["id"] == 100]
@@ -783,7 +787,7 @@ def test_match_weak_and_min_quality(tmp_path):
     (m,) = lines(r.stdout)
     assert m["weak"] is True and m["distance"] == 0
     r = cli("match", flat, "--against", lst, "--min-quality", "50")
-    assert r.returncode == 0 and r.stdout == ""
+    assert r.returncode == 0 and lines(r.stdout) == [{"query": str(flat), "matches": []}]
 
 
 def test_match_md5_exact_and_failed_input(tmp_path, good):
@@ -1170,7 +1174,7 @@ def test_every_record_hash_writes_reads_back(tmp_path, good, algos):
     assert tidehash.read_list(tmp_path / "back.jsonl").n_entries == hl.n_entries
     r = cli("match", "--against", out, *inputs)
     assert r.returncode == 0, r.stderr
-    matched = {m["query"] for m in lines(r.stdout)}
+    matched = {m["query"] for m in lines(r.stdout) if "matches" not in m}
     assert matched == {str(p) for p, rec in zip(inputs, recs)
                        if rec.pdq or rec.md5 or rec.sha256 or rec.vpdq}
 
@@ -1241,3 +1245,55 @@ def test_hash_says_what_it_leaves_out(tmp_path, good):
     assert r.returncode == 0 and "a video has no pHash" in r.stderr
     r = cli("hash", "--format", "pdq-csv", "--algo", "pdq,sha256", good[0])
     assert r.returncode == 0 and "sha256 left out" in r.stderr
+
+
+def test_match_says_no_match_and_exits_1_on_bad_list_lines(tmp_path, good):
+    """Regression (fixed): a query with no match printed nothing (a table could not show
+    it ran), and `match --against LIST` with bad lines exited 0 where `index build`
+    exits 1."""
+    h = tidehash.hash_file(good[0]).pdq.hex
+    listed = tmp_path / "l.txt"
+    listed.write_text(h + "\n")
+    r = cli("match", "--against", listed, good[0], good[1], "f" * 64)
+    assert r.returncode == 0, r.stderr
+    recs = lines(r.stdout)
+    assert [m["query"] for m in recs] == [str("f" * 64), str(good[0]), str(good[1])]
+    assert recs[0] == {"query": "f" * 64, "matches": []}
+    assert recs[1]["distance"] == 0 and recs[2] == {"query": str(good[1]), "matches": []}
+    code, out = on_terminal("match", "--against", listed, good[1])
+    assert code == 0
+    rows = out.splitlines()
+    assert rows[0].split()[:2] == ["SIGNAL", "DIST"]
+    assert rows[1].split()[0] == "-" and "no match" in rows[1] and rows[1].endswith(str(good[1]))
+    r = cli("match", "--against", listed, "--format", "csv", good[1])
+    assert list(csv.reader(io.StringIO(r.stdout)))[1][0] == str(good[1])
+    bad = tmp_path / "bad.txt"
+    bad.write_text(h + "\nnot a hash\n")
+    r = cli("match", "--against", bad, good[0])
+    assert r.returncode == 1 and f"{bad}:2:" in r.stderr
+    assert lines(r.stdout)[0]["distance"] == 0  # the good lines still match
+    assert cli("index", "build", bad, "-o", tmp_path / "x.list").returncode == 1
+
+
+def test_compare_dihedral_says_which_variant_matched(tmp_path, good):
+    """Regression (fixed): `compare --dihedral` gave the best distance over B's 8 variants
+    but not which one it was."""
+    from tidehash import DIHEDRAL_NAMES
+
+    for transpose in (Image.ROTATE_90, Image.FLIP_LEFT_RIGHT, Image.ROTATE_180):
+        b = tmp_path / f"t{transpose}.png"
+        with Image.open(good[0]) as im:
+            im.transpose(transpose).save(b)
+        variants = tidehash.hash_file(b, dihedral=True).pdq_dihedral
+        a_hash = tidehash.hash_file(good[0]).pdq
+        dists = [tidehash.hamming(a_hash, v) for v in variants]
+        best = dists.index(min(dists))
+        r = cli("compare", "--dihedral", good[0], b)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["distance"] == dists[best] and out["variant"] == DIHEDRAL_NAMES[best]
+        assert out["variant"] != "original" and out["distance"] <= 31
+        r = cli("compare", "--dihedral", "--format", "table", good[0], b)
+        assert f"(B's {DIHEDRAL_NAMES[best]} variant)" in r.stdout
+    r = cli("compare", good[0], good[0])
+    assert "variant" not in json.loads(r.stdout)

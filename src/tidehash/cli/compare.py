@@ -48,6 +48,7 @@ def compare_command(a, b, dihedral, seconds_per_hash, fmt):
     from ..files import hash_file
     from ..hashes import hamming
     from ..match import vpdq_match
+    from ..pdq import DIHEDRAL_NAMES
     from ..phash import PHash
 
     items = []
@@ -97,16 +98,21 @@ def compare_command(a, b, dihedral, seconds_per_hash, fmt):
         err("cannot compare a video with an image or a single hash")
         return 1
     obj = {"a": a, "b": b, "signal": signal}
+    text_variant = ""
     if signal == "phash":
         obj["distance"] = int(values[0] - values[1])
     else:
         pdqs = [v.pdq if hasattr(v, "pdq") else v for v in values]
         if dihedral and hasattr(values[1], "pdq_dihedral") and values[1].pdq_dihedral:
-            obj["distance"] = min(hamming(pdqs[0], v) for v in values[1].pdq_dihedral)
+            distances = [int(hamming(pdqs[0], v)) for v in values[1].pdq_dihedral]
+            best = distances.index(min(distances))  # the first variant at the best distance
+            obj["distance"] = distances[best]
+            obj["variant"] = DIHEDRAL_NAMES[best]
+            text_variant = f" (B's {DIHEDRAL_NAMES[best]} variant)"
         else:
             obj["distance"] = int(hamming(pdqs[0], pdqs[1]))
         for key, h in zip(("quality_a", "quality_b"), pdqs):
             if h.quality is not None:
                 obj[key] = h.quality
-    emit(obj, f"{signal} distance {obj['distance']}", fmt)
+    emit(obj, f"{signal} distance {obj['distance']}{text_variant}", fmt)
     return 0

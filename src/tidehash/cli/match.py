@@ -28,8 +28,9 @@ _BATCH = 256
 
 
 def _matcher(path: str, fmt, options: dict):
-    """The Matcher over --against (a list file, an index file or a text list; bad
-    lines of a text list on stderr), or None when it cannot be read (reported)."""
+    """(the Matcher over --against (a list file, an index file or a text list), the
+    number of its bad lines, reported on stderr); the Matcher is None when the list
+    cannot be read (reported)."""
     from ..formats import ListFileError
     from ..formats.detect import binary_kind
     from ..index import IndexFormatError
@@ -37,12 +38,13 @@ def _matcher(path: str, fmt, options: dict):
 
     if fmt in (None, "tidehash") and binary_kind(path) is not None:
         try:
-            return Matcher.load(path, **options)
+            return Matcher.load(path, **options), 0
         except (ListFileError, IndexFormatError) as exc:
             err(str(exc))
-            return None
-    hl = read_lists([path], fmt, False, BadLines())
-    return None if hl is None else Matcher(hl, **options)
+            return None, 1
+    report = BadLines()
+    hl = read_lists([path], fmt, False, report)
+    return (None if hl is None else Matcher(hl, **options)), report.count
 
 
 TABLE_COLUMNS = (("SIGNAL", 6, "left"), ("DIST", 5, "right"), ("QUAL", 4, "right"),
@@ -61,6 +63,16 @@ class MatchWriter:
         elif fmt == "table":
             self._table = StreamTable(out, TABLE_COLUMNS)
 
+    def no_match(self, query: str) -> None:
+        """A query that matched nothing: said, so every query shows it ran (JSON lines:
+        ``{"query": ..., "matches": []}``)."""
+        if self.fmt == "jsonl":
+            self.out.write(json.dumps({"query": query, "matches": []}) + "\n")
+        elif self.fmt == "csv":
+            self._csv.writerow([query] + [""] * (len(MATCH_FIELDS) - 1))
+        else:
+            self._table.row("-", "", "", "", "no match", "", query)
+
     def write(self, rec: dict) -> None:
         if self.fmt == "jsonl":
             self.out.write(json.dumps(rec) + "\n")
@@ -74,6 +86,14 @@ class MatchWriter:
             qual = "" if qual is None else f"{qual}{'!' if rec.get('weak') else ''}"
             self._table.row(rec["signal"], dist, qual, rec["id"], rec.get("label") or "",
                             rec.get("source") or "", rec["query"])
+
+
+def _write_matches(writer: MatchWriter, query: str, matches, quality=None) -> None:
+    lines = [line for m in matches for line in _records(query, m, quality)]
+    if not lines:
+        writer.no_match(query)
+    for line in lines:
+        writer.write(line)
 
 
 def _records(query: str, match, quality=None) -> list[dict]:
@@ -149,8 +169,9 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     query, the distance, and the listed entry's id, source and label; PDQ quality
     below 50 is flagged weak. Videos are matched with the vPDQ rule against the
     list's vPDQ entries; MD5 / SHA-256 of files match exactly when the list has them.
-    Exit 0 whether or not anything matched, 1 if some inputs failed."""
-
+    A query that matches nothing prints a "no match" row (JSON lines: {"query": ...,
+    "matches": []}). Exit 0 whether or not anything matched, 1 if some inputs failed
+    or the list had bad lines (reported, skipped)."""
     if fmt is None:
         fmt = "table" if output in (None, "-") and stdout_is_terminal() else "jsonl"
     literals, paths = [], []
@@ -165,7 +186,7 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     options = dict(radius=radius, min_quality=min_quality, dihedral=dihedral,
                    video_quality=video_quality, video_distance=video_distance,
                    video_match=video_match, expected_queries=searches)
-    matcher = _matcher(against, from_format, options)
+    matcher, bad_lines = _matcher(against, from_format, options)
     if matcher is None:
         return 1
     failed = 0
@@ -176,7 +197,8 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
                       dihedral=dihedral)
     finally:
         progress.close()
-    return 1 if failed else 0
+    # bad lines of --against were skipped and reported: exit 1, as index build does
+    return 1 if failed or bad_lines else 0
 
 
 def _run(matcher, literals, paths, sources, known, progress, *, writer_of, output, workers,
@@ -203,9 +225,7 @@ def _run(matcher, literals, paths, sources, known, progress, *, writer_of, outpu
             for i, ms in zip(at, results):
                 found[i] += ms
         for (_, text), ms in zip(literals, found):
-            for m in ms:
-                for rec in _records(text, m):
-                    writer.write(rec)
+            _write_matches(writer, text, ms)
         if paths:
             batch = _BATCH if known is not None else 1
             pending = []
@@ -213,9 +233,7 @@ def _run(matcher, literals, paths, sources, known, progress, *, writer_of, outpu
             def flush():
                 for rec, ms in zip(pending, matcher.match_records(pending)):
                     quality = rec.pdq.quality if rec.pdq is not None else None
-                    for m in ms:
-                        for line in _records(rec.path, m, quality):
-                            writer.write(line)
+                    _write_matches(writer, rec.path, ms, quality)
                 pending.clear()
 
             for rec in hash_files(sources, algorithms=matcher.wanted_algorithms,
