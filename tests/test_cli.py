@@ -1297,3 +1297,33 @@ def test_compare_dihedral_says_which_variant_matched(tmp_path, good):
         assert f"(B's {DIHEDRAL_NAMES[best]} variant)" in r.stdout
     r = cli("compare", good[0], good[0])
     assert "variant" not in json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "pdq-csv", "hex", "pytx"])
+def test_every_line_format_hash_writes_reads_back(tmp_path, good, fmt):
+    """Regression (fixed): `hash --format csv` output could not be read at all ("cannot
+    tell the list's format"); every format `hash` writes reads back with the hashes it
+    holds, hostile paths included (CSV quoting)."""
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=30)
+    odd = tmp_path / 'we,ird "name"\nwith a break.png'
+    odd.write_bytes(good[0].read_bytes())
+    inputs = [good[0], good[1], odd, video]
+    algos = "pdq,md5" if fmt != "pdq-csv" else "pdq"
+    out = tmp_path / f"h.{fmt}"
+    r = cli("hash", "--algo", algos, "--format", fmt, "-o", out, *inputs)
+    assert r.returncode == (1 if fmt in ("hex", "pdq-csv") else 0), r.stderr
+    hl = tidehash.read_list(out, strict=True)
+    recs = [tidehash.hash_file(p, algorithms=algos.split(",")) for p in inputs]
+    pdqs = sorted({rec.pdq.hex for rec in recs if rec.pdq is not None})
+    assert sorted(hl.pdq.hex(i) for i in range(len(hl.pdq))) == pdqs
+    if fmt in ("csv", "pytx"):
+        md5s = sorted({rec.md5 for rec in recs})
+        assert sorted(hl.md5.hex(i) for i in range(len(hl.md5))) == md5s
+    if fmt in ("csv", "pdq-csv"):
+        labels = {hl.pdq.label(e) for e in range(hl.pdq.n_entries)}
+        assert labels == {str(p) for p in inputs[:3]}
+    assert cli("index", "build", out, "-o", tmp_path / "x.list").returncode == 0
+    r = cli("match", "--against", out, good[0])
+    assert r.returncode == 0 and lines(r.stdout)[0]["distance"] == 0

@@ -4,7 +4,6 @@ tests/test_native_stub.py holds these to the module: the same names, parameters 
 defaults, and parameter types that match the Cython declarations (C integers are
 `int`, `bint` is `bool`, a typed memoryview is an array of its element type)."""
 
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray

@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 
 from ..errors import ArgumentNeeded, HashFormatError
-from . import _stream, hexlines, jsonl, ncmec, pdqcsv, pytx, stopncii, vpdq
+from . import _stream, hashcsv, hexlines, jsonl, ncmec, pdqcsv, pytx, stopncii, vpdq
 from ._lines import Batch, ReadContext, hex_strings
 from ._stream import CHUNK_SIZE, MAX_LINE_BYTES, UTF16_BOMS, Output, Source
 from .binary import ListFileError, load_list, save_list
@@ -65,7 +65,7 @@ __all__ = [
 _READERS = {
     "hex": hexlines.read, "pytx": pytx.read, "pdqcsv": pdqcsv.read, "jsonl": jsonl.read,
     "vpdq": vpdq.read, "vpdq-json": vpdq.read_json, "ncmec": ncmec.read,
-    "stopncii": stopncii.read,
+    "stopncii": stopncii.read, "csv": hashcsv.read,
 }
 _FINISH = {"ncmec": ncmec.finish, "stopncii": stopncii.finish}
 _WRITERS = {

@@ -29,6 +29,7 @@ import stat
 
 from ..hashes import HEX_DIGITS_SIGNAL
 from ._stream import UTF16_BOMS
+from .hashcsv import HEADER_LINE as HASH_CSV_HEADER
 from .pytx import ROTATIONS, TAGS
 
 LIST_FILE = "list"
@@ -41,6 +42,7 @@ MAGIC_BYTES = 8
 SNIFF_BYTES = 64 << 10
 _HEX = re.compile(rb"[0-9a-fA-F]+")
 _CSV = re.compile(rb"[0-9a-fA-F]{64},[0-9]{0,3}(,|$)")
+_HASH_CSV_HEADER = HASH_CSV_HEADER
 _VPDQ = re.compile(rb"[0-9]+,[0-9]+,[0-9a-fA-F]{64},[0-9.]+")
 
 
@@ -111,6 +113,8 @@ def sniff(prefix: bytes, complete: bool) -> tuple[str | None, str | None]:
         if not line or line.startswith(b"#"):
             continue
         content = True
+        if line == _HASH_CSV_HEADER:  # tidehash hash --format csv
+            return "csv", None
         if _HEX.fullmatch(line):
             return "hex", HEX_DIGITS_SIGNAL.get(len(line), "pdq")
         if _CSV.match(line) or line.startswith(b"hash="):
