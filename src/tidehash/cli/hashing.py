@@ -8,7 +8,7 @@ import json
 import click
 
 from ..files import ALGORITHMS, check_algorithms, hash_files
-from ..formats import pdqcsv, pytx
+from ..formats import hashcsv, pdqcsv, pytx
 from ..formats.vpdq import vpdq_to_json
 from ..image import DEFAULT_MAX_PIXELS
 from ._common import (
@@ -33,7 +33,7 @@ def _value(rec, algorithm: str):
     return getattr(rec, algorithm)
 
 
-CSV_FIELDS = ("path", "kind", "pdq", "quality", "phash", "md5", "sha256", "error")
+CSV_FIELDS = hashcsv.HEADER  # what the csv list reader reads back
 
 
 def _parse_algorithms(value: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from ._stream import ChunkReader
 from .model import HASH_BYTES, ZERO_PDQ, HashRecord, hex_problem
 
 NAME = "csv"
-#: the header ``tidehash hash --format csv`` writes (cli/hashing.py CSV_FIELDS)
+#: the header ``tidehash hash --format csv`` writes (its CSV_FIELDS are this)
 HEADER = ("path", "kind", "pdq", "quality", "phash", "md5", "sha256", "error")
 HEADER_LINE = ",".join(HEADER).encode()
 _SIGNALS = ("pdq", "md5", "sha256", "phash")
