@@ -1173,4 +1173,11 @@ def test_size_arguments_take_absurd_values_without_allocating_them():
         with pytest.raises(TypeError):
             ix.search_range(q, bad)
     assert Index(threads=np.int64(2)).threads == 2
+    for eq in ABSURD + (0, None):
+        ix = Index(expected_queries=eq)
+        ix.add(hashes)
+        assert_same(ix.search_range(q, 31), O.index_range(q, hashes, np.arange(10), 31))
+    for bad in (-1, True, 2.0, "3"):
+        with pytest.raises(ValueError):
+            Index(expected_queries=bad)
     assert Index(threads=10**9).threads == tidehash._checks.MAX_THREADS

@@ -137,13 +137,13 @@ class Index:
         if strategy not in ("auto", "flat", "mih"):
             raise ValueError(f"strategy must be 'auto', 'flat' or 'mih', got {strategy!r}")
         if expected_queries is not None and (
-                isinstance(expected_queries, bool) or not isinstance(expected_queries, int)
-                or expected_queries < 0):
+                isinstance(expected_queries, (bool, np.bool_))
+                or not isinstance(expected_queries, (int, np.integer)) or expected_queries < 0):
             raise ValueError("expected_queries must be None or an int >= 0, "
                              f"got {expected_queries!r}")
         self.bits = bits
         self.strategy = strategy
-        self.expected_queries = expected_queries
+        self.expected_queries = None if expected_queries is None else int(expected_queries)
         # a flat scan for every search: asked for, or too few searches to repay MIH
         self._flat = strategy == "flat" or (
             strategy == "auto" and expected_queries is not None
