@@ -13,17 +13,6 @@ import threading
 from collections.abc import Iterator
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    ProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.progress import Progress as RichProgress
-from rich.table import Table
-from rich.text import Text
 
 from .._atomic import atomic_file
 from ..formats import FORMATS, WRITABLE_FORMATS
@@ -69,6 +58,8 @@ def check_interrupted() -> None:
 def err_line(text: str) -> None:
     """A line on stderr (above the progress bar while one is drawn)."""
     if _LIVE is not None and _LIVE.console is not None:
+        from rich.text import Text
+
         _LIVE.console.print(Text(text), soft_wrap=True)
     else:
         click.echo(text, err=True)
@@ -118,13 +109,6 @@ class AtomicOutput:
         return self._file.__exit__(exc_type, exc, tb)
 
 
-class _RateColumn(ProgressColumn):
-    """Inputs per second, as the bar always showed it."""
-
-    def render(self, task) -> Text:
-        return Text(f"{task.speed or 0.0:.1f}/s")
-
-
 _LIVE: Progress | None = None  # the bar being drawn, if any (one at a time)
 
 
@@ -144,17 +128,28 @@ class Progress:
         self._bar = None
         if not self.enabled:
             return
+        # rich is imported only when a bar or a table is drawn: it costs ~65 ms
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
         console = Console(file=sys.stderr, highlight=False, markup=False, emoji=False)
         self._bar = RichProgress(
-            TextColumn(label), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-            TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True,
+            TextColumn(label), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(),
+            console=console, transient=True,
             redirect_stdout=False, redirect_stderr=False)
-        self._task = self._bar.add_task(label, total=total)
+        self._task = self._bar.add_task(label, total=total, rate="0.0/s")
         self._bar.start()
         _LIVE = self
 
     @property
-    def console(self) -> Console | None:
+    def console(self):
         return None if self._bar is None else self._bar.console
 
     def step(self) -> None:
@@ -162,6 +157,8 @@ class Progress:
         self.done += 1
         if self._bar is not None:
             self._bar.advance(self._task)
+            speed = self._bar.tasks[0].speed or 0.0
+            self._bar.update(self._task, rate=f"{speed:.1f}/s")
 
     def rows(self, out):
         """``out``, or when it is stdout on the bar's terminal a stream whose lines
@@ -190,14 +187,17 @@ def _same_terminal() -> bool:
 class _AboveTheBar:
     """A text stream printing whole lines through a live console (above its bar)."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console):
         self._console = console
         self._partial = ""
 
     def write(self, text: str) -> int:
         *done, self._partial = (self._partial + text).split("\n")
-        for line in done:
-            self._console.print(Text(line), soft_wrap=True)
+        if done:
+            from rich.text import Text
+
+            for line in done:
+                self._console.print(Text(line), soft_wrap=True)
         return len(text)
 
     def flush(self) -> None:
@@ -212,6 +212,8 @@ class StreamTable:
     def __init__(self, out, columns):
         self.out = out
         self.columns = columns
+        from rich.console import Console
+
         self._console = Console(file=io.StringIO(), width=1 << 20, color_system=None,
                                 highlight=False, markup=False, emoji=False)
         self._print([name for name, _, _ in columns])
@@ -220,6 +222,9 @@ class StreamTable:
         self._print(["" if c is None else str(c) for c in cells])
 
     def _print(self, cells) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(box=None, show_header=False, show_edge=False, pad_edge=False,
                       padding=(0, 2, 0, 0), collapse_padding=True)
         for _name, width, justify in self.columns:
