@@ -60,6 +60,7 @@ from tidehash.image import arrow_capsules, decode
 
 from .hash import import_optional
 from .machine import cpu_model, loadavg
+from .timing import with_isa
 
 phash_module = importlib.import_module("tidehash.phash")
 
@@ -163,13 +164,6 @@ def run_interleaved(cases: Sequence[tuple[str, Callable[[], object]]], policy: d
                      "cpu_median_ms": statistics.median(cpu[name]) * 1e3,
                      "samples_ms": [round(t * 1e3, 4) for t in wall[name]]}
     return out
-
-
-def with_isa(isa: str, fn: Callable[[], object]) -> Callable[[], object]:
-    def call():
-        with tidehash.use_isa(isa):
-            return fn()
-    return call
 
 
 def bench(sizes, hash_sizes, isas, policy, repeats, seed, cache, log) -> list[dict]:

@@ -39,6 +39,7 @@ from .binary import ListFileError, load_list, save_list
 from .detect import (
     INDEX_FILE,
     LIST_FILE,
+    LIST_FILE_MAGIC as LIST_FILE_MAGIC,  # public here before detect.py held it
     SNIFF_BYTES,
     binary_kind,
     hex_signal,
