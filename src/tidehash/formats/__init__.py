@@ -39,12 +39,14 @@ from .binary import ListFileError, load_list, save_list
 from .detect import (
     INDEX_FILE,
     LIST_FILE,
-    LIST_FILE_MAGIC as LIST_FILE_MAGIC,  # public here before detect.py held it
     SNIFF_BYTES,
     binary_kind,
     hex_signal,
     kind_of_prefix,
     sniff,
+)
+from .detect import (
+    LIST_FILE_MAGIC as LIST_FILE_MAGIC,  # public here before detect.py held it
 )
 from .model import (
     HASH_BYTES,
