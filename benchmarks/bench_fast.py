@@ -9,19 +9,11 @@ BLAS / OpenMP thread pools are pinned to one thread first:
     PYTHONPATH=src python benchmarks/bench_fast.py --help
 """
 
-import os
 import sys
 
-# Single-threaded by construction: no library may spread work over other cores. Set
-# before numpy is first imported, which is when those pools read it.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-             "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from _wrapper import prepare
 
-try:
-    import tidehash  # noqa: F401  (installed, or on PYTHONPATH)
-except ImportError:  # a checkout built in place: python setup.py build_ext --inplace
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+prepare()
 
 from tidehash.bench.fast import main  # noqa: E402
 

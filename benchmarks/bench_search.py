@@ -9,13 +9,11 @@ A thin wrapper so the benchmark runs from a checkout; the code ships in the pack
     python benchmarks/bench_search.py --help
 """
 
-import os
 import sys
 
-try:
-    import tidehash  # noqa: F401  (installed, or on PYTHONPATH)
-except ImportError:  # a checkout built in place: python setup.py build_ext --inplace
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+from _wrapper import prepare
+
+prepare()
 
 from tidehash.bench.search import main  # noqa: E402
 
