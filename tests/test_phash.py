@@ -23,7 +23,7 @@ import imagehash
 import numpy as np
 import phash_oracles as O
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from images import KINDS, make_rgb
 from PIL import Image
@@ -917,3 +917,177 @@ def test_median_is_numpys(values, side):
         want, got = np.median(block), P._median(block)
         assert got == want and np.array_equal(block > got, block > want)
         assert type(got) is np.float64
+
+
+# ------------------------------------------------- the fast path and its fallback
+# csrc computes the low DCT block, median and bits itself, and keeps them only
+# when every coefficient (an odd count's median element aside) is further than
+# tol = 2^-30 * 4 * sum(grey) from the median; otherwise scipy decides (see
+# csrc/phash/README.md, "The fast path", for why that makes the bits scipy's).
+ALL_HASH_SIZES = tuple(range(P.MIN_HASH_SIZE, P.MAX_HASH_SIZE + 1))
+
+
+def _slow_paths(grey: np.ndarray, hash_size: int):
+    """(bits, margin, tol) of a block by the definition, on csrc's own block:
+    numpy's median, `c > median`, and the smallest |c - median| leaving out,
+    for an odd count, one element equal to the median."""
+    fast_raw, decided, margin, tol, median, low = _native.phash_bits_of(grey, hash_size)
+    want_median = np.median(low)
+    dist = np.abs(low.ravel() - want_median)
+    if dist.size % 2:
+        dist = np.delete(dist, np.flatnonzero(dist == 0)[0])
+    assert median == want_median
+    assert margin == dist.min()
+    assert tol == 2.0**-30 * 4 * int(grey.astype(np.int64).sum())
+    assert decided == (margin > tol)
+    assert fast_raw == P._pack(low > want_median)
+    return fast_raw, decided, margin, tol, low
+
+
+def test_fast_block_margin_and_bits_are_the_definitions():
+    for hs in ALL_HASH_SIZES:
+        n = 4 * hs
+        rng = np.random.default_rng(hs)
+        for grey in (rng.integers(0, 256, (n, n), dtype=np.uint8),
+                     np.full((n, n), 7, np.uint8), _ramp(n, n, 0, 5),
+                     _mirrored(rng.integers(0, 256, (n, n // 2), dtype=np.uint8), "h")):
+            _slow_paths(grey, hs)
+
+
+def test_tolerance_covers_both_dcts_many_times_over():
+    """csrc's block and scipy's differ by rounding only: measured here at under
+    2^-12 of the tolerance (2^-21 is typical) on every hash size, pocketfft's
+    generic-radix and Bluestein lengths included (n = 4 hs up to 256)."""
+    fftpack = P._scipy_fftpack()
+    for hs in ALL_HASH_SIZES:
+        n = 4 * hs
+        rng = np.random.default_rng(100 + hs)
+        for grey in (rng.integers(0, 256, (n, n), dtype=np.uint8),
+                     ((rng.random((n, n)) < 0.02) * 255).astype(np.uint8),
+                     np.full((n, n), 255, np.uint8), _ramp(n, n, 3, 7)):
+            _, _, _, tol, low = _slow_paths(grey, hs)
+            ref = fftpack.dct(fftpack.dct(grey, axis=0), axis=1)[:hs, :hs]
+            assert np.abs(low - ref).max() <= tol * 2.0**-12, hs
+
+
+@_hyp
+@given(im=st.one_of(structured_images(), st.builds(
+           photo, st.sampled_from(KINDS), st.integers(1, 90), st.integers(1, 90),
+           st.integers(0, 2**16), st.sampled_from(["L", "RGB", "RGBA"]))),
+       hash_size=st.integers(P.MIN_HASH_SIZE, P.MAX_HASH_SIZE),
+       isa=st.sampled_from(tidehash.available_isas()))
+def test_hypothesis_fast_path_equals_scipy_path_and_imagehash(im, hash_size, isa):
+    with tidehash.use_isa(isa):
+        paths = P._both_paths(im, hash_size)
+        got = tidehash.phash(im, hash_size)
+    ref = imagehash.phash(im, hash_size)
+    assert paths.scipy_raw == got.bytes and got.hex == str(ref)
+    event("fast path" if paths.decided else "scipy path")
+    if paths.decided:
+        assert paths.fast_raw == paths.scipy_raw
+    assert paths.margin > 0 or not paths.decided
+
+
+def _takes_fallback(im, hash_size: int) -> bool:
+    before = dict(P._path_counts)
+    h = tidehash.phash(im, hash_size)
+    ref_im = im if isinstance(im, Image.Image) else Image.fromarray(im)
+    assert h.hex == str(imagehash.phash(ref_im, hash_size))
+    taken = {k: P._path_counts[k] - before[k] for k in before}
+    assert sum(taken.values()) == 1
+    return taken["scipy"] == 1
+
+
+def tied_images():
+    """Images whose DCT block has coefficients equal in exact arithmetic at the
+    median for every hash size >= 3 (more than half of them 0, or zeros in
+    antisymmetric pairs next to the median)."""
+    out = [(name, im) for name, im in degenerate_images()
+           if name.startswith(("flat", "mirror"))
+           or any(name.startswith(f"ramp {d}") for d in ("horizontal", "vertical"))
+           or name.startswith("noise 1x") or (name.startswith("noise") and "x1" in name[6:])
+           or name in ("checkerboard 1", "checkerboard 2", "checkerboard 4", "checkerboard 8")]
+    assert len(out) > 40
+    return out
+
+
+@pytest.mark.parametrize("hash_size", DEGENERATE_HASH_SIZES)
+def test_tied_images_take_the_scipy_path(hash_size):
+    for name, im in tied_images():
+        if hash_size == 2 and not name.startswith("flat"):
+            continue  # 4 coefficients: a few zeros need not reach the median
+        assert _takes_fallback(im, hash_size), (name, hash_size)
+
+
+def test_common_images_take_the_fast_path():
+    """The speed-up is real: photo-like images are decided in C."""
+    for hs in (8, 16):
+        for kind in ("noise", "text", "blobs"):
+            for seed in range(3):
+                assert not _takes_fallback(photo(kind, 64, 64, seed), hs), (kind, seed, hs)
+                assert not _takes_fallback(photo(kind, 300, 200, seed), hs), (kind, seed, hs)
+
+
+def _near_tie(hash_size: int = 8) -> np.ndarray:
+    """An n x n image (resized to itself) whose two middle DCT coefficients
+    differ by less than the tolerance but are not equal: a random image with
+    +-1 on 16 pixels chosen (meet in the middle over 3^8 x 3^8 choices) to
+    cancel the gap between them."""
+    import itertools
+    n, nb = 4 * hash_size, hash_size * hash_size
+    fftpack = P._scipy_fftpack()
+    d = 2 * np.cos(np.pi * np.outer(np.arange(hash_size), 2 * np.arange(n) + 1) / (2 * n))
+    combos = np.array(list(itertools.product((-1, 0, 1), repeat=8)))
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        x = rng.integers(60, 196, (n, n))
+        block = fftpack.dct(fftpack.dct(x.astype(float), axis=0), axis=1)[:hash_size, :hash_size]
+        order = np.argsort(block, axis=None)
+        lo, hi = order[nb // 2 - 1], order[nb // 2]
+        gap = block.flat[hi] - block.flat[lo]
+        grad = (np.outer(d[hi // hash_size], d[hi % hash_size])
+                - np.outer(d[lo // hash_size], d[lo % hash_size]))
+        pix = rng.choice(n * n, 16, replace=False)
+        a, b = combos @ grad.flat[pix[:8]], combos @ grad.flat[pix[8:]]
+        ob = np.argsort(b)
+        target = -gap - a
+        pos = np.clip(np.searchsorted(b[ob], target), 1, len(b) - 1)
+        for ia in np.argsort(np.abs(b[ob][pos] - target))[:200]:
+            for p in (pos[ia] - 1, pos[ia]):
+                y = x.ravel().copy()
+                y[pix] += np.concatenate([combos[ia], combos[ob[p]]])
+                y = y.reshape(n, n).astype(np.uint8)
+                s = np.sort(fftpack.dct(fftpack.dct(y, axis=0), axis=1)[:hash_size, :hash_size],
+                            axis=None)
+                tol = 2.0**-30 * 4 * int(y.astype(np.int64).sum())
+                if 1e-9 < s[nb // 2] - s[nb // 2 - 1] < tol:
+                    return y
+    raise AssertionError("no near tie found")
+
+
+def test_near_tie_takes_the_scipy_path():
+    grey = _near_tie(8)
+    paths = P._both_paths(grey, 8)
+    assert np.array_equal(paths.grey, grey)  # 32 x 32 is not resampled
+    s = np.sort(paths.scipy_low, axis=None)
+    assert 0 < s[32] - s[31] < paths.tol  # within the tolerance, not a tie
+    assert not paths.decided and 0 < paths.margin <= paths.tol
+    assert _takes_fallback(Image.fromarray(grey), 8)
+    assert _takes_fallback(grey, 8)
+
+
+def test_debug_hash_reports_scipys_block_on_both_paths():
+    for im in (photo("blobs", 64, 64, 1), Image.new("L", (64, 64), 9)):
+        raw, grey, dct = P._phash_raw(im, 8, debug=True)
+        paths = P._both_paths(im, 8)
+        assert raw == paths.scipy_raw and np.array_equal(dct, paths.scipy_low)
+        assert np.array_equal(grey, paths.grey)
+
+
+def test_native_bits_reject_bad_arguments():
+    with pytest.raises(ValueError):
+        _native.phash_bits_of(np.zeros((32, 32), np.uint8), 7)
+    with pytest.raises(ValueError):
+        _native.phash_bits_of(np.zeros((4, 4), np.uint8), 1)
+    with pytest.raises(ValueError):
+        _native.phash_bits_of(np.zeros((260, 260), np.uint8), 65)

@@ -1,4 +1,4 @@
-/* pHash's resize, bit-identical to Pillow: the first step of imagehash.phash.
+/* pHash: Pillow's resize bit for bit, and the DCT bits where provably scipy's.
  *
  * imagehash.phash(image, hash_size) is
  *     image.convert("L").resize((4 hs, 4 hs), LANCZOS)      (Pillow, integer)
@@ -7,10 +7,13 @@
  * The first line is integer arithmetic in Pillow (Convert.c L24, Resample.c
  * with 22-bit fixed-point coefficients) and is reproduced exactly here; the
  * coefficients themselves are computed in double with Pillow's operations in
- * Pillow's order and the same libm sin(). The rest is left to the caller
- * (tidehash/phash.py), which calls scipy's DCT and numpy's median as imagehash
- * does: no other DCT rounds as pocketfft does on every transform length, and
- * on flat or symmetric images pocketfft's exact zeros decide the bits.
+ * Pillow's order and the same libm sin(). The DCT and median follow in two
+ * ways: phash_bits computes them here in double and says whether its bits are
+ * provably those of scipy's DCT (every coefficient far enough from the median,
+ * past a bound on both DCTs' rounding); where not (exact ties: flat images,
+ * ramps, 1-pixel-wide ones), the caller (tidehash/phash.py) calls scipy's DCT
+ * and numpy's median as imagehash does, since there pocketfft's own rounding
+ * and exact zeros decide the bits.
  *
  * The resize is a plan (coefficient tables, filled by phash_plan_init) and two
  * passes: phash_rows runs the luma conversion fused with the first pass on any
@@ -93,7 +96,7 @@ typedef struct {
     uint8_t *temp;   /* horizontal first: (row_last - row_first) x n after the first pass */
     int32_t *vacc;   /* vertical first: n x width sums of the first pass */
     int16_t *luma, *luma2; /* two lines of luma (width + PHASH_LUMA_PAD, the pad zero) */
-    double *scratch; /* the coefficient doubles of one output */
+    double *scratch; /* the coefficient doubles of one output, then phash_bits' work */
 } phash_plan;
 
 /* Bytes of workspace for an image of this size (0 if a size is out of range). */
@@ -125,6 +128,36 @@ int phash_rows(const phash_plan *plan, const th_pixels *px, int64_t first_row, t
 /* The second pass: `grey` (n * n bytes, row-major) receives the resized
  * image, Pillow's `image.convert("L").resize((n, n), LANCZOS)`. */
 int phash_finish(const phash_plan *plan, th_isa isa, uint8_t *grey);
+
+/* The fast path after the resize: the hs x hs low block of scipy.fftpack's
+ * unnormalised 2-D DCT-II of `grey` (n x n, n = 4 hs) computed here in double,
+ * numpy.median of it, and the bits `c > median` packed as imagehash prints
+ * them (hs*hs bits row-major as a big-endian number of phash_hash_bytes(hs)
+ * bytes, leading pad bits zero) into `out`. `low` (hs*hs doubles) receives the
+ * block if not NULL. `work` holds phash_bits_work_doubles(hs) doubles.
+ *
+ * The bits are provably scipy's (the DCT imagehash calls) when
+ * info->decided: then every coefficient but, for an odd count, the median
+ * element itself lies more than info->tol from the median (info->margin is
+ * the smallest such distance), and info->tol = 2^-30 * 4 * sum(grey) bounds
+ * twice the sum of this DCT's and pocketfft's rounding errors many thousand
+ * times over (README.md, "The fast path"). Otherwise (exact ties: flat images,
+ * ramps, 1-pixel-wide ones...) the caller must compute the bits with scipy. */
+typedef struct {
+    double median; /* numpy.median of the block */
+    double margin; /* min |c - median| over the block, an odd count's median element excluded */
+    double tol;    /* the bound the margin must exceed */
+    int decided;   /* margin > tol: the bits are scipy's */
+} phash_bits_info;
+
+size_t phash_bits_work_doubles(int hash_size); /* 0 if hash_size is out of range */
+static inline int phash_hash_bytes(int hash_size) { return (hash_size * hash_size + 7) / 8; }
+int phash_bits(const uint8_t *grey, int hash_size, double *work, uint8_t *out, double *low,
+               phash_bits_info *info);
+
+/* phash_finish into `grey`, then phash_bits on it with the plan's workspace. */
+int phash_finish_bits(const phash_plan *plan, th_isa isa, uint8_t *grey, uint8_t *out,
+                      double *low, phash_bits_info *info);
 
 /* phash_plan_init + phash_rows over the whole image + phash_finish. */
 int phash_resize(const th_pixels *px, int hash_size, int vertical_first, th_isa isa,

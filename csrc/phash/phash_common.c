@@ -1,10 +1,11 @@
-/* The ISA-independent part of pHash's resize: Pillow's LANCZOS coefficients,
- * the plan and its workspace, dispatch. Everything here is O(width + height)
- * or O(n^2) with n <= 256. */
+/* The ISA-independent part of pHash: Pillow's LANCZOS coefficients, the plan
+ * and its workspace, dispatch, and the fast path's DCT, median, bits and
+ * margin. Everything here is O(width + height) or O(n^3) with n <= 256. */
 #include <math.h>
 #include <string.h>
 
 #include "phash.h"
+#include "../common/select_kth.h"
 
 /* M_PI as Pillow sees it (math.h's M_PI is not C99). */
 #define PHASH_PI 3.14159265358979323846
@@ -132,9 +133,12 @@ static int kstride_of(int ksize) {
     return (ksize + 2 * PHASH_KSTRIDE_ALIGN - 2) / PHASH_KSTRIDE_ALIGN * PHASH_KSTRIDE_ALIGN;
 }
 
-/* Doubles of scratch: the coefficient doubles of one output. */
-static size_t scratch_doubles(int ksize_h, int ksize_v) {
-    return (size_t)(ksize_h > ksize_v ? ksize_h : ksize_v);
+/* Doubles of scratch: the coefficient doubles of one output (phash_plan_init),
+ * later phash_bits' work (phash_finish_bits). */
+static size_t scratch_doubles(int hs, int ksize_h, int ksize_v) {
+    const size_t k = (size_t)(ksize_h > ksize_v ? ksize_h : ksize_v);
+    const size_t bits = phash_bits_work_doubles(hs);
+    return k > bits ? k : bits;
 }
 
 /* The vertical pass can only come first if there is one. */
@@ -169,7 +173,7 @@ static int compute_layout(int64_t width, int64_t height, int hs, int vertical_fi
     lay->luma = off;
     off += 2 * round_up(luma_stride(width) * sizeof(int16_t));
     lay->scratch = off;
-    off += round_up(scratch_doubles(kh, kv) * sizeof(double));
+    off += round_up(scratch_doubles(hs, kh, kv) * sizeof(double));
     lay->total = off + ALIGN; /* slack to align the caller's block */
     return 1;
 }
@@ -333,6 +337,228 @@ int phash_finish(const phash_plan *p, th_isa isa, uint8_t *grey) {
     if (k == NULL) return TH_EISA;
     k->second_pass(p, grey);
     return TH_OK;
+}
+
+/* ------------------------------------------------------------- DCT bits (fast path)
+ *
+ * Why the bits are scipy's when `decided` (README.md, "The fast path", says
+ * the same at more length). Let c be the exact low block (real arithmetic), a
+ * this DCT's block and b scipy's (pocketfft), both from the same uint8 image
+ * x, with |a_i - c_i| <= Ea and |b_i - c_i| <= Eb, so |a_i - b_i| <= E = Ea + Eb
+ * for every i.
+ *  1. Order statistics move by at most the perturbation: if |a_i - b_i| <= E
+ *     for all i, the k-th smallest a and the k-th smallest b differ by <= E
+ *     (the k indices of the smallest a's all have b <= a_(k) + E, so
+ *     b_(k) <= a_(k) + E, and symmetrically). numpy's median is one order
+ *     statistic or the mean of two, so |med_a - med_b| <= E, plus the
+ *     rounding of (lo + hi) / 2 on each side (an ulp of the median).
+ *  2. Then b_i - med_b = (a_i - med_a) + (b_i - a_i) - (med_b - med_a), and
+ *     |a_i - med_a| > 2E + 2 ulp puts b_i on a_i's side: same bit.
+ *  3. For an odd count the median is an element, at distance 0 from itself.
+ *     If every other element is on a definite side (step 2), k are below and
+ *     k above in both computations, so scipy's median is the same element's
+ *     b and its bit is False in both: it is left out of the margin.
+ *  4. The errors: |C| <= 4 sum|x| (each pass is sum 2 cos(.) x, |2 cos| <= 2).
+ *     Here each coefficient is two dot products of n <= 256 terms with
+ *     cosines from a table of n + 1 libm values (a few ulps each), so
+ *     Ea <~ (2 n + 10) eps * 4 sum|x|. pocketfft's DCT-II is a real FFT of
+ *     length n with twiddles; Cooley-Tukey, its generic odd-radix passes (a
+ *     direct DFT of the prime factor p <= n) and Bluestein (FFTs of length
+ *     >= 2n - 1) all have per-coefficient errors below ~(p + log2 n) eps
+ *     times the same sum, for two passes, so Eb <~ 600 eps * 4 sum|x| for
+ *     n <= 256. TOL = 2^-30 * 4 sum|x| is about 8.4e6 eps * 4 sum|x|: over
+ *     a thousand times 2E + 2 ulp. (tests/test_phash.py measures |a - b|
+ *     against TOL on every hash size; the margin's own rounding, a relative
+ *     eps, is inside the safety factor too.)
+ * A block with an exact tie (flat images, ramps, 1 x N, N x 1, 1 x 1, many
+ * symmetric ones) has margin ~ rounding noise <= TOL: the caller falls back to
+ * scipy, whose own rounding decides those bits in imagehash. */
+
+#define PHASH_TOL_EXPONENT (-30)
+
+/* Where the block starts in phash_bits' work (hs in range). */
+static size_t phash_bits_block_offset(int hs) {
+    const size_t n = (size_t)PHASH_HIGHFREQ_FACTOR * hs;
+    /* the folded image (n x n) later holds the transposed weights (n/2 x hs),
+     * two folded rows (n) and a row of outputs (hs + 1): less */
+    return 4 * n + (size_t)hs * (n / 2) + (size_t)hs * n + n * n;
+}
+
+size_t phash_bits_work_doubles(int hs) {
+    if (hs < PHASH_MIN_HASH_SIZE || hs > PHASH_MAX_HASH_SIZE) return 0;
+    /* cosine table (4n), weights (hs x n/2), column pass (hs x n), folded image
+     * (n x n), block, sorted copy */
+    return phash_bits_block_offset(hs) + (size_t)2 * hs * hs;
+}
+
+/* 2 cos(pi m / (2n)) for m = 0 .. 4n-1 from n + 1 libm calls, the other
+ * quadrants by exact symmetry (cos(pi/2) is 0, not 6e-17), so coefficients
+ * that are zero by symmetry come out as exact zeros more often (and fall back
+ * cleanly). The factor 2 is scipy's: each unnormalised DCT-II pass is
+ * 2 sum x cos(.); doubling is exact. */
+static void cos_table(int n, double *t) {
+    for (int m = 0; m <= n; m++) {
+        /* sin of the complement near pi/2 keeps the small values accurate */
+        t[m] = 2.0 * (2 * m <= n ? cos(PHASH_PI * m / (2.0 * n))
+                                 : sin(PHASH_PI * (n - m) / (2.0 * n)));
+    }
+    for (int m = n + 1; m <= 2 * n; m++) t[m] = -t[2 * n - m];
+    for (int m = 2 * n + 1; m < 4 * n; m++) t[m] = t[4 * n - m];
+}
+
+/* acc[j] = sum_r coef[r] rows[r stride + j] for j < len, r = 0 .. nrows-1 in
+ * order (each output one sequential sum). Eight or four outputs are kept in
+ * registers over the whole sum: a loop that stores acc[] every step is bound
+ * by its loads and stores, four times slower. */
+static void sum_rows(double *acc, const double *rows, size_t stride, const double *coef,
+                     int nrows, int len) {
+    int j = 0;
+    for (; j + 8 <= len; j += 8) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        for (int r = 0; r < nrows; r++) {
+            const double *x = rows + (size_t)r * stride + j, k = coef[r];
+            s0 += x[0] * k, s1 += x[1] * k, s2 += x[2] * k, s3 += x[3] * k;
+            s4 += x[4] * k, s5 += x[5] * k, s6 += x[6] * k, s7 += x[7] * k;
+        }
+        acc[j] = s0, acc[j + 1] = s1, acc[j + 2] = s2, acc[j + 3] = s3;
+        acc[j + 4] = s4, acc[j + 5] = s5, acc[j + 6] = s6, acc[j + 7] = s7;
+    }
+    for (; j + 4 <= len; j += 4) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int r = 0; r < nrows; r++) {
+            const double *x = rows + (size_t)r * stride + j, k = coef[r];
+            s0 += x[0] * k, s1 += x[1] * k, s2 += x[2] * k, s3 += x[3] * k;
+        }
+        acc[j] = s0, acc[j + 1] = s1, acc[j + 2] = s2, acc[j + 3] = s3;
+    }
+    for (; j < len; j++) {
+        double s = 0;
+        for (int r = 0; r < nrows; r++) s += rows[(size_t)r * stride + j] * coef[r];
+        acc[j] = s;
+    }
+}
+
+/* The low hs x hs block of scipy.fftpack.dct(dct(x, axis=0), axis=1):
+ *   y[u][v] = sum_r sum_c x[r][c] 2 cos(pi u (2r+1) / 2n) 2 cos(pi v (2c+1) / 2n),
+ * columns first. Symmetric pairs are folded (x[r] + x[n-1-r] for even
+ * frequencies, x[r] - x[n-1-r] for odd ones, exact in double), which halves
+ * the work and keeps mirror-symmetric terms exactly zero. Each coefficient is
+ * two sequential dot products of n/2 terms (README.md bounds their error). */
+static void dct_low(const uint8_t *grey, int n, int hs, double *scratch, double *out) {
+    const int half = n / 2, even = (hs + 1) / 2, odd = hs / 2;
+    double *t = scratch;                     /* 4n: the table */
+    double *w = t + 4 * n;                   /* hs x n/2: w[u][r] = 2 cos(pi u (2r+1) / 2n) */
+    double *cols = w + (size_t)hs * half;    /* hs x n: the column pass */
+    double *sums = cols + (size_t)hs * n;    /* n/2 x n: x[r] + x[n-1-r] */
+    double *diffs = sums + (size_t)half * n; /* n/2 x n: x[r] - x[n-1-r] */
+    /* the row pass reuses `sums` once the column pass is done: */
+    double *wt_even = sums;                  /* n/2 x even: w[2k][c] */
+    double *wt_odd = wt_even + (size_t)half * even; /* n/2 x odd: w[2k+1][c] */
+    double *fold_sum = wt_odd + (size_t)half * odd, *fold_diff = fold_sum + half;
+    double *row_even = fold_diff + half, *row_odd = row_even + even;
+    cos_table(n, t);
+    for (int u = 0; u < hs; u++) {
+        int m = u; /* u (2r + 1) mod 4n, stepping by 2u < 4n */
+        for (int r = 0; r < half; r++) {
+            w[(size_t)u * half + r] = t[m];
+            m += 2 * u;
+            if (m >= 4 * n) m -= 4 * n;
+        }
+    }
+    for (int r = 0; r < half; r++) {
+        const uint8_t *top = grey + (size_t)r * n, *bottom = grey + (size_t)(n - 1 - r) * n;
+        double *sr = sums + (size_t)r * n, *dr = diffs + (size_t)r * n;
+        for (int c = 0; c < n; c++) {
+            sr[c] = (double)(top[c] + bottom[c]);
+            dr[c] = (double)(top[c] - bottom[c]);
+        }
+    }
+    for (int u = 0; u < hs; u++) {
+        sum_rows(cols + (size_t)u * n, (u & 1) ? diffs : sums, (size_t)n, w + (size_t)u * half,
+                 half, n);
+    }
+    for (int c = 0; c < half; c++) {
+        for (int k = 0; k < even; k++) wt_even[(size_t)c * even + k] = w[(size_t)(2 * k) * half + c];
+        for (int k = 0; k < odd; k++) wt_odd[(size_t)c * odd + k] = w[(size_t)(2 * k + 1) * half + c];
+    }
+    for (int u = 0; u < hs; u++) {
+        const double *a = cols + (size_t)u * n;
+        for (int c = 0; c < half; c++) {
+            fold_sum[c] = a[c] + a[n - 1 - c];
+            fold_diff[c] = a[c] - a[n - 1 - c];
+        }
+        sum_rows(row_even, wt_even, (size_t)even, fold_sum, half, even);
+        sum_rows(row_odd, wt_odd, (size_t)odd, fold_diff, half, odd);
+        for (int k = 0; k < even; k++) out[u * hs + 2 * k] = row_even[k];
+        for (int k = 0; k < odd; k++) out[u * hs + 2 * k + 1] = row_odd[k];
+    }
+}
+
+/* The k-th smallest of v[0..len) (0-based), partially ordering v in place so
+ * that v[0..k) <= v[k] <= v[k+1..len). */
+TH_DEFINE_SELECT_KTH(select_kth_double, double)
+
+/* numpy.median: the middle value, or for an even count the mean of the two
+ * middle values as numpy.mean computes it: (a + b) / 2. */
+static double numpy_median(const double *values, int len, double *work) {
+    memcpy(work, values, (size_t)len * sizeof(double));
+    const int k = len / 2;
+    const double upper = select_kth_double(work, len, k);
+    if (len & 1) return upper;
+    double lower = work[0];
+    for (int i = 1; i < k; i++) {
+        if (work[i] > lower) lower = work[i];
+    }
+    return (lower + upper) / 2.0;
+}
+
+int phash_bits(const uint8_t *grey, int hs, double *work, uint8_t *out, double *low,
+               phash_bits_info *info) {
+    if (grey == NULL || work == NULL || out == NULL || info == NULL ||
+        phash_bits_work_doubles(hs) == 0) {
+        return TH_EBADARG;
+    }
+    const int n = PHASH_HIGHFREQ_FACTOR * hs, nbits = hs * hs;
+    double *block = work + phash_bits_block_offset(hs);
+    double *sorted = block + nbits;
+    dct_low(grey, n, hs, work, block);
+    const double median = numpy_median(block, nbits, sorted);
+
+    uint64_t sum = 0; /* <= 256^2 * 255: exact, and exact in double */
+    for (size_t i = 0; i < (size_t)n * n; i++) sum += grey[i];
+    const double tol = ldexp(4.0 * (double)sum, PHASH_TOL_EXPONENT);
+
+    const int nbytes = phash_hash_bytes(hs), pad = nbytes * 8 - nbits;
+    int skip_median = nbits & 1; /* an odd count's median element: once */
+    double margin = HUGE_VAL;
+    memset(out, 0, (size_t)nbytes);
+    for (int i = 0; i < nbits; i++) {
+        const double d = block[i] - median;
+        if (d > 0) {
+            const int b = pad + i;
+            out[b >> 3] |= (uint8_t)(0x80u >> (b & 7));
+        }
+        if (skip_median && d == 0) {
+            skip_median = 0;
+            continue;
+        }
+        const double dist = fabs(d);
+        if (dist < margin) margin = dist;
+    }
+    info->median = median;
+    info->margin = margin;
+    info->tol = tol;
+    info->decided = margin > tol;
+    if (low != NULL) memcpy(low, block, (size_t)nbits * sizeof(double));
+    return TH_OK;
+}
+
+int phash_finish_bits(const phash_plan *p, th_isa isa, uint8_t *grey, uint8_t *out, double *low,
+                      phash_bits_info *info) {
+    if (p == NULL || grey == NULL || out == NULL || info == NULL) return TH_EBADARG;
+    const int status = phash_finish(p, isa, grey);
+    if (status != TH_OK) return status;
+    return phash_bits(grey, p->hash_size, p->scratch, out, low, info);
 }
 
 int phash_resize(const th_pixels *px, int hs, int vertical_first, th_isa isa, void *workspace,

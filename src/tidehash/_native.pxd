@@ -49,6 +49,16 @@ cdef extern from "phash/phash.h":
     int phash_rows(const phash_plan *plan, const th_pixels *px, int64_t first_row,
                    int isa) nogil
     int phash_finish(const phash_plan *plan, int isa, uint8_t *grey) nogil
+    ctypedef struct phash_bits_info:
+        double median
+        double margin
+        double tol
+        int decided
+    size_t phash_bits_work_doubles(int hash_size) nogil
+    int phash_bits(const uint8_t *grey, int hash_size, double *work, uint8_t *out, double *low,
+                   phash_bits_info *info) nogil
+    int phash_finish_bits(const phash_plan *plan, int isa, uint8_t *grey, uint8_t *out,
+                          double *low, phash_bits_info *info) nogil
 
 cdef extern from "hamming/hamming.h":
     ctypedef struct hamming_hit:

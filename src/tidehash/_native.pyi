@@ -51,6 +51,13 @@ class PHashPlan:
         self, schema_capsule: object, array_capsule: object, rows: int, first_row: int,
     ) -> None: ...
     def finish(self) -> NDArray[np.uint8]: ...
+    def finish_bits(
+        self, want_low: bool = ...,
+    ) -> tuple[NDArray[np.uint8], bytes, bool, float, float, NDArray[np.float64] | None]: ...
+
+def phash_bits_of(
+    grey: NDArray[np.uint8], hash_size: int,
+) -> tuple[bytes, bool, float, float, float, NDArray[np.float64]]: ...
 
 # ---------------------------------------------------------------- Hamming and MIH
 

@@ -1,8 +1,10 @@
-# pHash's resize (csrc/phash), included by _native.pyx; the DCT and median are
-# scipy's and numpy's, in tidehash/phash.py.
+# pHash (csrc/phash), included by _native.pyx: Pillow's resize, and the DCT bits
+# where provably scipy's; elsewhere tidehash/phash.py calls scipy and numpy.
 
 PHASH_MIN = PHASH_MIN_HASH_SIZE
 PHASH_MAX = PHASH_MAX_HASH_SIZE
+cdef enum:
+    PHASH_MAX_BYTES = 512  # phash_hash_bytes(PHASH_MAX_HASH_SIZE): 64 * 64 / 8
 
 
 def phash_table(int64_t in_size, int out_size):
@@ -33,7 +35,7 @@ cdef class PHashPlan:
     """One pHash computation: Pillow's resize coefficients for a width x height
     image (vertical pass first or not, as the caller's Pillow does it), then
     source lines fed in any grouping (`rows_lines`, `rows_arrow`), then `finish`
-    (the resized image; tidehash.phash takes the DCT of it).
+    (the resized image) or `finish_bits` (that and the fast path's bits).
     Owns its workspace; not shared between threads."""
     cdef phash_plan plan
     cdef void *workspace
@@ -129,3 +131,52 @@ cdef class PHashPlan:
             status = phash_finish(&self.plan, self.isa, &gv[0, 0])
         check_status(status, "pHash", self.isa)
         return grey
+
+    def finish_bits(self, bint want_low=False):
+        """(grey, raw, decided, margin, tol, low): the resized image, the hash
+        bytes of csrc's DCT and median (imagehash's layout), whether they are
+        provably scipy's (margin > tol, see csrc/phash/README.md), and with
+        want_low the hs x hs block (else None)."""
+        cdef int hs = self.plan.hash_size
+        grey = np.empty((self.plan.n, self.plan.n), dtype=np.uint8)
+        cdef uint8_t[:, ::1] gv = grey
+        cdef uint8_t out[PHASH_MAX_BYTES]
+        cdef double[:, ::1] lv
+        cdef double *lp = NULL
+        low = None
+        if want_low:
+            low = np.empty((hs, hs), dtype=np.float64)
+            lv = low
+            lp = &lv[0, 0]
+        cdef phash_bits_info info
+        cdef int status
+        with nogil:
+            status = phash_finish_bits(&self.plan, self.isa, &gv[0, 0], out, lp, &info)
+        check_status(status, "pHash", self.isa)
+        raw = (<char *>out)[:(hs * hs + 7) // 8]
+        return (grey, raw, bool(info.decided), info.margin, info.tol, low)
+
+
+def phash_bits_of(const uint8_t[:, ::1] grey, int hash_size):
+    """phash_bits on an n x n image (n = 4 hash_size): (raw, decided, margin,
+    tol, median, low), for tests."""
+    cdef int n = 4 * hash_size
+    cdef size_t nwork = phash_bits_work_doubles(hash_size)
+    if nwork == 0 or grey.shape[0] != n or grey.shape[1] != n:
+        raise ValueError(f"need a {n}x{n} image for hash_size {hash_size}")
+    low = np.empty((hash_size, hash_size), dtype=np.float64)
+    cdef double[:, ::1] lv = low
+    cdef uint8_t out[PHASH_MAX_BYTES]
+    cdef phash_bits_info info
+    cdef int status
+    cdef double *work = <double *>PyMem_RawMalloc(nwork * sizeof(double))
+    if work == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            status = phash_bits(&grey[0, 0], hash_size, work, out, &lv[0, 0], &info)
+    finally:
+        PyMem_RawFree(work)
+    check_status(status, "pHash", 0)
+    raw = (<char *>out)[:(hash_size * hash_size + 7) // 8]
+    return (raw, bool(info.decided), info.margin, info.tol, info.median, low)

@@ -4,11 +4,15 @@ imagehash computes ``image.convert("L").resize((4 hs, 4 hs), LANCZOS)``, the
 2-D DCT-II of that (``scipy.fftpack.dct`` over columns, then rows), and one bit
 per low-frequency coefficient: above ``numpy.median`` of them or not. The C
 kernel (``csrc/phash/``) reproduces Pillow's integer luma and resize exactly,
-reading the pixels in place; the DCT and the median are then computed by the
-same scipy and numpy calls as imagehash's, in the same order, on the same
-uint8 image, so the hash is imagehash's on every image, degenerate ones (flat,
-ramps, one pixel wide, mirror-symmetric) included: there pocketfft gives exact
-zeros or its own rounding, and any other DCT would decide some bits otherwise.
+reading the pixels in place, then computes the low DCT block, its median and
+the bits itself, and keeps them when every coefficient lies further from the
+median than a bound on its own and scipy's rounding: then they are provably
+the bits of scipy's DCT (csrc/phash/README.md, "The fast path"). Otherwise
+(ties in exact arithmetic: flat images, ramps, one pixel wide,
+mirror-symmetric) the DCT and the median are computed by the same scipy and
+numpy calls as imagehash's, in the same order, on the same uint8 image: there
+pocketfft gives exact zeros or its own rounding, and any other DCT would
+decide some bits otherwise. Either way the hash is imagehash's on every image.
 
 Pillow changed the order of the two resize passes over its versions (13.0 runs
 the vertical pass first when the height shrinks by more than twice as many
@@ -21,6 +25,7 @@ from __future__ import annotations
 import functools
 import numbers
 import re
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -51,7 +56,7 @@ _fftpack = None
 
 def _scipy_fftpack():
     """scipy.fftpack, imported on first use: it takes a good part of a second
-    to import, and only pHash needs it."""
+    to import, and only pHash's fallback (and debug) needs it."""
     global _fftpack
     if _fftpack is None:
         import scipy.fftpack
@@ -114,6 +119,15 @@ class PHash:
             raise ValueError(f"pad bits above the {nbits} hash bits must be zero")
         object.__setattr__(self, "_bytes", data)
         object.__setattr__(self, "_hash_size", hash_size)
+
+    @classmethod
+    def _of_kernel(cls, data: bytes, hash_size: int) -> PHash:
+        """A PHash of bytes the kernel or _pack made (right length, pad bits
+        zero, hash_size checked): the checks of __init__ skipped."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "_bytes", data)
+        object.__setattr__(self, "_hash_size", hash_size)
+        return self
 
     @classmethod
     def from_hex(cls, text: str, hash_size: int | None = None) -> PHash:
@@ -259,13 +273,14 @@ def _lines_of(arr: np.ndarray) -> tuple[np.ndarray, int]:
     return lines, channels
 
 
-def _resize_array(arr: np.ndarray, hash_size: int) -> np.ndarray:
+def _feed_array(arr: np.ndarray, hash_size: int):
+    """A plan fed every line of the array (finish it for the resized image)."""
     h, w = arr.shape[:2]
     plan = _plan(w, h, hash_size)
     lines, channels = _lines_of(arr)
     first, last = plan.row_first, plan.row_last
     plan.rows_lines(lines[first:last], channels, first)
-    return plan.finish()
+    return plan
 
 
 def _grey_or_rgb(im: Image.Image) -> Image.Image:
@@ -278,7 +293,8 @@ def _grey_or_rgb(im: Image.Image) -> Image.Image:
         raise ValueError(f"Pillow cannot convert mode {im.mode!r} to 'L': {exc}") from exc
 
 
-def _resize_pil(im: Image.Image, hash_size: int) -> np.ndarray:
+def _feed_pil(im: Image.Image, hash_size: int):
+    """A plan fed every line of the image (finish it for the resized image)."""
     im = _grey_or_rgb(im)
     w, h = im.size
     plan = _plan(w, h, hash_size)
@@ -286,7 +302,7 @@ def _resize_pil(im: Image.Image, hash_size: int) -> np.ndarray:
     caps = _arrow(im)
     if caps is not None:
         plan.rows_arrow(caps[0], caps[1], h, 0)
-        return plan.finish()
+        return plan
     # Several memory blocks: strips small enough to stay in cache, each read in
     # place through its own Arrow export (copied to an array where that fails).
     step = max(1, _STRIP_BYTES // (w * (1 if im.mode == "L" else 4)))
@@ -298,7 +314,7 @@ def _resize_pil(im: Image.Image, hash_size: int) -> np.ndarray:
         else:
             lines, channels = _lines_of(np.asarray(strip))
             plan.rows_lines(lines, channels, y)
-    return plan.finish()
+    return plan
 
 
 def _median(values: np.ndarray) -> float:
@@ -332,16 +348,57 @@ def _pack(bits: np.ndarray) -> bytes:
     return np.packbits(flat).tobytes()
 
 
-def _phash_raw(image, hash_size: int, debug: bool = False):
-    """The hash bytes; with ``debug``, (bytes, resized n x n uint8, hs x hs DCT)."""
-    hash_size = _check_hash_size(hash_size)
+#: How many hashes took each path since import: "fast" (csrc's DCT, provably
+#: scipy's bits) and "scipy" (the fallback). For tests; not thread-exact.
+_path_counts = {"fast": 0, "scipy": 0}
+
+
+def _feed(image, hash_size: int):
     if isinstance(image, Image.Image):
-        grey = _resize_pil(image, hash_size)
+        return _feed_pil(image, hash_size)
+    return _feed_array(check_pixel_array(image), hash_size)
+
+
+def _phash_raw(image, hash_size: int, debug: bool = False):
+    """The hash bytes; with ``debug``, (bytes, resized n x n uint8, hs x hs
+    scipy DCT block).
+
+    The fast path: csrc computes the low DCT block, its median and the bits,
+    and says whether every coefficient (an odd count's median element aside)
+    lies further from the median than a bound on both its and scipy's rounding
+    (csrc/phash/README.md, "The fast path"); then the bits are provably those of
+    scipy's DCT, imagehash's. Otherwise (ties in exact arithmetic: flat images,
+    ramps, 1-pixel-wide ones) the scipy path decides, as in imagehash."""
+    hash_size = _check_hash_size(hash_size)
+    grey, raw, decided, _margin, _tol, _low = _feed(image, hash_size).finish_bits()
+    if decided:
+        _path_counts["fast"] += 1
     else:
-        grey = _resize_array(check_pixel_array(image), hash_size)
-    bits, low = _dct_bits(grey, hash_size)
-    raw = _pack(bits)
-    return (raw, grey, low) if debug else raw
+        _path_counts["scipy"] += 1
+        raw = _pack(_dct_bits(grey, hash_size)[0])
+    if debug:
+        return raw, grey, _dct_bits(grey, hash_size)[1]
+    return raw
+
+
+class _Paths(NamedTuple):
+    """Both paths on one image (tests): the fast path's bytes, margin, bound
+    and block, whether it decided, and the scipy path's bytes and block."""
+    fast_raw: bytes
+    decided: bool
+    margin: float
+    tol: float
+    fast_low: np.ndarray
+    scipy_raw: bytes
+    scipy_low: np.ndarray
+    grey: np.ndarray
+
+
+def _both_paths(image, hash_size: int) -> _Paths:
+    hash_size = _check_hash_size(hash_size)
+    grey, raw, decided, margin, tol, low = _feed(image, hash_size).finish_bits(True)
+    bits, scipy_low = _dct_bits(grey, hash_size)
+    return _Paths(raw, decided, margin, tol, low, _pack(bits), scipy_low, grey)
 
 
 def phash(image, hash_size: int = 8) -> PHash:
@@ -354,7 +411,8 @@ def phash(image, hash_size: int = 8) -> PHash:
     ``convert("L")`` ignores it); any strides (lines any distance apart, also
     negative or 0 as ``np.broadcast_to`` gives; arrays whose pixels are not
     packed within a line are copied first). ``hash_size`` is 2..64 (8 gives 64
-    bits, 16 gives 256). Equal to imagehash's on every image. The resize
-    releases the GIL; the DCT is scipy's, as in imagehash."""
-    raw = _phash_raw(image, hash_size)
-    return PHash(raw, hash_size)
+    bits, 16 gives 256). Equal to imagehash's on every image. The resize and
+    the DCT bits release the GIL; where a coefficient is too close to the
+    median to be decided that way, the DCT is scipy's, as in imagehash."""
+    hash_size = _check_hash_size(hash_size)
+    return PHash._of_kernel(_phash_raw(image, hash_size), hash_size)

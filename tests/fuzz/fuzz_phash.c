@@ -10,8 +10,16 @@
  * give its exact bytes when fed the lines through phash_rows in random blocks,
  * in random order, with padded, bottom-up, misaligned or overlapping lines
  * (0 bytes apart when they repeat, a pixel apart when each is the previous one
- * shifted), the tables computed or passed in. (The DCT and the bits are
- * scipy's and numpy's, called from Python.)
+ * shifted), the tables computed or passed in.
+ *
+ * The fast path's DCT bits (phash_bits, also reached through
+ * phash_finish_bits on every ISA) on the resized image and on n x n images
+ * made directly (noise, flat, two levels, mirrored, ramps): the median, bits
+ * and margin must be the definition's on the returned block (a sort, a full
+ * scan), the block within 2^-12 of the tolerance of a slow long double DCT
+ * (the tolerance covers the rounding thousands of times over), and where the
+ * margin decides, the slow DCT's own bits must be the same. (scipy's DCT, the
+ * fallback, is called from Python; tests/test_phash.py compares the two.)
  *
  * What ASan can see: every pixel block, table and output is allocated at its
  * exact size, and inside the workspace everything except the plan's arrays and
@@ -32,6 +40,7 @@
  *   standalone: gcc -fsanitize=address,undefined -DTH_FUZZ_MAIN ... ; ./fuzz_phash N SEED
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,8 +392,8 @@ static void workspace_free(workspace *w) {
 }
 
 /* Poison the whole workspace, then open the plan's arrays at their sizes:
- * the passes may touch nothing else (the coefficient scratch is only used by
- * phash_plan_init). */
+ * the passes and phash_finish_bits may touch nothing else (the coefficient
+ * scratch is used by phash_plan_init, then by phash_bits at its own size). */
 static void poison_outside_plan(const phash_plan *p, const workspace *w) {
     const int n = p->n;
     POISON(w->ws, w->bytes);
@@ -400,6 +409,8 @@ static void poison_outside_plan(const phash_plan *p, const workspace *w) {
     }
     UNPOISON(p->luma, (size_t)(p->width + PHASH_LUMA_PAD) * sizeof(int16_t));
     UNPOISON(p->luma2, (size_t)(p->width + PHASH_LUMA_PAD) * sizeof(int16_t));
+    /* phash_finish_bits' work, nothing past it */
+    UNPOISON(p->scratch, phash_bits_work_doubles(p->hash_size) * sizeof(double));
 }
 
 /* ------------------------------------------------------------- feeding lines */
@@ -590,6 +601,20 @@ static void bad_argument_calls(void) {
     phash_plan plan;
     int32_t table[1];
     double scratch[1];
+    phash_bits_info bits_info;
+    {
+        uint8_t grey[8 * 8] = {0}, out[1];
+        double *work = xmalloc(phash_bits_work_doubles(2) * sizeof(double));
+        expect_status(phash_bits(NULL, 2, work, out, NULL, &bits_info), TH_EBADARG,
+                      "phash_bits, NULL image");
+        expect_status(phash_bits(grey, 2, NULL, out, NULL, &bits_info), TH_EBADARG,
+                      "phash_bits, NULL work");
+        expect_status(phash_bits(grey, 2, work, NULL, NULL, &bits_info), TH_EBADARG,
+                      "phash_bits, NULL output");
+        expect_status(phash_bits(grey, 2, work, out, NULL, NULL), TH_EBADARG,
+                      "phash_bits, NULL info");
+        free(work);
+    }
     for (size_t i = 0; i < nd; i++) {
         for (int vf = 0; vf < 2; vf++) {
             if (phash_workspace_bytes(bad_dims[i], 10, 8, vf) != 0 ||
@@ -621,6 +646,11 @@ static void bad_argument_calls(void) {
         expect_status(phash_plan_init(&plan, 10, 10, bad_hs[i], 0, NULL, NULL, tiny),
                       TH_EBADARG, "phash_plan_init, bad hash size");
         th_pixels px = {tiny, 1, 1, 1, 1};
+        if (phash_bits_work_doubles(bad_hs[i]) != 0) {
+            fail("phash_bits_work_doubles", "non-zero for a bad hash size");
+        }
+        expect_status(phash_bits(tiny, bad_hs[i], scratch, tiny, NULL, &bits_info), TH_EBADARG,
+                      "phash_bits, bad hash size");
         expect_status(phash_resize(&px, bad_hs[i], 0, TH_ISA_SCALAR, tiny, tiny), TH_EBADARG,
                       "phash_resize, bad hash size");
     }
@@ -677,6 +707,177 @@ static void bad_argument_calls(void) {
     free(tiny);
 }
 
+/* ------------------------------------------------------------- DCT bits */
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The low block of scipy's unnormalised DCT-II (2 cos per pass), columns
+ * first, in long double with cosines from cosl: slow and independent of
+ * phash_common.c's folded double code. */
+static void slow_dct(const uint8_t *grey, int hs, long double *out) {
+    const int n = PHASH_HIGHFREQ_FACTOR * hs;
+    const long double pi = 3.141592653589793238462643383279502884L;
+    long double *w = xmalloc((size_t)hs * n * sizeof(long double));
+    long double *cols = xmalloc((size_t)hs * n * sizeof(long double));
+    for (int u = 0; u < hs; u++) {
+        for (int r = 0; r < n; r++) {
+            const long m = (long)u * (2 * r + 1) % (4 * n); /* exact argument reduction */
+            w[(size_t)u * n + r] = 2.0L * cosl(pi * (long double)m / (2.0L * n));
+        }
+    }
+    for (int u = 0; u < hs; u++) {
+        for (int c = 0; c < n; c++) {
+            long double acc = 0;
+            for (int r = 0; r < n; r++) acc += w[(size_t)u * n + r] * grey[(size_t)r * n + c];
+            cols[(size_t)u * n + c] = acc;
+        }
+    }
+    for (int u = 0; u < hs; u++) {
+        for (int v = 0; v < hs; v++) {
+            long double acc = 0;
+            for (int c = 0; c < n; c++) acc += w[(size_t)v * n + c] * cols[(size_t)u * n + c];
+            out[u * hs + v] = acc;
+        }
+    }
+    free(w);
+    free(cols);
+}
+
+static void bits_fail(const char *what, const char *context, int hs) {
+    fprintf(stderr, "MISMATCH phash_bits (%s), hs %d, on %s\n", what, hs, context);
+    abort();
+}
+
+/* phash_bits' answer (`out`, `low`, `info`) for `grey` against the
+ * definitions and the slow DCT. */
+static void check_bits_answer(const uint8_t *grey, int hs, const uint8_t *out, const double *low,
+                              const phash_bits_info *info, const char *context) {
+    const int n = PHASH_HIGHFREQ_FACTOR * hs, nbits = hs * hs, nbytes = phash_hash_bytes(hs);
+    const int pad = nbytes * 8 - nbits;
+    double *sorted = xmalloc((size_t)nbits * sizeof(double));
+    memcpy(sorted, low, (size_t)nbits * sizeof(double));
+    qsort(sorted, (size_t)nbits, sizeof(double), cmp_double);
+    const double median = nbits & 1 ? sorted[nbits / 2]
+                                    : (sorted[nbits / 2 - 1] + sorted[nbits / 2]) / 2.0;
+    if (median != info->median) { /* a sort and quickselect agree but for the sign of 0 */
+        bits_fail("median", context, hs);
+    }
+    uint64_t sum = 0;
+    for (size_t i = 0; i < (size_t)n * n; i++) sum += grey[i];
+    const double tol = ldexp(4.0 * (double)sum, -30);
+    if (tol != info->tol) bits_fail("tolerance", context, hs);
+    double margin = HUGE_VAL;
+    int skipped = !(nbits & 1);
+    for (int i = 0; i < nbits; i++) {
+        const int b = pad + i;
+        const int bit = (out[b >> 3] >> (7 - (b & 7))) & 1;
+        if (bit != (low[i] > median)) bits_fail("a bit", context, hs);
+        if (!skipped && low[i] == median) {
+            skipped = 1;
+            continue;
+        }
+        if (fabs(low[i] - median) < margin) margin = fabs(low[i] - median);
+    }
+    for (int b = 0; b < pad; b++) {
+        if ((out[b >> 3] >> (7 - (b & 7))) & 1) bits_fail("a pad bit", context, hs);
+    }
+    if (margin != info->margin) bits_fail("margin", context, hs);
+    if (info->decided != (margin > tol)) bits_fail("decided", context, hs);
+
+    long double *slow = xmalloc((size_t)nbits * sizeof(long double));
+    slow_dct(grey, hs, slow);
+    for (int i = 0; i < nbits; i++) {
+        const long double err = fabsl(slow[i] - (long double)low[i]);
+        if (sum == 0 ? low[i] != 0.0 : err > (long double)tol / 4096) {
+            bits_fail("block vs the slow DCT", context, hs);
+        }
+    }
+    if (info->decided) { /* the slow DCT is within the bound too: its bits are ours */
+        long double *ss = xmalloc((size_t)nbits * sizeof(long double));
+        memcpy(ss, slow, (size_t)nbits * sizeof(long double));
+        for (int i = 1; i < nbits; i++) { /* insertion sort: nbits <= 4096, rare */
+            long double v = ss[i];
+            int j = i - 1;
+            while (j >= 0 && ss[j] > v) {
+                ss[j + 1] = ss[j];
+                j--;
+            }
+            ss[j + 1] = v;
+        }
+        const long double smed = nbits & 1 ? ss[nbits / 2] : (ss[nbits / 2 - 1] + ss[nbits / 2]) / 2;
+        for (int i = 0; i < nbits; i++) {
+            const int b = pad + i;
+            if (((out[b >> 3] >> (7 - (b & 7))) & 1) != (slow[i] > smed)) {
+                bits_fail("decided, but a bit differs from the slow DCT's", context, hs);
+            }
+        }
+        free(ss);
+    }
+    free(slow);
+    free(sorted);
+}
+
+/* phash_bits on `grey` with exact-size buffers (the work in fresh garbage,
+ * the outputs poisoned-free exact allocations), then the checks. */
+static void check_bits(source *s, const uint8_t *grey, int hs, const char *context) {
+    const size_t nwork = phash_bits_work_doubles(hs);
+    if (nwork == 0) fail("phash_bits_work_doubles", context);
+    double *work = xmalloc(nwork * sizeof(double));
+    memset(work, (int)take(s, 256), nwork * sizeof(double));
+    uint8_t *out = xmalloc((size_t)phash_hash_bytes(hs));
+    memset(out, 0xa5, (size_t)phash_hash_bytes(hs));
+    double *low = xmalloc((size_t)hs * hs * sizeof(double));
+    phash_bits_info info;
+    const int want_low = (int)take(s, 2);
+    expect_status(phash_bits(grey, hs, work, out, want_low ? low : NULL, &info), TH_OK,
+                  "phash_bits");
+    if (!want_low) { /* the block asked for again: the same answer, now with it */
+        phash_bits_info again;
+        uint8_t *out2 = xmalloc((size_t)phash_hash_bytes(hs));
+        expect_status(phash_bits(grey, hs, work, out2, low, &again), TH_OK, "phash_bits");
+        if (memcmp(out, out2, (size_t)phash_hash_bytes(hs)) != 0 ||
+            again.margin != info.margin || again.decided != info.decided) {
+            bits_fail("not deterministic", context, hs);
+        }
+        free(out2);
+    }
+    check_bits_answer(grey, hs, out, low, &info, context);
+    free(low);
+    free(out);
+    free(work);
+}
+
+/* n x n images made directly: ties (flat, two levels, mirrored, ramps) and noise. */
+static void check_bits_direct(source *s, int hs) {
+    const int n = PHASH_HIGHFREQ_FACTOR * hs;
+    uint8_t *g = xmalloc((size_t)n * n);
+    const int kind = (int)take(s, 6);
+    const uint8_t a = (uint8_t)take(s, 256), b = (uint8_t)take(s, 256);
+    uint64_t noise = (uint64_t)take(s, INT64_MAX) | 1;
+    for (int r = 0; r < n; r++) {
+        for (int c = 0; c < n; c++) {
+            noise ^= noise << 13, noise ^= noise >> 7, noise ^= noise << 17;
+            uint8_t v;
+            switch (kind) {
+            case 0: v = (uint8_t)(noise >> 40); break;
+            case 1: v = a; break;
+            case 2: v = (noise >> 40) & 1 ? a : b; break;
+            case 3: v = (uint8_t)(a + (c < n / 2 ? c : n - 1 - c) * b); break; /* mirrored */
+            case 4: v = (uint8_t)(a + r * (b & 7)); break;                       /* ramp */
+            default: v = ((r / (1 + (a & 3)) + c / (1 + (a & 3))) & 1) ? a : b;  /* checker */
+            }
+            g[(size_t)r * n + c] = v;
+        }
+    }
+    char context[48];
+    snprintf(context, sizeof context, "direct %dx%d kind %d", n, n, kind);
+    check_bits(s, g, hs, context);
+    free(g);
+}
+
 /* ------------------------------------------------------------- one run */
 
 /* One plan on `isa`: laid out in fresh garbage, checked against bad calls,
@@ -706,6 +907,20 @@ static int run_plan(source *s, const fuzz_case *c, th_isa isa, const tables *t, 
         block_free(&b);
         expect_status(phash_finish(&plan, wrong, grey), TH_EISA, "phash_finish, unknown ISA");
         expect_status(phash_finish(&plan, isa, NULL), TH_EBADARG, "phash_finish, NULL output");
+        {
+            uint8_t out[PHASH_MAX_HASH_SIZE * PHASH_MAX_HASH_SIZE / 8];
+            phash_bits_info info;
+            expect_status(phash_finish_bits(&plan, wrong, grey, out, NULL, &info), TH_EISA,
+                          "phash_finish_bits, unknown ISA");
+            expect_status(phash_finish_bits(&plan, isa, NULL, out, NULL, &info), TH_EBADARG,
+                          "phash_finish_bits, NULL image");
+            expect_status(phash_finish_bits(&plan, isa, grey, NULL, NULL, &info), TH_EBADARG,
+                          "phash_finish_bits, NULL output");
+            expect_status(phash_finish_bits(&plan, isa, grey, out, NULL, NULL), TH_EBADARG,
+                          "phash_finish_bits, NULL info");
+            expect_status(phash_finish_bits(NULL, isa, grey, out, NULL, &info), TH_EBADARG,
+                          "phash_finish_bits, NULL plan");
+        }
         for (int other = 0; other < TH_ISA_COUNT; other++) { /* e.g. NEON on x86 */
             if (th_isa_supported((th_isa)other)) continue;
             expect_status(phash_finish(&plan, (th_isa)other, grey), TH_EISA,
@@ -713,7 +928,27 @@ static int run_plan(source *s, const fuzz_case *c, th_isa isa, const tables *t, 
         }
     }
     feed_lines(s, c, &plan, isa);
-    expect_status(phash_finish(&plan, isa, grey), TH_OK, "phash_finish");
+    if (take(s, 2)) {
+        expect_status(phash_finish(&plan, isa, grey), TH_OK, "phash_finish");
+    } else { /* the bits from the plan's workspace: those of phash_bits on grey */
+        const int nbytes = phash_hash_bytes(c->hash_size);
+        uint8_t *out = xmalloc((size_t)nbytes), *want = xmalloc((size_t)nbytes);
+        double *low = xmalloc((size_t)c->hash_size * c->hash_size * sizeof(double));
+        double *work = xmalloc(phash_bits_work_doubles(c->hash_size) * sizeof(double));
+        phash_bits_info info, want_info;
+        expect_status(phash_finish_bits(&plan, isa, grey, out, take(s, 2) ? low : NULL, &info),
+                      TH_OK, "phash_finish_bits");
+        expect_status(phash_bits(grey, c->hash_size, work, want, low, &want_info), TH_OK,
+                      "phash_bits");
+        if (memcmp(out, want, (size_t)nbytes) != 0 || info.margin != want_info.margin ||
+            info.tol != want_info.tol || info.decided != want_info.decided) {
+            fail("phash_finish_bits differs from phash_bits on its image", c->what);
+        }
+        free(work);
+        free(low);
+        free(want);
+        free(out);
+    }
     workspace_free(&w);
     return TH_OK;
 }
@@ -742,6 +977,8 @@ static int check_one(source *s) {
     uint8_t *plain = xmalloc(cells);
     plain_resize(&c, h_pillow, v_pillow, plain);
     same_grey(&c, plain, ref, "scalar vs the plain resize");
+    check_bits(s, ref, c.hash_size, c.what);
+    check_bits_direct(s, c.hash_size);
 
     /* every ISA, tables computed or passed in, lines fed in blocks */
     uint8_t *got = xmalloc(cells);
@@ -821,7 +1058,8 @@ int main(int argc, char **argv) {
     for (int isa = 0; isa < TH_ISA_COUNT; isa++) {
         if (th_isa_supported((th_isa)isa)) printf(" %s", th_isa_name((th_isa)isa));
     }
-    printf(" agree with scalar and the plain resize; bad arguments refused\n");
+    printf(" agree with scalar and the plain resize; DCT bits, median and margin agree with the\n"
+           "slow references; bad arguments refused\n");
     return 0;
 }
 #endif
