@@ -771,7 +771,7 @@ def test_match_dihedral_finds_a_rotated_copy(tmp_path, good, pdq_list):
     r = cli("match", rotated, "--against", pdq_list, "--radius", "10", "--dihedral")
     assert r.returncode == 0, r.stderr
     (m,) = [m for m in lines(r.stdout) if m["id"] == 100]
-    assert m["variant"] != 0
+    assert m["variant"] in tidehash.DIHEDRAL_NAMES and m["variant"] != "original"
 
 
 def test_match_weak_and_min_quality(tmp_path):
@@ -1327,3 +1327,195 @@ def test_every_line_format_hash_writes_reads_back(tmp_path, good, fmt):
     assert cli("index", "build", out, "-o", tmp_path / "x.list").returncode == 0
     r = cli("match", "--against", out, good[0])
     assert r.returncode == 0 and lines(r.stdout)[0]["distance"] == 0
+
+
+def _run_with_stdin(data: str, *args) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
+    env["PYTHONPATH"] = SRC
+    return subprocess.run([sys.executable, "-m", "tidehash.cli", *map(str, args)], input=data,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_convert_signal_leaves_other_types_out_quietly(tmp_path, good):
+    """Regression (fixed): `convert --signal pdq` of `hash --algo vpdq,md5,pdq` output
+    reported the video's record as a bad line ("no hash field (pdq)") and exited 1;
+    `--signal phash` did so for every record. Records without the type are left out
+    quietly; a list with none of it is said (exit 1); real bad lines still count."""
+    from videos import make_video
+
+    video = make_video(tmp_path / "v.mp4", frames=30)
+    listed = tmp_path / "o.jsonl"
+    assert cli("hash", "--algo", "vpdq,md5,pdq", "-o", listed, video, good[0]).returncode == 0
+    image = tidehash.hash_file(good[0], algorithms=("pdq", "md5"))
+    md5s = sorted([tidehash.hash_file(video, algorithms="md5").md5, image.md5])
+    r = cli("convert", listed, "--to", "hex", "--signal", "pdq", "-o", "-")
+    assert (r.returncode, r.stdout, r.stderr) == (0, image.pdq.hex + "\n", "")
+    r = _run_with_stdin(listed.read_text(), "convert", "-", "--to", "hex", "--signal", "md5",
+                        "-o", "-")
+    assert (r.returncode, sorted(r.stdout.split()), r.stderr) == (0, md5s, "")
+    out = tmp_path / "p.txt"
+    r = cli("convert", listed, "--to", "hex", "--signal", "phash", "-o", out)
+    assert r.returncode == 1 and not out.exists()
+    assert r.stderr.splitlines() == [f"tidehash: {listed}: no phash hashes (it holds pdq, "
+                                     "md5, vpdq); nothing written"]
+    pytx_list = tmp_path / "l.pytx"  # pytx tags each line: other tags were bad lines
+    assert cli("hash", "--algo", "pdq,md5", "--format", "pytx", "-o", pytx_list,
+               video, good[0]).returncode == 0
+    r = cli("convert", pytx_list, "--to", "hex", "--signal", "md5", "-o", "-")
+    assert (r.returncode, sorted(r.stdout.split()), r.stderr) == (0, md5s, "")
+    with listed.open("a") as f:
+        f.write('{"path": "x", "md5": "123"}\nnot json\n')
+    r = cli("convert", listed, "--to", "hex", "--signal", "pdq", "-o", "-")
+    assert r.returncode == 1 and r.stdout == image.pdq.hex + "\n"
+    assert [e.split(": ")[0] for e in r.stderr.splitlines()] == [f"{listed}:3", f"{listed}:4"]
+    sha = tmp_path / "sha.txt"  # a plain hex list is still read as --signal says
+    sha.write_text("ab" * 32 + "\n")
+    r = cli("convert", sha, "--to", "pytx", "--signal", "sha256", "-o", "-")
+    assert (r.returncode, r.stdout) == (0, f"video_sha256 {'ab' * 32}\n")
+
+
+def _variant_name(query, listed_hex: str) -> str:
+    """Oracle: the name of the query's dihedral variant nearest the listed hash (the
+    first one at the least distance)."""
+    listed = tidehash.PDQHash.from_hex(listed_hex)
+    dists = [int(tidehash.hamming(listed, v))
+             for v in tidehash.hash_file(query, dihedral=True).pdq_dihedral]
+    return tidehash.DIHEDRAL_NAMES[dists.index(min(dists))]
+
+
+def test_match_dihedral_names_the_variant_in_every_format(tmp_path, good):
+    """Regression (fixed): `match --dihedral` gave the variant as a number in JSON lines
+    ("variant": 3, where compare --dihedral says "rot270") and not at all in table and
+    CSV. Every format gives its name; table and CSV have a column for it."""
+    h = tidehash.hash_file(good[0]).pdq.hex
+    listed = tmp_path / "l.txt"
+    listed.write_text(h + "\n")
+    queries = []
+    for transpose in (Image.ROTATE_90, Image.FLIP_LEFT_RIGHT):
+        q = tmp_path / f"t{transpose}.png"
+        with Image.open(good[0]) as im:
+            im.transpose(transpose).save(q)
+        queries.append(q)
+    want = [_variant_name(q, h) for q in queries]
+    assert all(w != "original" for w in want)
+    r = cli("match", "--against", listed, "--dihedral", *queries)
+    assert r.returncode == 0, r.stderr
+    assert [m["variant"] for m in lines(r.stdout)] == want
+    r = cli("match", "--against", listed, "--dihedral", "--format", "csv", *queries)
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [row["variant"] for row in rows] == want
+    r = cli("match", "--against", listed, "--dihedral", "--format", "table", *queries)
+    table = r.stdout.splitlines()
+    assert table[0].split()[:3] == ["SIGNAL", "DIST", "VARIANT"]
+    assert [row.split()[2] for row in table[1:]] == want
+    r = cli("match", "--against", listed, "--format", "csv", good[0])  # no --dihedral: as was
+    assert r.stdout.splitlines()[0] == ("query,signal,distance,quality,weak,id,source,label,"
+                                        "row,query_match_percent,compared_match_percent")
+
+
+def test_hash_dihedral_in_every_format(tmp_path, good):
+    """Regression (fixed): `hash --dihedral --format hex|pdq-csv|pytx|csv|table` wrote
+    no dihedral hash and said nothing. pytx writes them as python-threatexchange's
+    rotation lines (ROTATE90 pdq <hex>, which the pytx reader reads); the others say
+    on stderr that they left them out."""
+    from pdq_helpers import ref_pdqhash
+
+    from tidehash.formats.pytx import ROTATION_NAMES
+
+    rec = tidehash.hash_file(good[0], dihedral=True)
+    variants = [v.hex for v in rec.pdq_dihedral]
+    r = cli("hash", "--dihedral", "--format", "pytx", good[0])
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout.splitlines() == [f"pdq {variants[0]}"] + [
+        f"{name} pdq {v}" for name, v in zip(ROTATION_NAMES[1:], variants[1:])]
+    hl = tidehash.read_list(r.stdout.encode(), strict=True)
+    assert [(hl.pdq.hex(i), hl.pdq.label(i)) for i in range(8)] == \
+        [(variants[0], None)] + list(zip(variants[1:], ROTATION_NAMES[1:]))
+    # each name is the variant of the image turned as python-threatexchange turns it
+    # (content_type/photo.py), hashed by pip pdqhash
+    t = Image.Transpose
+    with Image.open(good[0]) as im:
+        im = im.convert("RGB")
+        turned = {"ORIGINAL": im, "ROTATE90": im.rotate(90, expand=True),
+                  "ROTATE180": im.rotate(180, expand=True),
+                  "ROTATE270": im.rotate(270, expand=True),
+                  "FLIPX": im.transpose(t.FLIP_TOP_BOTTOM),
+                  "FLIPY": im.transpose(t.FLIP_LEFT_RIGHT),
+                  "FLIPPLUS1": im.transpose(t.ROTATE_270).transpose(t.FLIP_LEFT_RIGHT),
+                  "FLIPMINUS1": im.transpose(t.ROTATE_90).transpose(t.FLIP_LEFT_RIGHT)}
+    for name, image in turned.items():
+        ref = tidehash.PDQHash.from_hex(ref_pdqhash(np.asarray(image))[0])
+        dists = [int(tidehash.hamming(ref, v)) for v in rec.pdq_dihedral]
+        assert dists.index(min(dists)) == ROTATION_NAMES.index(name) and min(dists) <= 16
+    for fmt in ("hex", "pdq-csv", "csv", "table"):
+        plain = cli("hash", "--format", fmt, good[0])
+        r = cli("hash", "--dihedral", "--format", fmt, good[0])
+        assert r.returncode == 0 and r.stdout == plain.stdout
+        assert r.stderr == (f"tidehash: note: --format {fmt} holds no dihedral variants: the "
+                            "8 --dihedral PDQ hashes are left out (--format jsonl or pytx "
+                            "holds them)\n")
+
+
+def test_compare_and_match_take_max_pixels_as_hash_does(tmp_path, good):
+    """Regression (fixed): compare and match had no --max-pixels, although their message
+    for a too large image says "raise max_pixels, or --max-pixels". Run with Pillow's
+    limit lowered to 1,000 pixels, so a small image stands for a big one."""
+    help_line = [line for line in cli("hash", "--help").stdout.splitlines()
+                 if "--max-pixels" in line]
+    for command in ("compare", "match"):
+        assert [line for line in cli(command, "--help").stdout.splitlines()
+                if "--max-pixels" in line] == help_line
+    rng = np.random.default_rng(7)
+    big = tmp_path / "big.png"  # 2,500 px: over Pillow's lowered limit, twice over
+    Image.fromarray(rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)).save(big)
+    want = tidehash.hash_file(big).pdq
+    listed = tmp_path / "l.txt"
+    listed.write_text(want.hex + "\n")
+    code = ("import sys, PIL.Image; PIL.Image.MAX_IMAGE_PIXELS = 1000; "
+            "from tidehash.cli import main; sys.exit(main(sys.argv[1:]))")
+    env = dict(os.environ, PYTHONPATH=SRC)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    r = run("compare", "--max-pixels", 5000, big, want.hex)
+    assert r.returncode == 0 and json.loads(r.stdout)["distance"] == 0, r.stderr
+    r = run("compare", "--max-pixels", 2000, big, want.hex)
+    assert r.returncode == 1 and "exceeds the limit of 2000" in r.stderr
+    r = run("match", "--against", listed, "--max-pixels", 5000, big)
+    assert r.returncode == 0 and lines(r.stdout)[0]["distance"] == 0, r.stderr
+    r = run("match", "--against", listed, "--max-pixels", 2000, big)
+    assert r.returncode == 1 and "exceeds the limit of 2000" in r.stderr
+    assert "DecompressionBomb" not in r.stderr
+
+
+def test_nothing_to_do_is_said(tmp_path, good):
+    """Regression (fixed): `hash emptydir` and `match --against LIST emptydir` printed
+    nothing and exited 0; `match --against /dev/null` gave no hint the list is empty.
+    No input files: said, exit 1. An empty list: a warning, exit 0 (it is valid)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "hidden").mkdir()
+    (tmp_path / "hidden" / ".x.png").write_bytes(good[0].read_bytes())
+    for folder in (empty, tmp_path / "hidden"):
+        r = cli("hash", folder)
+        assert (r.returncode, r.stdout) == (1, "")
+        assert r.stderr == (f"tidehash: no input files in {folder} (names starting with "
+                            "'.' are skipped)\n")
+    r = _run_with_stdin("", "hash", "-")
+    assert (r.returncode, r.stderr) == (1, "tidehash: no input files in the list on stdin\n")
+    listed = tmp_path / "l.txt"
+    listed.write_text(tidehash.hash_file(good[0]).pdq.hex + "\n")
+    r = cli("match", "--against", listed, empty)
+    assert (r.returncode, r.stdout) == (1, "") and "no input files in" in r.stderr
+    r = cli("match", "--against", listed, good[0])  # something to do: nothing said
+    assert r.returncode == 0 and r.stderr == ""
+    blank = tmp_path / "blank.txt"
+    blank.write_text("")
+    for against in (blank, "/dev/null"):
+        r = cli("match", "--against", against, good[0])
+        assert r.returncode == 0
+        assert lines(r.stdout) == [{"query": str(good[0]), "matches": []}]
+        assert r.stderr == (f"tidehash: warning: {against}: the list is empty (no query "
+                            "can match)\n")

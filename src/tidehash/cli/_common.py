@@ -16,6 +16,7 @@ import click
 
 from .._atomic import atomic_file
 from ..formats import FORMATS, WRITABLE_FORMATS
+from ..image import DEFAULT_MAX_PIXELS
 
 # more inputs than this (on a terminal) get a progress bar
 PROGRESS_MIN_INPUTS = 4
@@ -249,6 +250,14 @@ class FiniteFloatRange(click.FloatRange):
         return rv
 
 
+#: --max-pixels of every command that decodes images (hash, compare, match): checked
+#: from the header before any pixel is decoded, the command line's one bomb guard
+#: (cli.main turns Pillow's own check off for the run)
+max_pixels_option = click.option(
+    "--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
+    show_default=True, help="refuse larger images")
+
+
 def _walk(folder: str) -> Iterator[str]:
     """Files under ``folder``, recursively, in sorted order; hidden files and folders
     (names starting with '.') are skipped."""
@@ -287,6 +296,14 @@ def expand_inputs(paths) -> tuple[list[str] | None, Iterator[str]]:
     for p in paths:
         out.extend(_walk(p) if os.path.isdir(p) else [p])
     return out, iter(out)
+
+
+def no_inputs(paths) -> str:
+    """What to say when ``paths`` (files, folders, ``-``) named no file at all."""
+    folders = [p for p in paths if p != "-" and os.path.isdir(p)]
+    where = folders + (["the list on stdin"] if "-" in paths else [])
+    hidden = " (names starting with '.' are skipped)" if folders else ""
+    return f"no input files{' in ' + ', '.join(where) if where else ''}{hidden}"
 
 
 def emit(obj: dict, text: str, fmt: str | None = None) -> None:

@@ -10,6 +10,7 @@ from ._common import (
     FiniteFloatRange,
     emit,
     err,
+    max_pixels_option,
 )
 
 
@@ -38,9 +39,10 @@ def _hash_arg(arg: str):
               help="two images: the best distance over B's 8 dihedral variants")
 @click.option("--seconds-per-hash", type=FiniteFloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="two videos: one frame hashed every S seconds")
+@max_pixels_option
 @click.option("--format", "fmt", type=click.Choice(("jsonl", "table")), default=None,
               help="default: jsonl when stdout is not a terminal, table when it is")
-def compare_command(a, b, dihedral, seconds_per_hash, fmt):
+def compare_command(a, b, dihedral, seconds_per_hash, max_pixels, fmt):
     """Distance between A and B, each a file or a hash (64 hex digits: PDQ; 16: pHash).
     Two files: their PDQ distance; two videos: the vPDQ match percentages. JSON when
     stdout is not a terminal."""
@@ -73,7 +75,7 @@ def compare_command(a, b, dihedral, seconds_per_hash, fmt):
             continue
         try:
             rec = hash_file(value, algorithms=algorithms, dihedral=dihedral and signal == "pdq",
-                            seconds_per_hash=seconds_per_hash)
+                            seconds_per_hash=seconds_per_hash, max_pixels=max_pixels)
         except DecodeError as exc:
             err(f"{exc.source}: {exc.reason}")
             return 1

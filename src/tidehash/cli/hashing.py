@@ -10,7 +10,6 @@ import click
 from ..files import ALGORITHMS, check_algorithms, hash_files
 from ..formats import hashcsv, pdqcsv, pytx
 from ..formats.vpdq import vpdq_to_json
-from ..image import DEFAULT_MAX_PIXELS
 from ._common import (
     AtomicOutput,
     FiniteFloatRange,
@@ -18,6 +17,8 @@ from ._common import (
     StreamTable,
     err,
     expand_inputs,
+    max_pixels_option,
+    no_inputs,
     stdout_is_terminal,
 )
 
@@ -49,6 +50,9 @@ def _parse_algorithms(value: str) -> tuple[str, ...]:
 _LINE_FORMAT_SIGNALS = {"hex": ("pdq", "phash", "md5", "sha256"),
                         "pytx": ("pdq", "md5", "sha256", "phash", "vpdq"),
                         "pdq-csv": ("pdq",), "csv": ("pdq", "phash", "md5", "sha256")}
+#: the formats that hold the 8 dihedral PDQ variants (pytx: as python-threatexchange's
+#: rotation-prefixed lines, ``ROTATE90 pdq <hex>``)
+_DIHEDRAL_FORMATS = ("jsonl", "pytx")
 
 
 class HashWriter:
@@ -56,7 +60,7 @@ class HashWriter:
     something was written for the record (a hash, not only its path); what a
     format cannot hold is said on stderr, never dropped silently."""
 
-    def __init__(self, out, fmt: str, algorithms=("pdq",)):
+    def __init__(self, out, fmt: str, algorithms=("pdq",), dihedral: bool = False):
         self.out = out
         self.fmt = fmt
         self.algorithms = tuple(algorithms)
@@ -72,6 +76,9 @@ class HashWriter:
                      self.signals else f"{', '.join(self.signals)}")
             err(f"note: --format {fmt} holds {holds}: {', '.join(left_out)} left out "
                 "(--format jsonl holds every hash)")
+        if dihedral and fmt not in _DIHEDRAL_FORMATS:
+            err(f"note: --format {fmt} holds no dihedral variants: the 8 --dihedral PDQ "
+                "hashes are left out (--format jsonl or pytx holds them)")
         if fmt == "csv":
             self._csv = csv.writer(out, lineterminator="\n")
             self._csv.writerow(CSV_FIELDS)
@@ -132,6 +139,8 @@ class HashWriter:
                 out.append(f"vpdq {vpdq_to_json(rec.vpdq)}\n")
             else:
                 out.append(f"{pytx.WRITE_TAGS[a]} {value}\n")
+                if a == "pdq" and rec.pdq_dihedral:
+                    out.extend(pytx.rotation_lines(h.hex for h in rec.pdq_dihedral))
         return out
 
     def _write_record(self, rec) -> None:
@@ -177,8 +186,7 @@ class HashWriter:
               help="threads (default: CPUs)")
 @click.option("--seconds-per-hash", type=FiniteFloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="video: one frame hashed every S seconds")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
-              show_default=True, help="refuse larger images")
+@max_pixels_option
 @click.option("--format", "fmt", type=click.Choice(HASH_FORMATS), default=None,
               help="default: jsonl when stdout is not a terminal (or with -o), "
                    "table when it is")
@@ -198,11 +206,13 @@ def hash_command(paths, algorithms, dihedral, fast, workers, seconds_per_hash, m
     failed = 0
     try:
         with AtomicOutput(output) as out:
-            writer = HashWriter(progress.rows(out), fmt, algorithms)
+            writer = HashWriter(progress.rows(out), fmt, algorithms, dihedral)
+            inputs = 0
             for rec in hash_files(sources, algorithms=algorithms, workers=workers,
                                   dihedral=dihedral, fast=fast,
                                   seconds_per_hash=seconds_per_hash, max_pixels=max_pixels):
                 progress.step()
+                inputs += 1
                 if rec.error is not None:
                     failed += 1
                     err(f"{rec.path}: {rec.error}")
@@ -210,6 +220,9 @@ def hash_command(paths, algorithms, dihedral, fast, workers, seconds_per_hash, m
                     err(f"{rec.path}: warning: {rec.warning}")
                 if not writer.write(rec) and rec.error is None:
                     failed += 1  # nothing useful written for this input
+            if not inputs:  # an empty folder or stdin list: most likely a mistake
+                err(no_inputs(paths))
+                failed = 1
     finally:
         progress.close()
     return 1 if failed else 0

@@ -9,6 +9,7 @@ import os
 import click
 
 from ..files import hash_files
+from ..pdq import DIHEDRAL_NAMES
 from ._common import (
     READ_FORMATS,
     AtomicOutput,
@@ -18,6 +19,8 @@ from ._common import (
     StreamTable,
     err,
     expand_inputs,
+    max_pixels_option,
+    no_inputs,
     read_lists,
     stdout_is_terminal,
 )
@@ -52,16 +55,22 @@ TABLE_COLUMNS = (("SIGNAL", 6, "left"), ("DIST", 5, "right"), ("QUAL", 4, "right
                  ("QUERY", 0, "left"))
 MATCH_FIELDS = ("query", "signal", "distance", "quality", "weak", "id", "source", "label",
                 "row", "query_match_percent", "compared_match_percent")
+# with --dihedral: the query's variant that matched (a DIHEDRAL_NAMES name), as a column
+VARIANT_COLUMN = ("VARIANT", 8, "left")
 
 
 class MatchWriter:
-    def __init__(self, out, fmt: str):
+    def __init__(self, out, fmt: str, dihedral: bool = False):
         self.out, self.fmt = out, fmt
+        self.fields = MATCH_FIELDS + (("variant",) if dihedral else ())
+        self.columns = TABLE_COLUMNS[:2] + ((VARIANT_COLUMN,) if dihedral else ()) \
+            + TABLE_COLUMNS[2:]
+        self.dihedral = dihedral
         if fmt == "csv":
             self._csv = csv.writer(out, lineterminator="\n")
-            self._csv.writerow(MATCH_FIELDS)
+            self._csv.writerow(self.fields)
         elif fmt == "table":
-            self._table = StreamTable(out, TABLE_COLUMNS)
+            self._table = StreamTable(out, self.columns)
 
     def no_match(self, query: str) -> None:
         """A query that matched nothing: said, so every query shows it ran (JSON lines:
@@ -69,23 +78,25 @@ class MatchWriter:
         if self.fmt == "jsonl":
             self.out.write(json.dumps({"query": query, "matches": []}) + "\n")
         elif self.fmt == "csv":
-            self._csv.writerow([query] + [""] * (len(MATCH_FIELDS) - 1))
+            self._csv.writerow([query] + [""] * (len(self.fields) - 1))
         else:
-            self._table.row("-", "", "", "", "no match", "", query)
+            self._table.row("-", "", *([""] if self.dihedral else []), "", "", "no match", "",
+                            query)
 
     def write(self, rec: dict) -> None:
         if self.fmt == "jsonl":
             self.out.write(json.dumps(rec) + "\n")
         elif self.fmt == "csv":
-            self._csv.writerow(["" if rec.get(k) is None else rec[k] for k in MATCH_FIELDS])
+            self._csv.writerow(["" if rec.get(k) is None else rec[k] for k in self.fields])
         else:
             dist = rec.get("distance")
             if dist is None:
                 dist = f"{rec['query_match_percent']:.0f}%"
             qual = rec.get("quality")
             qual = "" if qual is None else f"{qual}{'!' if rec.get('weak') else ''}"
-            self._table.row(rec["signal"], dist, qual, rec["id"], rec.get("label") or "",
-                            rec.get("source") or "", rec["query"])
+            variant = [rec.get("variant") or ""] if self.dihedral else []
+            self._table.row(rec["signal"], dist, *variant, qual, rec["id"],
+                            rec.get("label") or "", rec.get("source") or "", rec["query"])
 
 
 def _write_matches(writer: MatchWriter, query: str, matches, quality=None) -> None:
@@ -109,7 +120,7 @@ def _records(query: str, match, quality=None) -> list[dict]:
         base["weak"] = match.weak
     base["row"] = match.row
     if match.variant is not None:
-        base["variant"] = match.variant
+        base["variant"] = DIHEDRAL_NAMES[match.variant]  # the name compare --dihedral prints
     out = []
     for entry in match.entries:
         rec = dict(base, id=entry.id)
@@ -158,20 +169,23 @@ def _literal_query(arg: str):
 @click.option("--video-match", type=FiniteFloatRange(0, 100), default=80.0, show_default=True,
               help="video rule: percent of the query's frames that must match")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="hashing threads")
+@max_pixels_option
 @click.option("--format", "fmt", type=click.Choice(("jsonl", "csv", "table")), default=None,
               help="default: jsonl when stdout is not a terminal (or with -o), table when it is")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="write here (atomically)")
 def match_command(queries, against, from_format, radius, dihedral, min_quality,
-                  video_quality, video_distance, video_match, workers, fmt, output):
+                  video_quality, video_distance, video_match, workers, max_pixels, fmt,
+                  output):
     """Match files, folders or literal hashes (64 hex: PDQ, and SHA-256 when the list
     has SHA-256; 32 hex: MD5) against a list. Prints every match with the
     query, the distance, and the listed entry's id, source and label; PDQ quality
     below 50 is flagged weak. Videos are matched with the vPDQ rule against the
     list's vPDQ entries; MD5 / SHA-256 of files match exactly when the list has them.
     A query that matches nothing prints a "no match" row (JSON lines: {"query": ...,
-    "matches": []}). Exit 0 whether or not anything matched, 1 if some inputs failed
-    or the list had bad lines (reported, skipped)."""
+    "matches": []}). Exit 0 whether or not anything matched (an empty list is warned
+    about), 1 if some inputs failed, the paths named no file, or the list had bad lines
+    (reported, skipped)."""
     if fmt is None:
         fmt = "table" if output in (None, "-") and stdout_is_terminal() else "jsonl"
     literals, paths = [], []
@@ -189,12 +203,14 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
     matcher, bad_lines = _matcher(against, from_format, options)
     if matcher is None:
         return 1
+    if not len(matcher.hash_list):  # valid, so not an error, but nothing can match
+        err(f"warning: {against}: the list is empty (no query can match)")
     failed = 0
     progress = Progress(len(known) if paths and known is not None else None, "matching")
     try:
         failed = _run(matcher, literals, paths, sources, known, progress, writer_of=lambda out:
-                      MatchWriter(progress.rows(out), fmt), output=output, workers=workers,
-                      dihedral=dihedral)
+                      MatchWriter(progress.rows(out), fmt, dihedral), output=output,
+                      workers=workers, dihedral=dihedral, max_pixels=max_pixels)
     finally:
         progress.close()
     # bad lines of --against were skipped and reported: exit 1, as index build does
@@ -202,7 +218,7 @@ def match_command(queries, against, from_format, radius, dihedral, min_quality,
 
 
 def _run(matcher, literals, paths, sources, known, progress, *, writer_of, output, workers,
-         dihedral) -> int:
+         dihedral, max_pixels) -> int:
     """Match the literal hashes, then the files; returns how many inputs failed."""
     import numpy as np
 
@@ -236,9 +252,11 @@ def _run(matcher, literals, paths, sources, known, progress, *, writer_of, outpu
                     _write_matches(writer, rec.path, ms, quality)
                 pending.clear()
 
+            inputs = 0
             for rec in hash_files(sources, algorithms=matcher.wanted_algorithms,
-                                  workers=workers, dihedral=dihedral):
+                                  workers=workers, dihedral=dihedral, max_pixels=max_pixels):
                 progress.step()
+                inputs += 1
                 if rec.error is not None:
                     failed += 1
                     err(f"{rec.path}: {rec.error}")
@@ -247,4 +265,7 @@ def _run(matcher, literals, paths, sources, known, progress, *, writer_of, outpu
                 if len(pending) >= batch:
                     flush()
             flush()
+            if not inputs:  # path arguments that named no file: most likely a mistake
+                err(no_inputs(paths))
+                failed += 1
     return failed

@@ -94,16 +94,6 @@ def is_regular_list_file(path) -> bool:
     return binary_kind(path) == LIST_FILE
 
 
-def _only(hash_list: HashList, signal: str | None) -> HashList:
-    if signal is None:
-        return hash_list
-    out = HashList({signal: hash_list[signal]}, sources=hash_list.sources,
-                   error_count=hash_list.error_count, removed=hash_list.removed,
-                   format=hash_list.format)
-    out.extra = hash_list.extra
-    return out
-
-
 def detect_format(source) -> str | None:
     """The format of a list (path, file object or content bytes), from its first
     64 KB; None for one without a single hash line (empty, blank, comments). Raises
@@ -199,7 +189,7 @@ def read_list(source, format: str | None = None, *, signal: str | None = None,
             parts.append(_read_text(text, format, signal, strict, on_error, chunk_size,
                                     max_line_bytes))
             text = []
-        parts.append(_only(loaded, signal))
+        parts.append(loaded.only(signal))
     if text or not parts:
         parts.append(_read_text(text, format, signal, strict, on_error, chunk_size,
                                 max_line_bytes))
@@ -237,7 +227,7 @@ def iter_records(source, format: str | None = None, *, signal: str | None = None
                 raise HashFormatError("iter_records: tidehash list files cannot be mixed "
                                       "with text lists (use read_list)")
             for hl in loaded:
-                yield from _only(hl, signal).records()
+                yield from hl.only(signal).records()
             return
         if format == "tidehash":
             raise HashFormatError("not a tidehash list file")

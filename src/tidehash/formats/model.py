@@ -323,6 +323,15 @@ class HashList:
     phash = property(lambda self: self["phash"])
     vpdq = property(lambda self: self["vpdq"])
 
+    def only(self, signal: str | None) -> HashList:
+        """This list with only the hashes of type ``signal`` (itself for None)."""
+        if signal is None:
+            return self
+        out = HashList({signal: self[signal]}, sources=self.sources,
+                       error_count=self.error_count, removed=self.removed, format=self.format)
+        out.extra = self.extra
+        return out
+
     @property
     def signals(self) -> tuple[str, ...]:
         """The signal types that have at least one hash, in SIGNAL_TYPES order."""

@@ -8,7 +8,8 @@ them (signal names from its SignalType.get_name(): ``pdq``, ``video_md5``,
 Also read: ``md5`` / ``sha256`` for the video_ names, ``phash`` (tidehash's own, pytx
 has no pHash type), a ``vpdq`` line's hash being its JSON list, and the rotation
 prefix of ``threatexchange hash --photo-preprocess=rotations``
-(``ROTATE90 pdq <hex>``, kept as the entry's label). Blank lines and ``#`` comments
+(``ROTATE90 pdq <hex>``, kept as the entry's label; ``tidehash hash --dihedral
+--format pytx`` writes these lines: ``rotation_lines``). Blank lines and ``#`` comments
 are skipped. A line whose tag is unknown (``pdqx ...``), or of a type other than
 ``signal=`` when given, is a bad line. Ids are line numbers. Written one line per
 unique hash (per video for vPDQ), types in the order pdq, md5, sha256, phash, vpdq.
@@ -30,9 +31,13 @@ TAGS = {"pdq": "pdq", "video_md5": "md5", "md5": "md5", "video_sha256": "sha256"
         "sha256": "sha256", "phash": "phash", "vpdq": "vpdq"}
 WRITE_TAGS = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256", "phash": "phash",
               "vpdq": "vpdq"}
-# python-threatexchange's RotationType names (content_type/content_base.py)
-ROTATIONS = frozenset({"ORIGINAL", "ROTATE90", "ROTATE180", "ROTATE270", "FLIPX", "FLIPY",
-                       "FLIPPLUS1", "FLIPMINUS1"})
+# python-threatexchange's RotationType names (content_type/content_base.py), in the
+# order of tidehash.pdq.DIHEDRAL_NAMES: its transforms of the image (content_type/
+# photo.py: rotate(90) is Pillow's counter-clockwise turn, FLIPX flips top to bottom)
+# hash like pdq_hash_dihedral's variants at the same place
+ROTATION_NAMES = ("ORIGINAL", "ROTATE90", "ROTATE180", "ROTATE270", "FLIPX", "FLIPY",
+                  "FLIPPLUS1", "FLIPMINUS1")
+ROTATIONS = frozenset(ROTATION_NAMES)
 
 
 def read(source, ctx):
@@ -86,6 +91,16 @@ def parse_line(line: int, raw: bytes, ctx) -> HashRecord | None:
         ctx.bad(line, problem, raw)
         return None
     return HashRecord(signal, value.lower(), line, label=label, source=ctx.name, line=line)
+
+
+def rotation_lines(variants) -> list[str]:
+    """The lines of the 8 dihedral PDQ hashes (hex, in pdq_hash_dihedral's order) but
+    the original, which is the plain ``pdq <hex>`` line: ``ROTATE90 pdq <hex>``, as
+    ``threatexchange hash --photo-preprocess=rotations`` prints them."""
+    variants = list(variants)
+    if len(variants) != len(ROTATION_NAMES):
+        raise ValueError(f"expected {len(ROTATION_NAMES)} dihedral hashes, got {len(variants)}")
+    return [f"{name} pdq {hex_}\n" for name, hex_ in zip(ROTATION_NAMES[1:], variants[1:])]
 
 
 def write(hash_list, out, signal: str | None = None) -> int:
