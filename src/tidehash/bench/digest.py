@@ -81,13 +81,18 @@ def competitors(path: str, cold: bool):
     ]
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.bench digest") -> int:
+def parser(prog: str = "python -m tidehash.bench digest") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=parse_sizes, default=parse_sizes("0.25,1,12"))
     ap.add_argument("--cold", action="store_true", help="evict each file before every call")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--image-dir", metavar="DIR", help="keep / reuse the images here")
     ap.add_argument("--json", metavar="OUT")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.bench digest") -> int:
+    ap = parser(prog)
     args = ap.parse_args(argv)
     policy = QUICK_POLICY if args.quick else FULL_POLICY
 

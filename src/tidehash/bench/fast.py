@@ -51,6 +51,7 @@ import tidehash
 from tidehash import image as tidehash_image
 from tidehash.image import FAST_MIN_SIDE
 
+from . import args as bench_args
 from .hash import import_optional, pdqhash_hex
 from .machine import cpu_model, dist_version, loadavg, scratch_dir
 from .photos import make_photo_like
@@ -381,29 +382,36 @@ def format_report(meta: dict, dist: dict, speed: dict) -> str:
 
 # ---------------------------------------------------------------------------- main
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.bench fast") -> int:
+def parser(prog: str = "python -m tidehash.bench fast") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     ap.add_argument("--photos", metavar="DIR",
                     help="source photographs (default: synthetic photo-like images)")
-    ap.add_argument("--count", type=int, default=0,
+    ap.add_argument("--count", type=bench_args.int_in(0), default=0,
                     help="use the first N sources (default: all photos, 48 synthetic)")
-    ap.add_argument("--sizes", default="12,1,0.25", help="megapixels, default 12,1,0.25")
-    ap.add_argument("--floors", default="",
+    ap.add_argument("--sizes", type=bench_args.megapixel_list(min_side=16),
+                    default=[12.0, 1.0, 0.25], help="megapixels, default 12,1,0.25")
+    ap.add_argument("--floors", type=bench_args.int_list(1, bench_args.MAX_SIDE),
+                    default=(),
                     help=f"also measure these floors (e.g. 256,384,{FAST_MIN_SIDE},768,1024)")
-    ap.add_argument("--time-images", type=int, default=8, help="images per size for timing")
-    ap.add_argument("--rounds", type=int, default=5, help="timed rounds")
+    ap.add_argument("--time-images", type=bench_args.int_in(1), default=8,
+                    help="images per size for timing")
+    ap.add_argument("--rounds", type=bench_args.int_in(1), default=5, help="timed rounds")
     ap.add_argument("--work-dir", metavar="DIR",
                     help="keep (and reuse) the corpus JPEGs here (default: temporary)")
     ap.add_argument("--quick", action="store_true",
                     help="6 synthetic sources, 2 timing images, 2 rounds")
     ap.add_argument("--no-speed", action="store_true", help="distances only")
     ap.add_argument("--json", metavar="OUT", help="write everything (per image too) as JSON")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.bench fast") -> int:
+    ap = parser(prog)
     args = ap.parse_args(argv)
     if import_optional("pdqhash") is None:
         print(f"{prog} needs the competitor: pip install 'pdqhash>=0.2.8'", file=sys.stderr)
         return 2
-    sizes = [float(s) for s in args.sizes.split(",") if s.strip()]
-    floors = [int(s) for s in args.floors.split(",") if s.strip()]
+    sizes, floors = list(args.sizes), list(args.floors)
     if args.quick:
         args.count = args.count or 6
         args.time_images, args.rounds = 2, 2

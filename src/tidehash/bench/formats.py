@@ -42,10 +42,12 @@ import numpy as np
 
 import tidehash
 
+from . import args as bench_args
 from .machine import cpu_model
 
 HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 BLOCK = 1 << 20
+MAX_LINES = 10**9  # 65 GB of hex list: beyond that a value is a typo
 
 
 def hex_block(rows: np.ndarray) -> np.ndarray:
@@ -170,16 +172,22 @@ def run_child(kind: str, path: str, fmt: str, out: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(argv=None, prog: str = "python -m tidehash.bench formats") -> int:
+def parser(prog: str = "python -m tidehash.bench formats") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=10_000_000, help="lines per list")
-    ap.add_argument("--jsonl-n", type=int, default=None,
+    ap.add_argument("--n", type=bench_args.int_in(1, MAX_LINES), default=10_000_000,
+                    help="lines per list")
+    ap.add_argument("--jsonl-n", type=bench_args.int_in(1, MAX_LINES), default=None,
                     help="lines of the JSON-lines list (Python-parsed; default: --n / 10)")
     ap.add_argument("--formats", default="hex,pytx,pdqcsv,jsonl")
     ap.add_argument("--no-anchors", action="store_true", help="skip the NumPy / Python runs")
     ap.add_argument("--quick", action="store_true", help="1M lines")
     ap.add_argument("--dir", default=None, help="where to write the lists (default: a temp dir)")
     ap.add_argument("--json", default=None, help="also write the results here")
+    return ap
+
+
+def main(argv=None, prog: str = "python -m tidehash.bench formats") -> int:
+    ap = parser(prog)
     args = ap.parse_args(argv)
     n = 1_000_000 if args.quick else args.n
     jsonl_n = args.jsonl_n or max(1, n // 10)

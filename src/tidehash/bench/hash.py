@@ -53,6 +53,7 @@ from PIL import Image, features
 
 import tidehash
 
+from . import args as bench_args
 from .machine import cpu_model, dist_version, loadavg, scratch_dir
 from .photos import GENERATOR_VERSION, BenchImage, parse_sizes, prepare_images
 from .timing import run_interleaved, with_isa
@@ -391,16 +392,6 @@ def format_report(meta: dict, hash_rows: list, file_rows: list, phash_rows: list
 
 # ----------------------------------------------------------------------------- main
 
-def _hash_sizes(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers, got {text!r}") from None
-    if not values or min(values) < 2 or max(values) > 64:
-        raise argparse.ArgumentTypeError(f"pHash hash sizes are 2..64, got {text!r}")
-    return values
-
-
 def parser(prog: str = "python -m tidehash.bench hash") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog=prog,
@@ -417,11 +408,11 @@ def parser(prog: str = "python -m tidehash.bench hash") -> argparse.ArgumentPars
                          "sections (default: all, and the active level there)")
     ap.add_argument("--sizes", type=parse_sizes, default=parse_sizes(DEFAULT_SIZES),
                     help=f"comma-separated megapixels (4:3) or WxH; default: {DEFAULT_SIZES}")
-    ap.add_argument("--phash-sizes", type=_hash_sizes, default=DEFAULT_PHASH_SIZES,
+    ap.add_argument("--phash-sizes", type=bench_args.hash_sizes, default=DEFAULT_PHASH_SIZES,
                     help="pHash hash sizes (8 = 64 bits, 16 = 256 bits); default: 8,16")
-    ap.add_argument("--repeats", type=int, default=None,
+    ap.add_argument("--repeats", type=bench_args.int_in(1), default=None,
                     help="fixed number of timed rounds per case (default: adaptive)")
-    ap.add_argument("--seed", type=int, default=1, help="seed of the synthetic images")
+    ap.add_argument("--seed", type=bench_args.seed, default=1, help="seed of the synthetic images")
     ap.add_argument("--image-dir", metavar="DIR",
                     help="keep (and reuse) the generated images in DIR "
                          "(default: a temporary directory, deleted at exit)")
@@ -431,7 +422,7 @@ def parser(prog: str = "python -m tidehash.bench hash") -> argparse.ArgumentPars
                     help="leave pdqhash out even if it is installed")
     ap.add_argument("--no-imagehash", action="store_true",
                     help="leave imagehash out even if it is installed")
-    ap.add_argument("--cpu", type=int, default=None,
+    ap.add_argument("--cpu", type=bench_args.cpu, default=None,
                     help="pin the process to this CPU (Linux sched_setaffinity)")
     return ap
 
@@ -452,8 +443,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
             ap.error(f"ISA {', '.join(bad) or '?'} not available here; available: "
                      f"{', '.join(available)}")
         single_isa = isas[0] if len(isas) == 1 else default_isa
-    if args.repeats is not None and args.repeats < 1:
-        ap.error("--repeats must be >= 1")
     if args.cpu is not None:
         try:
             os.sched_setaffinity(0, {args.cpu})

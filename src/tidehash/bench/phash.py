@@ -43,7 +43,6 @@ import gc
 import importlib
 import io
 import json
-import math
 import os
 import platform
 import statistics
@@ -58,6 +57,8 @@ from PIL import Image, ImageDraw, ImageFilter
 import tidehash
 from tidehash.image import arrow_capsules, decode
 
+from . import args as bench_args
+from .args import image_sizes
 from .hash import import_optional
 from .machine import cpu_model, loadavg
 from .timing import with_isa
@@ -70,19 +71,7 @@ QUICK_POLICY = {"budget": 0.1, "lo": 3, "hi": 8, "warmup": 1}
 COMPETITORS = ("imagehash", "tidehash", "one_block", "new_size")
 
 
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    """'0.25,1,12' (megapixels, 4:3) or '500x500' -> [(width, height), ...]."""
-    sizes = []
-    for token in filter(None, (t.strip().lower() for t in text.split(","))):
-        if "x" in token:
-            w, h = token.split("x", 1)
-            sizes.append((int(w), int(h)))
-        else:
-            w = round(math.sqrt(float(token) * 1e6 * 4 / 3))
-            sizes.append((w, round(w * 3 / 4)))
-    if not sizes or min(min(s) for s in sizes) < 1:
-        raise argparse.ArgumentTypeError(f"bad sizes: {text!r}")
-    return sizes
+parse_sizes = image_sizes(min_side=1)
 
 
 def photo_like(w: int, h: int, seed: int) -> np.ndarray:
@@ -237,21 +226,28 @@ def format_report(meta: dict, rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.bench phash") -> int:
+def parser(prog: str = "python -m tidehash.bench phash") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description="pHash benchmark: tidehash vs imagehash")
     ap.add_argument("--quick", action="store_true", help="few repetitions (CI smoke)")
     ap.add_argument("--json", metavar="OUT", help="write all results (raw samples too) as JSON")
     ap.add_argument("--sizes", type=parse_sizes, default=parse_sizes("0.25,1,12"),
                     help="comma-separated megapixels (4:3) or WxH; default 0.25,1,12")
-    ap.add_argument("--hash-sizes", default="8,16", help="default 8,16")
+    ap.add_argument("--hash-sizes", type=bench_args.hash_sizes, default=(8, 16),
+                    help="default 8,16")
     ap.add_argument("--isa", default="active",
                     help="'active' (default), 'all', or levels such as scalar,avx2")
-    ap.add_argument("--repeats", type=int, default=None, help="fixed rounds per case")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--cpu", type=int, default=None, help="pin to this CPU (Linux)")
+    ap.add_argument("--repeats", type=bench_args.int_in(1), default=None,
+                    help="fixed rounds per case")
+    ap.add_argument("--seed", type=bench_args.seed, default=1)
+    ap.add_argument("--cpu", type=bench_args.cpu, default=None, help="pin to this CPU (Linux)")
     ap.add_argument("--cache", choices=("warm", "cold"), default="warm",
                     help="warm: each timed call right after the same call, untimed "
                          "(default); cold: after reading 64 MB, so the image comes from memory")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.bench phash") -> int:
+    ap = parser(prog)
     args = ap.parse_args(argv)
     if import_optional("imagehash") is None:  # also checks scipy's DCT
         print(f"{prog} needs the competitor: pip install imagehash scipy", file=sys.stderr)
@@ -269,11 +265,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
         isas = [s.strip().lower() for s in args.isa.split(",") if s.strip()]
         if any(s not in available for s in isas):
             ap.error(f"available ISAs: {', '.join(available)}")
-    hash_sizes = [int(x) for x in args.hash_sizes.split(",")]
-    if args.repeats is not None and args.repeats < 1:
-        ap.error("--repeats must be >= 1")
+    hash_sizes = list(args.hash_sizes)
     if args.cpu is not None:
-        os.sched_setaffinity(0, {args.cpu})
+        try:
+            os.sched_setaffinity(0, {args.cpu})
+        except (AttributeError, OSError) as exc:
+            ap.error(f"cannot pin to CPU {args.cpu}: {exc}")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

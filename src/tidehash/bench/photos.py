@@ -12,7 +12,6 @@ each as JPEG (quality 90, 4:2:0 as cameras do) and PNG (Pillow's default level 6
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import time
@@ -22,32 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .args import image_sizes
+
 GENERATOR_VERSION = 1  # bump when the synthetic images change (cached --image-dir files)
 GRAIN_LUMA, GRAIN_CHROMA, TEXTURE, LENS_BLUR = 6.0, 3.0, 24.0, 0.4
 
 
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    """'0.25,1,12' (megapixels, 4:3) or '500x500,4000x3000' -> [(width, height), ...]."""
-    sizes = []
-    for token in text.split(","):
-        token = token.strip().lower()
-        if not token:
-            continue
-        if "x" in token:
-            w, h = token.split("x", 1)
-            size = (int(w), int(h))
-        else:
-            mp = float(token)
-            if mp <= 0:
-                raise argparse.ArgumentTypeError(f"size must be positive: {token!r}")
-            w = round(math.sqrt(mp * 1e6 * 4 / 3))
-            size = (w, round(w * 3 / 4))
-        if min(size) < 16:
-            raise argparse.ArgumentTypeError(f"size too small: {token!r}")
-        sizes.append(size)
-    if not sizes:
-        raise argparse.ArgumentTypeError("no sizes given")
-    return sizes
+# '0.25,1,12' (megapixels, 4:3) or '500x500,4000x3000' -> [(width, height), ...]
+parse_sizes = image_sizes(min_side=16)
 
 
 def mp_label(w: int, h: int) -> str:

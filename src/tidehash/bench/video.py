@@ -19,9 +19,14 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import args as bench_args
+
+CLIP_FPS = 30
+MAX_CLIP_SECONDS = 600.0  # the synthesised scenes are held in memory: about 2 GB at 600 s
+
 
 def make_clip(path: str, seconds: float = 20.0, width: int = 1920, height: int = 1080,
-              fps: int = 30, seed: int = 7) -> None:
+              fps: int = CLIP_FPS, seed: int = 7) -> None:
     """A deterministic 1080p H.264 clip: a slow pan and zoom over a textured scene,
     with a cut every 5 seconds, so frames change the way filmed video does."""
     import av
@@ -140,13 +145,18 @@ def run(path: str, repeat: int) -> dict:
     return result
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="tidehash bench video", description=__doc__.splitlines()[0])
     ap.add_argument("--video", help="a video to hash (default: a synthesised 1080p30 clip)")
-    ap.add_argument("--seconds", type=float, default=20.0, help="length of the synthesised clip")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seconds", type=bench_args.positive_float(MAX_CLIP_SECONDS, lo=1 / CLIP_FPS),
+                    default=20.0, help="length of the synthesised clip")
+    ap.add_argument("--repeat", type=bench_args.int_in(1), default=3)
     ap.add_argument("--json", help="write the results here")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.video
         if path is None:

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from .. import args as bench_args
 from ..machine import loadavg_values, mem_available, peak_rss_bytes, release_memory, rss_bytes
 from .checks import check_block, merge_knn, merge_range
 from .data import FAMILY_MAX_FLIPS, FAMILY_SIZE, QUERY_FLIPS, make_data, make_queries
@@ -32,6 +33,9 @@ MIN_SINGLE = 10           # single-query latency is over at least this many quer
 
 DEFAULT_N = (1_000_000, 10_000_000)
 QUICK_N = (100_000,)
+MAX_N = 10**9            # 32 GB of hashes: beyond that a value is a typo
+MAX_THREADS = 1024
+MAX_BUDGET_S = 3600.0
 
 
 def time_single(call, queries, max_n: int, budget: float):
@@ -224,17 +228,6 @@ def run(ns=DEFAULT_N, datasets=("random", "clustered"), threads=(1, 2), radii=(1
     return report
 
 
-def _ints(text: str) -> tuple:
-    try:
-        values = tuple(int(float(v)) for v in text.replace("_", "").split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"expected non-negative integers, got {text!r}")
-    return values
-
-
 def _names(text: str) -> tuple:
     values = tuple(v.strip() for v in text.split(",") if v.strip())
     bad = [v for v in values if v not in ("random", "clustered")]
@@ -249,28 +242,30 @@ def parser() -> argparse.ArgumentParser:
         description="Exact Hamming search over 256-bit hashes: tidehash (flat, MIH, auto) vs "
                     "faiss (IndexBinaryFlat, IndexBinaryMultiHash; if installed) vs NumPy. "
                     "Prints tables and writes every figure to a JSON file.")
-    p.add_argument("--n", type=_ints, default=None,
+    p.add_argument("--n", type=bench_args.int_list(1, MAX_N), default=None,
                    help="list sizes, comma-separated (default 1000000,10000000; "
                         "--quick: 100000)")
     p.add_argument("--quick", action="store_true",
                    help="small smoke run for CI (N=100k, few queries; under a minute)")
-    p.add_argument("--threads", type=_ints, default=(1, 2),
+    p.add_argument("--threads", type=bench_args.int_list(1, MAX_THREADS), default=(1, 2),
                    help="thread counts, comma-separated (default 1,2)")
     p.add_argument("--datasets", type=_names, default=("random", "clustered"),
                    help="random and/or clustered (default both)")
-    p.add_argument("--radii", type=_ints, default=(16, 31, 52), help="default 16,31,52")
-    p.add_argument("--k", type=_ints, default=(1, 10), help="k-NN sizes (default 1,10)")
-    p.add_argument("--queries", type=int, default=None,
+    p.add_argument("--radii", type=bench_args.int_list(0, 256), default=(16, 31, 52),
+                   help="default 16,31,52")
+    p.add_argument("--k", type=bench_args.int_list(1, MAX_N), default=(1, 10),
+                   help="k-NN sizes (default 1,10)")
+    p.add_argument("--queries", type=bench_args.int_in(1, MAX_N), default=None,
                    help="batch size for throughput (default 10000; --quick 500)")
-    p.add_argument("--single", type=int, default=None,
+    p.add_argument("--single", type=bench_args.int_in(1, MAX_N), default=None,
                    help="queries timed one at a time (default 200; --quick 30)")
-    p.add_argument("--budget", type=float, default=None,
+    p.add_argument("--budget", type=bench_args.positive_float(MAX_BUDGET_S), default=None,
                    help="seconds per measurement before a slow configuration gets fewer "
                         "queries (default 10; --quick 0.5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=bench_args.seed, default=0)
     p.add_argument("--no-faiss", action="store_true", help="skip faiss even if installed")
     p.add_argument("--no-numpy", action="store_true", help="skip the NumPy baseline")
-    p.add_argument("--numpy-max-n", type=int, default=1_000_000,
+    p.add_argument("--numpy-max-n", type=bench_args.int_in(0, MAX_N), default=1_000_000,
                    help="largest N for the NumPy baseline (default 1000000)")
     p.add_argument("--json", default="bench_search.json", metavar="OUT",
                    help="write the report here (default bench_search.json; '-' for stdout)")
@@ -279,10 +274,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    if min(args.threads) < 1:
-        parser().error("--threads must be >= 1")
-    if min(args.k) < 1:
-        parser().error("--k must be >= 1")
     quick = args.quick
     ns = args.n or (QUICK_N if quick else DEFAULT_N)
     if min(ns) < max(args.k):
