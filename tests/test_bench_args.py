@@ -52,6 +52,7 @@ BAD = {
     "formats": {
         "--n": ("0", "-1", "nan", "inf", "1.5", "1e12", "x"),
         "--jsonl-n": ("0", "-1", "nan", "inf"),
+        "--formats": ("foo", "hex,foo", ","),
     },
     "video": {
         "--seconds": (*NON_FINITE, "0", "-1", "0.001", "1e9", "x"),
@@ -146,6 +147,8 @@ def test_good_values_still_parse():
     a = parse("formats", "--n", "1_000", "--jsonl-n", "1")
     assert (a.n, a.jsonl_n) == (1000, 1)
     assert parse("formats").n == 10_000_000
+    assert parse("formats").formats == ("hex", "pytx", "pdqcsv", "jsonl")
+    assert parse("formats", "--formats", "jsonl, hex").formats == ("jsonl", "hex")
 
     a = parse("video", "--seconds", "0.5", "--repeat", "1")
     assert (a.seconds, a.repeat) == (0.5, 1)
@@ -156,6 +159,16 @@ def test_good_values_still_parse():
               "--numpy-max-n", "0")
     assert (a.n, a.threads, a.radii, a.k) == ((1_000_000, 1000), (1, 2), (0, 256), (1,))
     assert (a.queries, a.single, a.budget, a.seed, a.numpy_max_n) == (1, 1, 0.01, 0, 0)
+
+
+def test_video_that_is_not_a_file_is_a_usage_error(tmp_path, capsys):
+    from tidehash.bench import video
+
+    for path in (tmp_path / "missing.mp4", tmp_path):
+        with pytest.raises(SystemExit) as exc:
+            video.main(["--video", str(path)])
+        assert exc.value.code == 2
+        assert "argument --video: no such file" in capsys.readouterr().err
 
 
 def test_sizes_and_megapixels_agree():

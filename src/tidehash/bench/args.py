@@ -64,6 +64,18 @@ def int_list(lo: int, hi: int | None = None) -> Callable[[str], tuple[int, ...]]
     return convert
 
 
+def name_list(allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    """Comma-separated names, each one of allowed; at least one."""
+    def convert(text: str) -> tuple[str, ...]:
+        values = tuple(t.strip() for t in text.split(",") if t.strip())
+        if not values or any(v not in allowed for v in values):
+            raise argparse.ArgumentTypeError(
+                f"each must be one of {', '.join(allowed)}, got {text!r}")
+        return values
+    convert.__name__ = "name list"
+    return convert
+
+
 def positive_float(hi: float, lo: float = 0.0) -> Callable[[str], float]:
     """A finite float above 0, at least lo and at most hi."""
     def convert(text: str) -> float:

@@ -47,6 +47,7 @@ from .machine import cpu_model
 
 HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 BLOCK = 1 << 20
+FORMATS = ("hex", "pytx", "pdqcsv", "jsonl")  # what generate() writes
 MAX_LINES = 10**9  # 65 GB of hex list: beyond that a value is a typo
 
 
@@ -178,7 +179,8 @@ def parser(prog: str = "python -m tidehash.bench formats") -> argparse.ArgumentP
                     help="lines per list")
     ap.add_argument("--jsonl-n", type=bench_args.int_in(1, MAX_LINES), default=None,
                     help="lines of the JSON-lines list (Python-parsed; default: --n / 10)")
-    ap.add_argument("--formats", default="hex,pytx,pdqcsv,jsonl")
+    ap.add_argument("--formats", type=bench_args.name_list(FORMATS), default=FORMATS,
+                    help="default " + ",".join(FORMATS))
     ap.add_argument("--no-anchors", action="store_true", help="skip the NumPy / Python runs")
     ap.add_argument("--quick", action="store_true", help="1M lines")
     ap.add_argument("--dir", default=None, help="where to write the lists (default: a temp dir)")
@@ -200,7 +202,7 @@ def main(argv=None, prog: str = "python -m tidehash.bench formats") -> int:
     list_file_rows = []
     try:
         base = run_child("none", os.devnull, "hex", os.devnull)["peak_rss"]
-        for fmt in args.formats.split(","):
+        for fmt in args.formats:
             lines = jsonl_n if fmt == "jsonl" else n
             path = os.path.join(workdir, f"list.{fmt}")
             t = time.perf_counter()

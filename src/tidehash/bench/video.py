@@ -156,7 +156,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    ap = parser()
+    args = ap.parse_args(argv)
+    if args.video is not None and not os.path.isfile(args.video):
+        ap.error(f"argument --video: no such file: {args.video!r}")
     with tempfile.TemporaryDirectory() as tmp:
         path = args.video
         if path is None:
