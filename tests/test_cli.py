@@ -9,6 +9,7 @@ import os
 import pathlib
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -1519,3 +1520,66 @@ def test_nothing_to_do_is_said(tmp_path, good):
         assert lines(r.stdout) == [{"query": str(good[0]), "matches": []}]
         assert r.stderr == (f"tidehash: warning: {against}: the list is empty (no query "
                             "can match)\n")
+
+
+def _o_commands(tmp_path, good, pdq_list):
+    return {"hash": ("hash", good[0]),
+            "match": ("match", "--against", pdq_list, good[0]),
+            "convert": ("convert", pdq_list, "--to", "hex"),
+            "index build": ("index", "build", pdq_list)}
+
+
+@pytest.mark.parametrize("command", ["hash", "match", "convert", "index build"])
+def test_output_option_errors_name_the_path_given(tmp_path, good, pdq_list, command):
+    """Regression (fixed): ``-o ""`` failed with exit 1 naming a temporary file
+    (``..<hex>.tmp``); ``convert -o FOLDER`` failed with exit 1 naming one
+    (``.FOLDER.<hex>.tmp: Is a directory``); ``-o`` through a link into a missing
+    folder named the temporary file. Now an empty name and a folder are usage
+    errors (exit 2) for every command, as for index build, and every message names
+    the path given, never the temporary file."""
+    args = _o_commands(tmp_path, good, pdq_list)[command]
+    r = cli(*args, "-o", "")
+    assert r.returncode == 2 and "-o needs a file name" in r.stderr, r.stderr
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    r = cli(*args, "-o", folder)
+    assert r.returncode == 2, r.stderr
+    assert f"'{folder}' is a directory" in r.stderr and ".tmp" not in r.stderr, r.stderr
+    dang = tmp_path / "dang"
+    dang.symlink_to(tmp_path / "missing" / "t.json")
+    r = cli(*args, "-o", dang)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == f"tidehash: {dang}: No such file or directory"
+    assert os.listdir(folder) == []
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("command", ["hash", "match", "convert", "index build"])
+def test_output_into_a_fifo_with_a_waiting_reader(tmp_path, good, pdq_list, command):
+    """Regression (fixed): ``mkfifo ff; tidehash hash -o ff`` renamed a regular file
+    over the FIFO and a reader waiting on it hung. A blocking reader (cat, bounded
+    by timeout) now gets the output; nothing here can wait past the timeouts."""
+    args = _o_commands(tmp_path, good, pdq_list)[command]
+    fifo = tmp_path / "ff"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["timeout", "60", "cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        r = cli(*args, "-o", fifo)
+        got, _ = reader.communicate(timeout=90)
+    finally:
+        if reader.poll() is None:  # the writer never opened the FIFO: free the reader
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+            reader.kill()
+            reader.wait(timeout=10)
+    assert r.returncode == 0 and reader.returncode == 0, r.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    ref = tmp_path / "ref"
+    assert cli(*args, "-o", ref).returncode == 0
+    want = ref.read_bytes()
+    if command == "index build":  # it records when it ran: same length and header
+        assert len(got) == len(want) and got[:8] == want[:8]
+    else:
+        assert got == want

@@ -74,12 +74,25 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+class OutputPath(click.Path):
+    """The type of every command's ``-o``: a usage error (exit 2, naming the path
+    given) for an empty name or a folder; ``-`` passes (stdout)."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False, allow_dash=True)
+
+    def convert(self, value, param, ctx):
+        if os.fspath(value) in ("", b""):
+            raise click.UsageError("-o needs a file name", ctx)
+        return super().convert(value, param, ctx)
+
+
 class AtomicOutput:
     """Text output to a path, written to a temporary file in the same folder and
-    renamed into place only when the command completes (tidehash._atomic: modes
-    and links as documented there): Ctrl-C, a crash or an exception leaves neither
-    a partial file nor the temporary one. ``-`` or None is stdout (written as it
-    goes)."""
+    renamed into place only when the command completes (tidehash._atomic: modes,
+    links, FIFOs and devices as documented there): Ctrl-C, a crash or an exception
+    leaves neither a partial file nor the temporary one. ``-`` or None is stdout
+    (written as it goes)."""
 
     def __init__(self, path: str | None):
         self.path = None if path in (None, "-") else os.fspath(path)

@@ -13,6 +13,7 @@ from ..formats.vpdq import vpdq_to_json
 from ._common import (
     AtomicOutput,
     FiniteFloatRange,
+    OutputPath,
     Progress,
     StreamTable,
     err,
@@ -190,7 +191,7 @@ class HashWriter:
 @click.option("--format", "fmt", type=click.Choice(HASH_FORMATS), default=None,
               help="default: jsonl when stdout is not a terminal (or with -o), "
                    "table when it is")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=OutputPath(), default=None,
               help="write here (atomically: complete or not at all)")
 def hash_command(paths, algorithms, dihedral, fast, workers, seconds_per_hash, max_pixels,
                  fmt, output):

@@ -11,6 +11,7 @@ import click
 from ._common import (
     READ_FORMATS,
     BadLines,
+    OutputPath,
     check_interrupted,
     emit,
     err,
@@ -29,7 +30,7 @@ def index_group():
 
 @index_group.command("build")
 @click.argument("lists", nargs=-1, required=True, metavar="LIST...")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--output", required=True, type=OutputPath(),
               help="the list file to write (atomically)")
 @click.option("--from", "from_format", type=click.Choice(READ_FORMATS), default=None,
               help="format of every LIST (default: told from each one's content)")

@@ -15,6 +15,7 @@ from ._common import (
     AtomicOutput,
     BadLines,
     FiniteFloatRange,
+    OutputPath,
     Progress,
     StreamTable,
     err,
@@ -172,7 +173,7 @@ def _literal_query(arg: str):
 @max_pixels_option
 @click.option("--format", "fmt", type=click.Choice(("jsonl", "csv", "table")), default=None,
               help="default: jsonl when stdout is not a terminal (or with -o), table when it is")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=OutputPath(), default=None,
               help="write here (atomically)")
 def match_command(queries, against, from_format, radius, dihedral, min_quality,
                   video_quality, video_distance, video_match, workers, max_pixels, fmt,

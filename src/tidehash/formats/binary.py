@@ -164,8 +164,7 @@ def save_list(hash_list: HashList, path, *, extra: dict | None = None,
             f.write(arr.data)
             pos = start + arr.nbytes
         f.write(b"\0" * (_align(pos) - pos))
-        size = f.tell()
-    return size
+    return _align(pos)  # not f.tell(): a pipe or FIFO cannot tell
 
 
 def _align(n: int) -> int:

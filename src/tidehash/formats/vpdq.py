@@ -37,9 +37,12 @@ def format_vpdq(features: Iterable[VPDQFeature]) -> str:
 
 
 def write_vpdq(features: Iterable[VPDQFeature], path) -> None:
-    with open(path, "w", encoding="ascii", newline="\n") as out:
+    """Write the text format to ``path``, atomically (tidehash._atomic)."""
+    from .._atomic import atomic_file
+
+    with atomic_file(path) as out:
         for f in features:
-            out.write(f.to_line() + "\n")
+            out.write((f.to_line() + "\n").encode("ascii"))
 
 
 def iter_vpdq(lines: Iterable[str], name: str = "<vpdq>",
