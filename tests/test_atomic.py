@@ -3,10 +3,10 @@ file gets (the umask), an existing file's mode kept, and links written through."
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import stat
-import errno
 import subprocess
 import sys
 
@@ -232,7 +232,7 @@ def test_cli_output_to_dev_stdout_on_a_pipe(tmp_path, writer):
     env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
     env["PYTHONPATH"] = SRC
     r = subprocess.run([sys.executable, "-m", "tidehash.cli", *map(str, args)], env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+                       capture_output=True, timeout=120)
     assert r.returncode == 0 and r.stderr == b"", (writer, r.stderr)
     _same_output(writer, r.stdout, reference.read_bytes())
 

@@ -65,7 +65,8 @@ def _reading(source, from_format, signal):
 
 @click.command("convert")
 @click.argument("source", metavar="IN")
-@click.option("-o", "--output", required=True, type=OutputPath(), help="the converted list ('-': stdout)")
+@click.option("-o", "--output", required=True, type=OutputPath(),
+              help="the converted list ('-': stdout)")
 @click.option("--to", "to_format", type=click.Choice(WRITE_FORMATS), required=True)
 @click.option("--from", "from_format", type=click.Choice(READ_FORMATS), default=None,
               help="default: told from the content")
