@@ -27,8 +27,7 @@ Checked while benchmarking (a failure is printed loudly and makes the exit statu
 
 * every tidehash ISA gives the same PDQ hash and quality, and the same pHash;
 * ``hash_file`` gives ``pdq_hash``'s hash of the pixels Pillow decodes from that file;
-* tidehash's pHash equals imagehash's (they could differ only where a DCT coefficient ties
-  the median, which photo-like images do not have).
+* tidehash's pHash equals imagehash's (it does on every image: a difference is a bug).
 
 tidehash's PDQ against pdqhash's on the same pixels is reported (differing bits), not an
 error: pdqhash computes luma in float64 where Meta's C++ reference and tidehash use float32,
