@@ -338,3 +338,77 @@ def test_a_batch_goes_past_any_exception_of_a_file_object():
              _Failing(data, KeyError("k"), after=1, seekable=False), data], workers=workers))
         assert [r.pdq for r in recs] == [want, None, want, None, want]
         assert recs[1].error == "RuntimeError: boom" and recs[3].error.startswith("KeyError")
+
+
+def _proc_file_with_content():
+    """A /proc file whose stat size is 0 although reading it gives bytes."""
+    import os
+    for path in ("/proc/self/status", "/proc/cpuinfo", "/proc/version"):
+        try:
+            if os.stat(path).st_size == 0 and open(path, "rb").read():
+                return path
+        except OSError:
+            continue
+    return None
+
+
+def test_size_zero_file_with_content_is_read():
+    """Regression (fixed): a regular file whose stat size is 0 but which has content
+    (/proc/cpuinfo) was "empty file" for image hashes while its MD5 was right."""
+    import hashlib
+    import os
+    if not os.path.isdir("/proc"):
+        pytest.skip("no /proc file system on this platform")
+    path = _proc_file_with_content()
+    if path is None:
+        pytest.skip("no /proc file here has stat size 0 and content")
+    with pytest.raises(tidehash.DecodeError) as info:
+        tidehash.hash_file(path, algorithms=("pdq", "md5"))
+    assert info.value.reason == "not a recognised image or video format"
+    rec = next(tidehash.hash_files([path], algorithms=("pdq",), workers=1))
+    assert rec.error == "not a recognised image or video format"
+    # /proc/version does not change between two reads: its digest is the oracle's
+    if os.path.exists("/proc/version") and os.stat("/proc/version").st_size == 0:
+        with pytest.raises(tidehash.DecodeError, match="not a recognised"):
+            tidehash.hash_file("/proc/version", algorithms=("phash", "md5"))
+        assert tidehash.hash_file("/proc/version", algorithms="md5").md5 == \
+            hashlib.md5(open("/proc/version", "rb").read()).hexdigest()
+
+
+def test_size_zero_regular_file_is_empty(tmp_path):
+    p = tmp_path / "empty.jpg"
+    p.write_bytes(b"")
+    with pytest.raises(tidehash.DecodeError) as info:
+        tidehash.hash_file(p)
+    assert info.value.reason == "empty file"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_is_read_once_and_hashed(tmp_path):
+    """A FIFO (stat size 0, not seekable) is read once: an image in it hashes with
+    its digest; a FIFO whose writer writes nothing is "empty file"."""
+    import hashlib
+    import os
+    import threading
+    data, _ = encoded("PNG")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def write(payload):
+        with open(fifo, "wb") as fh:
+            fh.write(payload)
+
+    for payload in (data, b""):
+        writer = threading.Thread(target=write, args=(payload,))
+        writer.start()
+        try:
+            if payload:
+                rec = tidehash.hash_file(fifo, algorithms=("pdq", "md5"))
+                assert rec.md5 == hashlib.md5(data).hexdigest()
+                assert rec.pdq == tidehash.hash_file(data).pdq
+            else:
+                with pytest.raises(tidehash.DecodeError) as info:
+                    tidehash.hash_file(fifo)
+                assert info.value.reason == "empty file"
+        finally:
+            writer.join()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import pathlib
+import warnings
 
 import numpy as np
 import pytest
@@ -588,18 +589,65 @@ def test_reused_decode_buffer_never_leaks_between_files(tmp_path):
     assert tidehash.pdq_hash(kept.image if kept.image is not None else kept.array) == expected[0]
 
 
-def test_pillow_refusing_below_max_pixels_says_how_to_allow_it(monkeypatch):
+def test_max_pixels_is_the_one_guard_whatever_pillows_limit(monkeypatch):
     """Regression (fixed): an image within max_pixels that Pillow's own bomb check
-    refused raised Pillow's bare message, with nothing on why max_pixels did not
-    apply; it now names Pillow's limit and how to raise it."""
+    refused (PIL.Image.MAX_IMAGE_PIXELS, process-global) raised ImageTooLargeError
+    although max_pixels allowed it; max_pixels is now the one guard of the API."""
     buf = io.BytesIO()
     Image.fromarray(np.zeros((50, 50, 3), np.uint8)).save(buf, "PNG")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    with pytest.raises(tidehash.ImageTooLargeError) as info:
-        tidehash.hash_file(buf.getvalue(), max_pixels=10**6)
-    assert "PIL.Image.MAX_IMAGE_PIXELS = 2000" in info.value.reason
-    assert "max_pixels=1000000" in info.value.reason
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw DecompressionBombWarning either
+        assert tidehash.hash_file(buf.getvalue(), max_pixels=10**6).pdq is not None
+        assert tidehash.hash_file(buf.getvalue(), max_pixels=None).pdq is not None
+    with pytest.raises(tidehash.ImageTooLargeError, match="exceeds the limit of 2000"):
+        tidehash.hash_file(buf.getvalue(), max_pixels=2000)
+    # outside a tidehash decode, Pillow's own check is Pillow's, unchanged
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(buf.getvalue()))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     assert tidehash.hash_file(buf.getvalue(), max_pixels=10**6).pdq is not None
     with pytest.raises(tidehash.ImageTooLargeError, match="exceeds the limit of 2000"):
         tidehash.hash_file(buf.getvalue(), max_pixels=2000)
+
+
+@pytest.fixture(scope="module")
+def big_pngs(tmp_path_factory):
+    """A 100 MP and a 182 MP PNG (one grey level: a few hundred KB each): between
+    Pillow's warning and error limits, and above its error limit."""
+    d = tmp_path_factory.mktemp("big")
+    paths = {}
+    for mp, side in ((100, 10_000), (182, 13_500)):
+        paths[mp] = d / f"big{mp}.png"
+        Image.new("L", (side, side), 7).save(paths[mp])
+    return paths
+
+
+def test_api_prints_no_raw_pillow_bomb_warning(big_pngs):
+    """Regression (fixed): hash_file of a 100 MP image printed Pillow's raw
+    DecompressionBombWarning (the command line silenced it, the API did not)."""
+    assert Image.MAX_IMAGE_PIXELS is not None and 10**8 > Image.MAX_IMAGE_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = tidehash.hash_file(big_pngs[100])
+    assert rec.kind == "image" and rec.pdq is not None
+    # a flat image: its PDQ is the PDQ of the same grey level at any size
+    assert rec.pdq.bytes == tidehash.pdq_hash(np.full((100, 100), 7, np.uint8)).bytes
+
+
+def test_api_max_pixels_none_is_no_limit(big_pngs):
+    """Regression (fixed): max_pixels=None ("no limit") still refused a 182 MP image
+    (Pillow's own limit, twice PIL.Image.MAX_IMAGE_PIXELS, applied)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # recognising the image is the step Pillow refused; "vpdq" alone decodes no pixel
+        rec = tidehash.hash_file(big_pngs[182], algorithms=("vpdq",), max_pixels=None)
+        assert rec.kind == "image"
+        assert tidehash.hash_file(big_pngs[182], algorithms=("vpdq",),
+                                  max_pixels=182_250_000).kind == "image"
+    with pytest.raises(tidehash.ImageTooLargeError, match="exceeds the limit of 182249999"):
+        tidehash.hash_file(big_pngs[182], algorithms=("vpdq",), max_pixels=182_249_999)
+    with pytest.raises(tidehash.ImageTooLargeError, match="exceeds the limit of 178956970"):
+        tidehash.hash_file(big_pngs[182])  # the default limit is Pillow's own
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(big_pngs[182])  # Pillow's check outside tidehash is untouched

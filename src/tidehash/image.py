@@ -101,9 +101,16 @@ def open_stream(source: Source, name: str, hashers: Hashers | None = None):
                     raise DecodeError(name, "empty file")
                 stream = io.BytesIO(data)
                 return stream, stream
-            if os.path.getsize(source) == 0:
-                raise DecodeError(name, "empty file")
             fh = open(source, "rb")
+            if os.fstat(fh.fileno()).st_size == 0:
+                # a size of 0 is not proof of no bytes (/proc and /sys files say 0
+                # and have content): read it once, and only no bytes at all is empty
+                with fh:
+                    data = read_all(fh, hashers or {}, limit=MAX_UNSEEKABLE_BYTES, name=name)
+                if not data:
+                    raise DecodeError(name, "empty file")
+                stream = io.BytesIO(data)
+                return stream, stream
         except OSError as exc:
             raise DecodeError(name, exc.strerror or str(exc)) from None
         return (DigestingReader(fh, hashers) if hashers else fh), fh
@@ -145,6 +152,55 @@ def _check_size(im: Image.Image, name: str, max_pixels: int | None) -> None:
             name, f"{w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
                   "(decompression-bomb guard; raise max_pixels, or --max-pixels, to "
                   "allow it)")
+
+
+# tidehash's max_pixels is the one decompression-bomb guard of a tidehash decode, in the
+# API as on the command line: Pillow's own check (a raw DecompressionBombWarning from
+# PIL.Image.MAX_IMAGE_PIXELS, a refusal above twice that, whatever max_pixels says)
+# must not apply inside it. PIL.Image.MAX_IMAGE_PIXELS is process-global, and so is
+# warnings.catch_warnings before Python 3.14: changing either inside a library call
+# would race with other threads. So Pillow's check function (which Image.open and the
+# plugins look up on the module at each call) is wrapped once: in a thread decoding
+# for tidehash it applies max_pixels (to every size Pillow checks: frames, crops,
+# sub-images), and everywhere else it is Pillow's own check, unchanged.
+_bomb_scope = threading.local()
+_PILLOW_CHECK = getattr(Image, "_decompression_bomb_check", None)
+
+
+def _tidehash_bomb_check(size, *args, **kwargs):
+    limit = getattr(_bomb_scope, "max_pixels", _PILLOW_CHECK)
+    if limit is _PILLOW_CHECK:  # not inside a tidehash decode
+        return _PILLOW_CHECK(size, *args, **kwargs)
+    if limit is not None:
+        w, h = max(1, size[0]), max(1, size[1])
+        if w * h > limit:
+            raise Image.DecompressionBombError(
+                f"{w}x{h} = {w * h} pixels exceeds the limit of {limit} (decompression-bomb "
+                "guard; raise max_pixels, or --max-pixels, to allow it)")
+    return None
+
+
+_tidehash_bomb_check.pillow_check = _PILLOW_CHECK  # type: ignore[attr-defined]
+_OWN_BOMB_CHECK = callable(_PILLOW_CHECK)
+if _OWN_BOMB_CHECK:
+    if hasattr(_PILLOW_CHECK, "pillow_check"):  # module reloaded: wrap Pillow's, not ours
+        _PILLOW_CHECK = _PILLOW_CHECK.pillow_check
+        _tidehash_bomb_check.pillow_check = _PILLOW_CHECK  # type: ignore[attr-defined]
+    Image._decompression_bomb_check = _tidehash_bomb_check
+
+
+class _max_pixels_scope:
+    """Inside it, this thread's Pillow bomb checks apply ``max_pixels`` (None: none)."""
+
+    def __init__(self, max_pixels: int | None) -> None:
+        self.max_pixels = max_pixels
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_bomb_scope, "max_pixels", _PILLOW_CHECK)
+        _bomb_scope.max_pixels = self.max_pixels
+
+    def __exit__(self, *exc) -> None:
+        _bomb_scope.max_pixels = self.previous
 
 
 def _pillow_refused(exc: Exception, max_pixels: int | None) -> str:
@@ -212,12 +268,24 @@ def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
     then applies the mode policy for PDQ. The pixel limit applies to the size the
     file declares, before any pixel is decoded (and before fast mode shrinks it).
     ``header_only=True`` returns the opened image unloaded (recognising it is enough)."""
+    with _max_pixels_scope(max_pixels):
+        return _load_image(stream, name, max_pixels, reuse_buffer, fast, header_only)
+
+
+def _bomb_refused(name: str, exc: Exception, max_pixels: int | None) -> ImageTooLargeError:
+    if _OWN_BOMB_CHECK:  # the refusal is tidehash's own, at max_pixels
+        return ImageTooLargeError(name, str(exc))
+    return ImageTooLargeError(name, _pillow_refused(exc, max_pixels))
+
+
+def _load_image(stream, name: str, max_pixels: int | None, reuse_buffer: bool, fast: bool,
+                header_only: bool) -> Image.Image:
     try:
         im = Image.open(stream)
     except UnidentifiedImageError:
         raise DecodeError(name, NOT_AN_IMAGE) from None
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(name, _pillow_refused(exc, max_pixels)) from None
+        raise _bomb_refused(name, exc, max_pixels) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
             struct.error) as exc:
         raise DecodeError(name, f"cannot read image header: {exc}") from None
@@ -230,7 +298,7 @@ def load_image(stream, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
     try:
         im.load()
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(name, _pillow_refused(exc, max_pixels)) from None
+        raise _bomb_refused(name, exc, max_pixels) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError,
             struct.error) as exc:
         raise DecodeError(name, f"cannot decode image: {exc}") from None
