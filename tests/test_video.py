@@ -238,6 +238,21 @@ def test_read_vpdq_of_a_binary_file_is_a_format_error(tmp_path):
         tidehash.read_vpdq(tmp_path / "v.txt")
 
 
+def test_vpdq_from_json_of_binary_bytes_is_a_format_error():
+    """Regression (fixed): vpdq_from_json of a binary file's bytes (a JPEG) raised a
+    bare UnicodeDecodeError; it is a HashFormatError, as read_vpdq's."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "examples", "sample.jpg"), "rb") as fh:
+        jpeg = fh.read()
+    with pytest.raises(HashFormatError, match=r"not text \(byte 0xff at offset 0 is not UTF-8"):
+        tidehash.vpdq_from_json(jpeg)
+    with pytest.raises(HashFormatError, match=r"byte 0xff at offset 2"):
+        tidehash.vpdq_from_json(b'["\xff"]')
+    # bytes that are JSON text read as the str would
+    text = json.dumps(["f" * 64 + ",100,0.0", "0" * 64 + ",50,1.0"])
+    for data in (text.encode(), text.encode("utf-16")):
+        assert tidehash.vpdq_from_json(data) == tidehash.vpdq_from_json(text)
+
+
 @pytest.mark.parametrize("text", ['{"a": 1}', '["abc,1,0.0"]', "[1]", "not json",
                                   '["' + "f" * 64 + ',x,0.0"]'])
 def test_malformed_json(text):

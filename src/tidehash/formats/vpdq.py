@@ -94,13 +94,20 @@ def vpdq_to_json(features: Iterable[VPDQFeature]) -> str:
     return json.dumps([f"{f.hex},{f.quality},{f.timestamp:.3}" for f in features])
 
 
-def vpdq_from_json(text: str, on_error: Callable[[int, str, str], None] | None = None
+def vpdq_from_json(text: str | bytes,
+                   on_error: Callable[[int, str, str], None] | None = None
                    ) -> list[VPDQFeature]:
-    """Read python-threatexchange's JSON form. Frame numbers, absent from it, are
-    the positions in the list. A malformed item raises HashFormatError, or, given
-    ``on_error``, is passed to ``on_error(item_index, item, reason)`` and skipped."""
+    """Read python-threatexchange's JSON form (``str``, or ``bytes`` in UTF-8, -16
+    or -32 as ``json.loads`` takes them). Frame numbers, absent from it, are the
+    positions in the list. Bytes that are not such text (a binary file) or a
+    malformed item raise HashFormatError, or, for an item, given ``on_error``, it
+    is passed to ``on_error(item_index, item, reason)`` and skipped."""
     try:
         items = json.loads(text or "[]")
+    except UnicodeDecodeError as exc:
+        raise HashFormatError(
+            f"vPDQ JSON: not text (byte {exc.object[exc.start]:#04x} at offset {exc.start} "
+            f"is not {exc.encoding.upper()}; a binary file?)") from None
     except (json.JSONDecodeError, RecursionError) as exc:
         raise HashFormatError(f"vPDQ JSON: {exc}") from None
     if not isinstance(items, list):
