@@ -138,3 +138,25 @@ def test_bad_thresholds():
         Matcher(hl, radius=-1)
     with pytest.raises(ValueError):
         Matcher(hl, video_match=150)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(radius=-1), "radius must be an int in 0..256"),
+    (dict(radius=257), "radius must be an int in 0..256"),
+    (dict(radius=31.0), "radius must be an int in 0..256"),
+    (dict(weak_quality=-1), "weak_quality must be an int in 0..101"),
+    (dict(weak_quality=200), "weak_quality must be an int in 0..101"),
+    (dict(min_quality=-1), "min_quality must be an int in 0..101"),
+    (dict(min_quality=102), "min_quality must be an int in 0..101"),
+    (dict(video_quality=-1), "video_quality must be an int in 0..101"),
+    (dict(video_distance=300), "video_distance must be an int in 0..256"),
+    (dict(video_match=float("nan")), "video_match must be a percentage"),
+    (dict(video_match=float("inf")), "video_match must be a percentage"),
+    (dict(video_match=-1), "video_match must be a percentage"),
+])
+def test_bad_thresholds_name_the_parameter_passed(kwargs, message):
+    """Regression (fixed): Matcher(hl, radius=-1) said "distance_threshold must be
+    ...", weak_quality / min_quality said "quality_threshold": the message names
+    the parameter the caller passed."""
+    with pytest.raises(ValueError, match="^" + message):
+        Matcher(HashList.from_records([]), **kwargs)

@@ -363,6 +363,45 @@ def test_match_thresholds_validated():
         VPDQIndex(quality_threshold=200)
 
 
+BAD_PERCENTAGES = [math.nan, math.inf, -math.inf, -1, -0.001, 100.001, 1e9, True, "80", None]
+
+
+@pytest.mark.parametrize("bad", BAD_PERCENTAGES)
+@pytest.mark.parametrize("param", ["query_match_threshold", "compared_match_threshold"])
+def test_vpdq_index_search_validates_its_percentages(param, bad):
+    """Regression (fixed): VPDQIndex.search(f, query_match_threshold=nan) (or inf,
+    -1, 1e9; compared_match_threshold too) silently returned nothing or everything;
+    a threshold is a percentage in 0..100, refused by name otherwise, as
+    vpdq_match refuses its thresholds."""
+    rng = np.random.default_rng(5)
+    feats = _random_video(rng, 10)
+    index = VPDQIndex()
+    index.add(1, feats)
+    with pytest.raises(ValueError, match=f"^{param} must be a percentage"):
+        index.search(feats, **{param: bad})
+    with pytest.raises(ValueError, match=f"^{param} must be a percentage"):
+        vpdq_match(feats, feats).is_match(**{param: bad})
+    for good in (0, 0.0, 50, 100, np.float32(80), np.int64(100)):
+        got = [m.video_id for m in index.search(feats, **{param: good})]
+        assert got == [1]  # the video itself: 100% both ways
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(quality_threshold=-1), "quality_threshold"),
+    (dict(quality_threshold=102), "quality_threshold"),
+    (dict(quality_threshold=50.0), "quality_threshold"),
+    (dict(quality_threshold=True), "quality_threshold"),
+    (dict(distance_threshold=257), "distance_threshold"),
+    (dict(distance_threshold=math.nan), "distance_threshold"),
+    (dict(distance_threshold=-1), "distance_threshold"),
+])
+def test_vpdq_thresholds_name_their_parameter(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name} must be an int in"):
+        VPDQIndex(**kwargs)
+    with pytest.raises(ValueError, match=f"^{name} must be an int in"):
+        vpdq_match([], [], **kwargs)
+
+
 # ----------------------------------------------------------------------------- bad input
 def test_not_a_video(tmp_path):
     (tmp_path / "t.txt").write_text("hello, this is not a video\n" * 100)

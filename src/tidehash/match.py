@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import int_in_range, percentage
 from .hashes import hashes_to_array, hex_to_array
 from .index import Index
 
@@ -39,6 +40,8 @@ class VPDQMatchResult:
 
     def is_match(self, query_match_threshold: float = VPDQ_QUERY_MATCH_THRESHOLD,
                  compared_match_threshold: float = VPDQ_COMPARED_MATCH_THRESHOLD) -> bool:
+        query_match_threshold, compared_match_threshold = _check_percentages(
+            query_match_threshold, compared_match_threshold)
         return (self.query_match_percent >= query_match_threshold
                 and self.compared_match_percent >= compared_match_threshold)
 
@@ -52,15 +55,20 @@ class VPDQVideoMatch:
     compared_match_percent: float
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+def _check_thresholds(quality_threshold, distance_threshold, *,
+                      quality_name: str = "quality_threshold",
+                      distance_name: str = "distance_threshold") -> tuple[int, int]:
+    """The frame quality and Hamming distance thresholds, each checked under the
+    name of the parameter the caller passed."""
+    return (int_in_range(quality_name, quality_threshold, 0, 101),
+            int_in_range(distance_name, distance_threshold, 0, 256))
 
 
-def _check_thresholds(quality_threshold, distance_threshold) -> None:
-    if not _is_int(quality_threshold) or not 0 <= quality_threshold <= 101:
-        raise ValueError(f"quality_threshold must be an int in 0..101, got {quality_threshold!r}")
-    if not _is_int(distance_threshold) or not 0 <= distance_threshold <= 256:
-        raise ValueError(f"distance_threshold must be an int in 0..256, got {distance_threshold!r}")
+def _check_percentages(query_match_threshold, compared_match_threshold, *,
+                       query_name: str = "query_match_threshold",
+                       compared_name: str = "compared_match_threshold") -> tuple[float, float]:
+    return (percentage(query_name, query_match_threshold),
+            percentage(compared_name, compared_match_threshold))
 
 
 def prepare_vpdq(features: Iterable, quality_threshold: int = VPDQ_QUALITY_THRESHOLD) -> list:
@@ -160,7 +168,10 @@ class VPDQIndex:
                compared_match_threshold: float = VPDQ_COMPARED_MATCH_THRESHOLD,
                ) -> list[VPDQVideoMatch]:
         """Listed videos the query matches, best query percent first (then id).
-        Identical to calling vpdq_match against every listed video."""
+        Identical to calling vpdq_match against every listed video. The thresholds
+        are percentages (0..100); anything else is a ValueError."""
+        query_match_threshold, compared_match_threshold = _check_percentages(
+            query_match_threshold, compared_match_threshold)
         q = prepare_vpdq(features, self.quality_threshold)
         if not q:
             return []
@@ -183,7 +194,8 @@ class VPDQIndex:
             result = VPDQMatchResult(
                 np.unique(query_of_hit[mine]).size * 100 / len(q),
                 np.unique(rows[mine]).size * 100 / n_listed.size)
-            if result.is_match(query_match_threshold, compared_match_threshold):
+            if (result.query_match_percent >= query_match_threshold
+                    and result.compared_match_percent >= compared_match_threshold):
                 out.append(VPDQVideoMatch(int(video), result.query_match_percent,
                                           result.compared_match_percent))
         out.sort(key=lambda m: (-m.query_match_percent, m.video_id))
@@ -238,11 +250,13 @@ class Matcher:
                  video_match: float = VPDQ_QUERY_MATCH_THRESHOLD,
                  strategy: str = "auto", threads: int = 1,
                  expected_queries: int | None = None):
-        _check_thresholds(weak_quality, radius)
+        _check_thresholds(weak_quality, radius, quality_name="weak_quality",
+                          distance_name="radius")
         if min_quality is not None:
-            _check_thresholds(min_quality, radius)
-        if not 0 <= float(video_match) <= 100:
-            raise ValueError(f"video_match must be a percentage, got {video_match!r}")
+            int_in_range("min_quality", min_quality, 0, 101)
+        _check_thresholds(video_quality, video_distance, quality_name="video_quality",
+                          distance_name="video_distance")
+        percentage("video_match", video_match)
         self.hash_list = hash_list
         self.radius = radius
         self.weak_quality = weak_quality
