@@ -434,3 +434,135 @@ def test_every_cut_says_truncated_and_appended_bytes_are_refused(tmp_path, mmap)
             load_list(data[:cut])
     with pytest.raises(ListFileError, match="bytes after the end"):
         load_list(data + b"\0" * 64)
+
+
+# ----------------------------------------------------------------------------- from a pipe
+class _Fifo:
+    """A FIFO at ``path`` fed ``data`` by a thread (a pipe with a name, as
+    ``<(cat list.thl)`` gives)."""
+
+    def __init__(self, path, data: bytes):
+        import os
+        import threading
+        os.mkfifo(path)
+        self.path = str(path)
+        self._writer = threading.Thread(target=self._write, args=(data,))
+        self._writer.start()
+
+    def _write(self, data):
+        try:
+            with open(self.path, "wb") as fh:
+                fh.write(data)
+        except BrokenPipeError:
+            pass
+
+    def join(self):
+        self._writer.join(timeout=30)
+
+
+def _pipe_list(tmp_path):
+    recs = [HashRecord("pdq", "ab" * 32, id=1, label="a", quality=90),
+            HashRecord("md5", "0" * 32, id=2, label="b"),
+            HashRecord("pdq", "cd" * 32, id=3, label="c", quality=40)]
+    hl = HashList.from_records(recs, source="s")
+    path = tmp_path / "l.thl"
+    save_list(hl, path, extra={"lists": ["x"]})
+    return hl, path.read_bytes()
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"),
+                                reason="no FIFOs on this platform")
+
+
+@needs_fifo
+@pytest.mark.parametrize("reader", ["load_list", "read_list", "read_list_tidehash",
+                                    "iter_records", "Matcher.load", "file_object"])
+def test_list_file_from_a_pipe_is_read_once(tmp_path, reader):
+    """Regression (fixed): a list file read through a pipe (<(cat l.thl)) was "cannot
+    tell the list's format" (read_list, match --against) or "bad magic" (index
+    info); a pipe is read once into memory and loaded from the bytes."""
+    hl, data = _pipe_list(tmp_path)
+    if reader == "file_object":
+        from sources import NonSeekable  # tests/ helpers
+        back = read_list(NonSeekable(data))
+        assert _dicts(back) == _dicts(hl)
+        return
+    fifo = _Fifo(tmp_path / "pipe", data)
+    try:
+        if reader == "load_list":
+            back = load_list(fifo.path)
+        elif reader == "read_list":
+            back = read_list(fifo.path)
+        elif reader == "read_list_tidehash":
+            back = read_list(fifo.path, format="tidehash")
+        elif reader == "iter_records":
+            assert [r.to_dict() for r in tidehash.formats.iter_records(fifo.path)] == \
+                _dicts(hl)
+            return
+        else:
+            m = Matcher.load(fifo.path)
+            assert [e.id for x in m.match_pdq("ab" * 32) for e in x.entries] == [1]
+            return
+    finally:
+        fifo.join()
+    assert _dicts(back) == _dicts(hl)
+    assert back.extra == {"lists": ["x"]}
+
+
+@needs_fifo
+def test_list_file_and_text_lists_from_pipes_merge(tmp_path):
+    hl, data = _pipe_list(tmp_path)
+    text = tmp_path / "t.txt"
+    text.write_text("ef" * 32 + "\n")
+    fifo = _Fifo(tmp_path / "pipe", data)
+    try:
+        back = read_list([str(text), fifo.path])
+    finally:
+        fifo.join()
+    assert sorted(r.hash for r in back.records()) == sorted(
+        [r.hash for r in hl.records()] + ["ef" * 32])
+
+
+@needs_fifo
+def test_damaged_or_index_file_from_a_pipe_says_so(tmp_path):
+    hl, data = _pipe_list(tmp_path)
+    fifo = _Fifo(tmp_path / "pipe", data[:100])
+    try:
+        with pytest.raises(ListFileError, match="truncated"):
+            load_list(fifo.path)
+    finally:
+        fifo.join()
+    ix = tidehash.Index()
+    ix.add(np.zeros((2, 32), np.uint8))
+    ix.save(tmp_path / "x.idx")
+    for load in (load_list, read_list):
+        fifo = _Fifo(tmp_path / f"pipe-{load.__name__}", (tmp_path / "x.idx").read_bytes())
+        try:
+            with pytest.raises(tidehash.HashFormatError, match="not (from )?a pipe"):
+                load(fifo.path)
+        finally:
+            fifo.join()
+
+
+@pytest.mark.skipif(__import__("shutil").which("bash") is None, reason="needs bash for <(...)")
+def test_cli_reads_a_list_file_from_a_pipe(tmp_path):
+    """`index info <(cat l.thl)` and `match --against <(cat l.thl)`, as a shell runs them."""
+    import subprocess
+    import sys
+    _, data = _pipe_list(tmp_path)
+    (tmp_path / "l.thl").write_bytes(data)
+    img = tmp_path / "q.png"
+    from PIL import Image
+    Image.new("L", (64, 64), 128).save(img)
+    th = f"{sys.executable!s} -m tidehash.cli"
+    import os
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(tidehash.__file__)))
+    r = subprocess.run(["bash", "-c", f"{th} index info --format jsonl <(cat l.thl)"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert (info["kind"], info["pdq"], info["md5"], info["entries"]) == ("list", 2, 1, 3)
+    r = subprocess.run(["bash", "-c", f"{th} match --against <(cat l.thl) q.png"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert "cannot tell" not in r.stderr and "bad magic" not in r.stderr
+    assert r.returncode in (0, 1), r.stderr  # q.png matches nothing: no traceback

@@ -72,7 +72,7 @@ def index_info_command(path, fmt):
 
     info: dict = {"path": path, "file_bytes": os.path.getsize(path)}
     try:
-        if binary_kind(path) == LIST_FILE:
+        if binary_kind(path) == LIST_FILE or not os.path.isfile(path):  # a pipe: read once
             hl = load_list(path)
             info["kind"] = LIST_FILE
             for signal in hl.signals:

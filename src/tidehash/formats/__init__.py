@@ -29,13 +29,14 @@ BadLineError (a HashFormatError) naming file:line.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 
 from ..errors import ArgumentNeeded, HashFormatError
 from . import _stream, hashcsv, hexlines, jsonl, ncmec, pdqcsv, pytx, stopncii, vpdq
 from ._lines import Batch, ReadContext, hex_strings
 from ._stream import CHUNK_SIZE, MAX_LINE_BYTES, UTF16_BOMS, Output, Source
-from .binary import ListFileError, load_list, save_list
+from .binary import MAX_PIPED_LIST_BYTES, ListFileError, load_list, load_list_bytes, save_list
 from .detect import (
     INDEX_FILE,
     LIST_FILE,
@@ -109,13 +110,17 @@ def detect_format(source) -> str | None:
 
 
 _INDEX_NOT_A_LIST = ("an index file (Index.save: hash codes and ids only), not a hash "
-                     "list; load it with tidehash.Index.load or Matcher.load")
+                     "list; load it with tidehash.Index.load or Matcher.load, from a regular "
+                     "file (an index file is memory-mapped: not from a pipe)")
 
 
 def _sniff(src: Source) -> tuple[str | None, str | None]:
     prefix = src.peek(SNIFF_BYTES)
-    if kind_of_prefix(prefix) == INDEX_FILE:
+    kind = kind_of_prefix(prefix)
+    if kind == INDEX_FILE:
         raise HashFormatError(f"{src.name}: {_INDEX_NOT_A_LIST}")
+    if kind == LIST_FILE:  # from a pipe: a path or seekable input is loaded before
+        return "tidehash", None
     fmt, hint = sniff(prefix, len(prefix) < SNIFF_BYTES)
     if fmt == "?":
         raise ArgumentNeeded(f"{src.name}: cannot tell the list's format from its first "
@@ -128,6 +133,35 @@ def _check_args(format: str | None, signal: str | None) -> None:
         raise ValueError(f"unknown format {format!r}; expected one of {FORMATS}")
     if signal is not None and signal not in SIGNAL_TYPES:
         raise ValueError(f"unknown signal type {signal!r}; expected one of {SIGNAL_TYPES}")
+
+
+class _Loaded:
+    """A list file met among text lists (read from a pipe), loaded whole."""
+
+    def __init__(self, hash_list: HashList):
+        self.hash_list = hash_list
+
+
+def _load_from_pipe(src: Source) -> HashList:
+    try:
+        data = src.read_all(MAX_PIPED_LIST_BYTES)
+    except ValueError:
+        raise ListFileError(f"{src.name}: a list file read from a pipe is limited to "
+                            f"{MAX_PIPED_LIST_BYTES} bytes (memory); save it to a file, "
+                            "which is memory-mapped instead") from None
+    return load_list_bytes(data, src.name)
+
+
+def _unpeekable(source) -> bool:
+    """A path that is not a regular file (a pipe), or a non-seekable binary file
+    object: its first bytes cannot be looked at and read again."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return not stat.S_ISREG(os.stat(source).st_mode)
+        except OSError:
+            return False
+    seekable = getattr(source, "seekable", None)
+    return hasattr(source, "read") and (seekable is None or not seekable())
 
 
 def _read(sources, format: str | None, ctx: ReadContext, formats: list) -> Iterator:
@@ -147,7 +181,9 @@ def _read(sources, format: str | None, ctx: ReadContext, formats: list) -> Itera
                 formats.append(fmt)
             if src.peek(2) in UTF16_BOMS and fmt != "ncmec":  # expat reads UTF-16 itself
                 src.decode_utf16()
-            if fmt == "hex":
+            if fmt == "tidehash":  # a list file from a pipe: read once, loaded from memory
+                yield _Loaded(_load_from_pipe(src))
+            elif fmt == "hex":
                 signal = ctx.signal or hint or hex_signal(src.peek(SNIFF_BYTES))
                 yield from hexlines.read(src, ctx, signal)
             else:
@@ -180,7 +216,7 @@ def read_list(source, format: str | None = None, *, signal: str | None = None,
     text: list = []
     for src in sources:
         loaded = _list_file(src) if format in (None, "tidehash") else None
-        if loaded is None and format == "tidehash":
+        if loaded is None and format == "tidehash" and not _unpeekable(src):
             raise HashFormatError(f"{_stream.source_name(src)}: not a tidehash list file")
         if loaded is None:
             text.append(src)
@@ -202,13 +238,19 @@ def _read_text(sources: list, format, signal, strict, on_error, chunk_size,
                       chunk_size=chunk_size, max_line=max_line_bytes)
     builder = ctx.builder
     formats: list = []
+    loaded: list[HashList] = []
     for item in _read(sources, format, ctx, formats):
-        if isinstance(item, Batch):
+        if isinstance(item, _Loaded):
+            loaded.append(item.hash_list.only(signal))
+        elif isinstance(item, Batch):
             builder.add_arrays(item.signal, item.hashes, item.ids, quality=item.quality,
                                source_code=item.source_code, labels=item.labels)
         else:
             builder.add(item, check=False)
-    return builder.finish(format=formats[0] if len(formats) == 1 else None)
+    if loaded and formats == ["tidehash"]:  # only list files, from pipes
+        return loaded[0] if len(loaded) == 1 else HashList.merge(*loaded)
+    text = builder.finish(format=formats[0] if len(formats) == 1 else None)
+    return HashList.merge(text, *loaded) if loaded else text
 
 
 def iter_records(source, format: str | None = None, *, signal: str | None = None,
@@ -229,11 +271,14 @@ def iter_records(source, format: str | None = None, *, signal: str | None = None
             for hl in loaded:
                 yield from hl.only(signal).records()
             return
-        if format == "tidehash":
+        if format == "tidehash" and not any(_unpeekable(s) for s in sources):
             raise HashFormatError("not a tidehash list file")
     ctx = ReadContext(strict=strict, on_error=on_error, signal=signal,
                       chunk_size=chunk_size, max_line=max_line_bytes)
     for item in _read(source, format, ctx, []):
+        if isinstance(item, _Loaded):
+            yield from item.hash_list.only(signal).records()
+            continue
         if not isinstance(item, Batch):
             yield item
             continue

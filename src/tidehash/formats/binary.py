@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 import zlib
 
@@ -42,7 +43,7 @@ from .._atomic import atomic_file
 from .._version import __version__
 from ..errors import HashFormatError
 from ..hashes import VPDQFeature
-from .detect import LIST_FILE, LIST_FILE_MAGIC, kind_of_prefix
+from .detect import INDEX_FILE, LIST_FILE, LIST_FILE_MAGIC, kind_of_prefix
 from .model import (
     HASH_BYTES,
     SIGNAL_TYPES,
@@ -56,6 +57,8 @@ from .model import (
 MAGIC = LIST_FILE_MAGIC
 VERSION = 1
 _HEAD = struct.Struct("<8sIIII")
+#: A list file read from a pipe (not mapped) is read whole into memory, up to this size.
+MAX_PIPED_LIST_BYTES = 4 << 30
 _ALIGN = 64
 # the largest directory accepted (it holds names and numbers, not data)
 _MAX_DIRECTORY = 64 << 20
@@ -182,11 +185,29 @@ def load_list(source, *, mmap: bool = True, verify: bool = True) -> HashList:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _parse(np.frombuffer(source, np.uint8), "<bytes>", verify)
     name = os.fspath(source)
+    if not stat.S_ISREG(os.stat(name).st_mode):
+        # a pipe (<(cat list.thl)) cannot be mapped: read once into memory
+        with open(name, "rb") as f:
+            data = f.read(MAX_PIPED_LIST_BYTES + 1)
+        return load_list_bytes(data, name, verify=verify)
     if not mmap:
         return _parse(np.fromfile(name, np.uint8), name, verify)
     if os.path.getsize(name) < _HEAD.size:  # too short to map; says why it is refused
         return _parse(np.fromfile(name, np.uint8), name, verify)
     return _parse(np.memmap(name, dtype=np.uint8, mode="r"), name, verify)
+
+
+def load_list_bytes(data, name: str, *, verify: bool = True) -> HashList:
+    """load_list of a list file's content read from a pipe (``name`` for messages):
+    more than MAX_PIPED_LIST_BYTES is refused."""
+    if len(data) > MAX_PIPED_LIST_BYTES:
+        raise ListFileError(f"{name}: a list file read from a pipe is limited to "
+                            f"{MAX_PIPED_LIST_BYTES} bytes (memory); save it to a file, "
+                            "which is memory-mapped instead")
+    if kind_of_prefix(data) == INDEX_FILE:
+        raise ListFileError(f"{name}: an index file (Index.save), not a list file; an index "
+                            "file must be a regular file, not a pipe (Index.load maps it)")
+    return _parse(np.frombuffer(data, np.uint8), name, verify)
 
 
 def _parse(buf: np.ndarray, name: str, verify: bool) -> HashList:
