@@ -260,6 +260,23 @@ def test_chunk_boundaries_every_split(fmt):
         assert_same(blob + b"\r\n", fmt, chunk_size=chunk)
 
 
+@pytest.mark.parametrize("fmt", ["hex", "pytx", "pdqcsv"])
+def test_utf16_cut_character_is_a_bad_line(fmt):
+    """A UTF-16 input whose last character is cut (an odd last byte) reports the line
+    it spoils; codecs' StreamReader used to drop the byte, and the line with it."""
+    h = HEX64
+    line = {"hex": h, "pytx": f"pdq {h}", "pdqcsv": f"{h},100,a.jpg"}[fmt]
+    for bom, codec in ((b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le")):
+        for tail in (b"\x00", (line + "\n").encode(codec) + b"\x41"):
+            blob = bom + tail
+            for chunk in (1, 2, 3, 64):
+                assert_same(blob, fmt, chunk_size=chunk)
+            errors = []
+            list(iter_records(blob, fmt, signal="pdq" if fmt == "hex" else None,
+                              on_error=errors.append))
+            assert len(errors) == 1
+
+
 def test_crlf_split_between_chunks():
     line = (HEX64 + "\r\n").encode()
     # chunk 65 ends each read on the '\r', the '\n' comes with the next read

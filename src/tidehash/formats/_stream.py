@@ -87,8 +87,7 @@ class Source:
             return  # a text file object: already decoded
         if self._pos:
             raise RuntimeError("decode_utf16 after reading")
-        self._stream = codecs.getreader("utf-16")(_Replay(self._prefix, self._stream),
-                                                  errors="replace")
+        self._stream = _Utf16Text(_Replay(self._prefix, self._stream))
         self._text = True
         self._prefix = b""
 
@@ -126,6 +125,26 @@ class Source:
             if size > limit:
                 raise ValueError(f"larger than {limit} bytes")
             parts.append(more)
+
+
+class _Utf16Text:
+    """UTF-16 text read from a binary stream, undecodable bytes as U+FFFD. Not
+    codecs' StreamReader: at the end of the input it silently drops an odd last
+    byte (a cut character), which must be reported as the bad line it spoils."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
+        self.done = False
+
+    def read(self, n: int) -> str:
+        while not self.done:
+            data = self.raw.read(max(2, 2 * n)) or b""
+            self.done = not data
+            text = self.decoder.decode(data, final=self.done)
+            if text:
+                return text
+        return ""
 
 
 class _Replay:
