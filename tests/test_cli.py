@@ -1063,6 +1063,16 @@ def test_vpdq_hash_of_a_fifo_waits_for_its_writer(tmp_path):
     assert [f.hex for f in got[0]] == [f.hex for f in tidehash.vpdq_hash(video)]
 
 
+def cli_with_pillow_limit_1000(*args) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess with Pillow's bomb limit lowered to 1,000 pixels, so
+    that small images stand for big ones in the --max-pixels tests."""
+    code = ("import sys, PIL.Image; PIL.Image.MAX_IMAGE_PIXELS = 1000; "
+            "from tidehash.cli import main; sys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)],
+                          env=dict(os.environ, PYTHONPATH=SRC), capture_output=True,
+                          text=True, timeout=120)
+
+
 def test_max_pixels_is_the_command_lines_one_bomb_guard(tmp_path):
     """Regression (fixed): Pillow's DecompressionBombWarning was printed raw for images
     between Pillow's limit and twice it (89-179 MP by default), and --max-pixels above
@@ -1074,13 +1084,7 @@ def test_max_pixels_is_the_command_lines_one_bomb_guard(tmp_path):
         Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(tmp_path / name)
     paths = [tmp_path / n for n in sizes]
     want = [tidehash.hash_file(p).pdq.hex for p in paths]  # Pillow's default limit here
-    code = ("import sys, PIL.Image; PIL.Image.MAX_IMAGE_PIXELS = 1000; "
-            "from tidehash.cli import main; sys.exit(main(sys.argv[1:]))")
-    env = dict(os.environ, PYTHONPATH=SRC)
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env,
-                              capture_output=True, text=True, timeout=120)
+    run = cli_with_pillow_limit_1000
 
     r = run("hash", *paths)
     assert r.returncode == 0, r.stderr
@@ -1472,13 +1476,7 @@ def test_compare_and_match_take_max_pixels_as_hash_does(tmp_path, good):
     want = tidehash.hash_file(big).pdq
     listed = tmp_path / "l.txt"
     listed.write_text(want.hex + "\n")
-    code = ("import sys, PIL.Image; PIL.Image.MAX_IMAGE_PIXELS = 1000; "
-            "from tidehash.cli import main; sys.exit(main(sys.argv[1:]))")
-    env = dict(os.environ, PYTHONPATH=SRC)
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env,
-                              capture_output=True, text=True, timeout=120)
+    run = cli_with_pillow_limit_1000
 
     r = run("compare", "--max-pixels", 5000, big, want.hex)
     assert r.returncode == 0 and json.loads(r.stdout)["distance"] == 0, r.stderr
