@@ -1,0 +1,1 @@
+"""The registry service. Needs the ``registry`` extra: ``pip install "tidehash[registry]"``."""
