@@ -1,0 +1,355 @@
+"""The published change log: outbox -> publisher -> change rows; the snapshot; cursors;
+compaction.
+
+The publisher is the only writer of sequence numbers. One tick, in one transaction
+(one publisher at a time: an advisory lock on PostgreSQL, SQLite's write lock): take the
+outbox rows whose hold has passed, reduce them to each entry's net change (an entry
+withdrawn before it was ever published makes no change at all), give the changes the
+numbers head+1, head+2, ... in a shuffled order (the order within a batch says nothing
+about who submitted when), write them, stamp the entries' added_seq / removed_seq, delete
+the outbox rows, move the head. A reader sees a whole batch or none of it: no gap, no
+duplicate.
+
+The hold: with ``delay`` > 0, submissions made during one interval of ``delay`` seconds
+are published together at the end of the next interval (epochs, so no time is stored
+with a submission); withdrawals and removals are published at the next tick. With
+``delay`` 0 everything is published at once.
+
+The snapshot at seq S is every entry with added_seq <= S and removed_seq null or > S, in
+added_seq order: the same bytes every time it is asked for, so a client can resume it
+with Range. Compaction deletes the change rows up to a new floor and forgets the hashes
+of entries tombstoned at or below it; a cursor below the floor is answered with 410."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+
+from sqlalchemy import and_, bindparam, delete, or_, select, text, update
+
+from . import schema
+from .db import PUBLISH_LOCK, Database, Unavailable
+from .keys import Keys, case_pseudonym
+
+log = logging.getLogger("tidehash.registry")
+_sysrandom = random.SystemRandom()
+SNAPSHOT_CHUNK = 1 << 16
+_FETCH = 5000
+
+
+class BadCursor(Exception):
+    """A cursor this registry did not make (forged, cut, or from another registry)."""
+
+
+class CursorCompacted(Exception):
+    """The changes after this cursor were compacted away: take a new snapshot."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _entry_fields(row, pseudonym_key: bytes | None, cache: dict | None) -> dict:
+    """The wire shape of an entry row (README), without absent fields."""
+    out = {"id": f"{row.id:016x}"}
+    if pseudonym_key is not None:
+        p = cache.get(row.case_id) if cache is not None else None
+        if p is None:
+            p = case_pseudonym(pseudonym_key, row.case_id)
+            if cache is not None:
+                if len(cache) > 100_000:
+                    cache.clear()
+                cache[row.case_id] = p
+        out["case"] = p
+    out["kind"] = row.kind
+    if row.pdq is not None:
+        out["pdq"] = bytes(row.pdq).hex()
+        out["quality"] = row.quality
+    if row.md5 is not None:
+        out["md5"] = bytes(row.md5).hex()
+    if row.sha256 is not None:
+        out["sha256"] = bytes(row.sha256).hex()
+    if row.vpdq is not None:
+        out["vpdq"] = json.loads(row.vpdq)
+    out["added"] = row.created_day
+    return out
+
+
+_E = schema.entry.c
+_ENTRY_COLUMNS = (_E.id, _E.case_id, _E.kind, _E.pdq, _E.quality, _E.md5, _E.sha256, _E.vpdq,
+                  _E.created_day)
+
+
+class Changelog:
+    """See the module docstring."""
+
+    def __init__(self, db: Database, keys: Keys, *, delay: float = 0.0):
+        self.db = db
+        self.keys = keys
+        self.delay = float(delay)
+
+    # ------------------------------------------------------------------ publishing
+    def publish(self, *, now: float | None = None) -> int:
+        """One publisher tick (see the module docstring); returns the number of changes
+        published (0 also when another process holds the publisher's lock)."""
+        now = time.time() if now is None else now
+        with self.db.begin() as conn:
+            if self.db.dialect == "postgresql":
+                got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                   {"k": PUBLISH_LOCK}).scalar()
+                if not got:
+                    return 0
+            p = conn.execute(select(schema.publisher).where(schema.publisher.c.id == 1)
+                             .with_for_update()).one()
+            o = schema.outbox.c
+            if self.delay <= 0:
+                cond = None
+                new_epoch, ticked = p.epoch, p.ticked_at
+            elif now - p.ticked_at >= self.delay:
+                # an epoch boundary: submissions of the epoch before the last one are due
+                cond = or_(o.epoch < p.epoch, o.op == "delete")
+                new_epoch, ticked = p.epoch + 1, now
+            else:
+                cond = o.op == "delete"
+                new_epoch, ticked = p.epoch, p.ticked_at
+            q = select(o.id, o.entry_id)
+            if cond is not None:
+                q = q.where(cond)
+            rows = conn.execute(q).all()
+            changes = self._net_changes(conn, {r.entry_id for r in rows})
+            _sysrandom.shuffle(changes)
+            head = p.head
+            if changes:
+                conn.execute(schema.change.insert(), [
+                    {"seq": head + 1 + i, "entry_id": entry_id, "op": op}
+                    for i, (entry_id, op) in enumerate(changes)])
+                adds = [{"eid": eid, "seq": head + 1 + i}
+                        for i, (eid, op) in enumerate(changes) if op == "upsert"]
+                dels = [{"eid": eid, "seq": head + 1 + i}
+                        for i, (eid, op) in enumerate(changes) if op == "delete"]
+                if adds:
+                    conn.execute(update(schema.entry).where(_E.id == bindparam("eid"))
+                                 .values(added_seq=bindparam("seq")), adds)
+                if dels:
+                    conn.execute(update(schema.entry).where(_E.id == bindparam("eid"))
+                                 .values(removed_seq=bindparam("seq")), dels)
+                head += len(changes)
+            if rows:
+                ids = [r.id for r in rows]
+                for i in range(0, len(ids), 900):
+                    conn.execute(delete(schema.outbox).where(o.id.in_(ids[i:i + 900])))
+            if head != p.head or new_epoch != p.epoch or ticked != p.ticked_at:
+                conn.execute(update(schema.publisher).where(schema.publisher.c.id == 1)
+                             .values(head=head, epoch=new_epoch, ticked_at=ticked))
+        return len(changes)
+
+    @staticmethod
+    def _net_changes(conn, entry_ids: set) -> list[tuple[int, str]]:
+        """(entry id, op) for the entries whose published state must change."""
+        out = []
+        ids = sorted(entry_ids)
+        for i in range(0, len(ids), 900):
+            rows = conn.execute(select(_E.id, _E.status, _E.added_seq, _E.removed_seq)
+                                .where(_E.id.in_(ids[i:i + 900]))).all()
+            for r in rows:
+                if r.status == "active" and r.added_seq is None:
+                    out.append((r.id, "upsert"))
+                elif r.status != "active" and r.added_seq is not None \
+                        and r.removed_seq is None:
+                    out.append((r.id, "delete"))
+        return out
+
+    def state(self) -> tuple[int, int]:
+        """(head, floor)."""
+        with self.db.connect() as conn:
+            p = conn.execute(select(schema.publisher.c.head, schema.publisher.c.floor)).one()
+        return p.head, p.floor
+
+    def head(self) -> int:
+        return self.state()[0]
+
+    # ------------------------------------------------------------------ cursors
+    def encode_cursor(self, seq: int) -> str:
+        raw = int(seq).to_bytes(8, "big")
+        return f"c1.{_b64(raw)}.{_b64(self.keys.mac('cursor', b'c1' + raw)[:12])}"
+
+    def decode_cursor(self, cursor, *, floor: int | None = None, head: int | None = None) -> int:
+        """The seq a cursor stands for; BadCursor if this registry did not make it,
+        CursorCompacted if it is below the compaction floor."""
+        if not isinstance(cursor, str) or len(cursor) > 64:
+            raise BadCursor("malformed cursor")
+        parts = cursor.split(".")
+        if len(parts) != 3 or parts[0] != "c1":
+            raise BadCursor("malformed cursor")
+        try:
+            raw, mac = _unb64(parts[1]), _unb64(parts[2])
+        except (ValueError, TypeError):
+            raise BadCursor("malformed cursor") from None
+        if len(raw) != 8 or not hmac.compare_digest(
+                mac, self.keys.mac("cursor", b"c1" + raw)[:12]):
+            raise BadCursor("this cursor was not made by this registry")
+        seq = int.from_bytes(raw, "big")
+        if floor is None or head is None:
+            head, floor = self.state()
+        if seq > head:
+            raise BadCursor("this cursor is ahead of the registry's change log")
+        if seq < floor:
+            raise CursorCompacted("the changes after this cursor were compacted away; "
+                                  "take a new snapshot")
+        return seq
+
+    # ------------------------------------------------------------------ reading
+    def changes(self, after_seq: int, limit: int, platform_id: int | None) -> tuple[list, int]:
+        """Up to ``limit`` changes after ``after_seq`` in seq order, and the head."""
+        key = None if platform_id is None else self.keys.pseudonym_key(platform_id)
+        c = schema.change.c
+        cache: dict = {}
+        with self.db.connect() as conn:
+            head = conn.execute(select(schema.publisher.c.head)).scalar_one()
+            rows = conn.execute(
+                select(c.seq, c.op, c.entry_id, *_ENTRY_COLUMNS)
+                .select_from(schema.change.outerjoin(schema.entry, c.entry_id == _E.id))
+                .where(c.seq > after_seq).order_by(c.seq).limit(limit)).all()
+        out = []
+        for r in rows:
+            if r.op == "upsert":
+                out.append({"seq": r.seq, "op": "upsert", "entry": _entry_fields(r, key, cache)})
+            else:
+                out.append({"seq": r.seq, "op": "delete", "id": f"{r.entry_id:016x}"})
+        return out, head
+
+    def _iter_active(self, conn, seq: int) -> Iterator:
+        q = (select(*_ENTRY_COLUMNS).where(and_(
+            _E.added_seq.is_not(None), _E.added_seq <= seq,
+            or_(_E.removed_seq.is_(None), _E.removed_seq > seq))).order_by(_E.added_seq))
+        result = conn.execution_options(yield_per=_FETCH).execute(q)
+        yield from result
+
+    def active_entries(self, seq: int | None = None) -> tuple[int, Iterator[dict]]:
+        """(seq, the entries active at seq as wire dicts without "case"), for a lookup
+        index's first load; the iterator holds one read transaction open."""
+        if seq is None:
+            seq = self.head()
+
+        def gen():
+            with self.db.connect() as conn:
+                for row in self._iter_active(conn, seq):
+                    yield _entry_fields(row, None, None)
+        return seq, gen()
+
+    def snapshot(self, platform_id: int, seq: int | None = None) -> tuple[int, Iterator[bytes]]:
+        """(seq, chunks of the JSON-lines snapshot at seq for this platform, ending with
+        the trailer line). ``seq`` None: the head. A seq below the floor or above the head
+        is a ValueError (the caller serves the head instead)."""
+        head, floor = self.state()
+        if seq is None:
+            seq = head
+        elif not floor <= seq <= head:
+            raise ValueError(f"no snapshot at {seq} (floor {floor}, head {head})")
+        key = self.keys.pseudonym_key(platform_id)
+        cursor = self.encode_cursor(seq)
+
+        def gen():
+            digest = hashlib.sha256()
+            count = 0
+            parts: list[str] = []
+            size = 0
+            cache: dict = {}
+            dumps = json.JSONEncoder(separators=(",", ":")).encode
+            with self.db.connect() as conn:
+                for row in self._iter_active(conn, seq):
+                    line = dumps(_entry_fields(row, key, cache)) + "\n"
+                    parts.append(line)
+                    size += len(line)
+                    count += 1
+                    if size >= SNAPSHOT_CHUNK:
+                        chunk = "".join(parts).encode()
+                        digest.update(chunk)
+                        yield chunk
+                        parts, size = [], 0
+            if parts:
+                chunk = "".join(parts).encode()
+                digest.update(chunk)
+                yield chunk
+            trailer = {"trailer": {"seq": seq, "count": count, "sha256": digest.hexdigest(),
+                                   "cursor": cursor}}
+            yield (dumps(trailer) + "\n").encode()
+        return seq, gen()
+
+    # ------------------------------------------------------------------ compaction
+    def compact(self, keep: int) -> dict:
+        """Keep the last ``keep`` changes; delete the older ones and forget the hashes of
+        entries tombstoned among them. Returns the new floor and counts."""
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise ValueError(f"keep must be an int >= 0, got {keep!r}")
+        with self.db.begin() as conn:
+            if self.db.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK})
+            p = conn.execute(select(schema.publisher).where(schema.publisher.c.id == 1)
+                             .with_for_update()).one()
+            floor = max(p.floor, p.head - keep)
+            deleted = conn.execute(delete(schema.change).where(
+                schema.change.c.seq <= floor)).rowcount
+            purged = conn.execute(update(schema.entry).where(and_(
+                _E.removed_seq.is_not(None), _E.removed_seq <= floor, or_(
+                    _E.pdq.is_not(None), _E.md5.is_not(None), _E.sha256.is_not(None),
+                    _E.vpdq.is_not(None))))
+                .values(pdq=None, quality=None, md5=None, sha256=None, vpdq=None)).rowcount
+            conn.execute(update(schema.publisher).where(schema.publisher.c.id == 1)
+                         .values(floor=floor))
+        return {"floor": floor, "head": p.head, "changes_deleted": deleted,
+                "entries_forgotten": purged}
+
+
+class Publisher:
+    """Runs ``changelog.publish()`` in a thread: every ``interval`` seconds, and at once
+    when woken after a write. A database error is logged (one line) and retried."""
+
+    def __init__(self, changelog: Changelog, interval: float):
+        self.changelog = changelog
+        self.interval = max(float(interval), 0.05)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="tidehash-publisher",
+                                        daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        backoff = self.interval
+        while not self._stop.is_set():
+            self._wake.wait(backoff)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.changelog.publish()
+                backoff = self.interval
+            except Unavailable as e:
+                log.warning("publisher: %s; retrying", e)
+                backoff = min(backoff * 2, 10.0)
+            except Exception as e:  # never die: log the kind of error, retry
+                log.warning("publisher: %s: %s; retrying", type(e).__name__, e)
+                backoff = min(backoff * 2, 10.0)

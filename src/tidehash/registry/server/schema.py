@@ -1,0 +1,130 @@
+"""The registry's tables (SQLAlchemy Core), one schema for SQLite and PostgreSQL.
+
+What is never stored about a person: an IP address, a user agent, a time finer than a
+day, the case secret (only its keyed hash). Cases and spent challenges have no SQLite
+rowid and entries are keyed by a random id, so the storage order does not reveal the
+order of submission. Migrations (``migrations/``) create exactly these tables; a test
+compares the two."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+                        BigInteger,
+                        Boolean,
+                        Column,
+                        Float,
+                        ForeignKey,
+                        Index,
+                        Integer,
+                        LargeBinary,
+                        MetaData,
+                        SmallInteger,
+                        String,
+                        Table,
+                        Text,
+)
+
+metadata = MetaData()
+
+# a 64-bit integer key that is the rowid itself on SQLite (no second, ordered rowid)
+RowKey = BigInteger().with_variant(Integer(), "sqlite")
+
+server_key = Table(
+    "server_key", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+case = Table(
+    "case", metadata,
+    Column("id", String(24), primary_key=True),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("created_day", String(10), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+entry = Table(
+    "entry", metadata,
+    Column("id", RowKey, primary_key=True, autoincrement=False),
+    Column("case_id", String(24), ForeignKey("case.id"), nullable=False),
+    Column("item", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("pdq", LargeBinary),
+    Column("quality", SmallInteger),
+    Column("md5", LargeBinary),
+    Column("sha256", LargeBinary),
+    Column("vpdq", Text),
+    # active, withdrawn (by the person) or removed (by the operator)
+    Column("status", String(12), nullable=False),
+    Column("created_day", String(10), nullable=False),
+    Column("added_seq", BigInteger),
+    Column("removed_seq", BigInteger),
+    Index("ix_entry_case", "case_id", "item", unique=True),
+    Index("ix_entry_added", "added_seq"),
+)
+
+# changes committed by a write and not yet published
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", BigInteger, nullable=False),
+    Column("op", String(8), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+)
+
+# the published change log: seq strictly increasing, no gaps above the floor
+change = Table(
+    "change", metadata,
+    Column("seq", RowKey, primary_key=True, autoincrement=False),
+    Column("entry_id", BigInteger, nullable=False),
+    Column("op", String(8), nullable=False),
+)
+
+publisher = Table(
+    "publisher", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("head", BigInteger, nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("floor", BigInteger, nullable=False),
+    Column("ticked_at", Float, nullable=False),
+)
+
+spent_challenge = Table(
+    "spent_challenge", metadata,
+    Column("nonce", String(32), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+    Index("ix_spent_challenge_expires", "expires"),
+    sqlite_with_rowid=False,
+)
+
+platform = Table(
+    "platform", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("suspended", Boolean, nullable=False),
+    Column("created_day", String(10), nullable=False),
+)
+
+token = Table(
+    "token", metadata,
+    Column("id", String(16), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("platform_id", Integer, ForeignKey("platform.id")),
+    Column("hash", LargeBinary, nullable=False),
+    Column("scopes", String(200), nullable=False),
+    Column("expires", BigInteger),
+    Column("revoked", Boolean, nullable=False),
+    Column("created_day", String(10), nullable=False),
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform_id", Integer, ForeignKey("platform.id"), nullable=False),
+    Column("entry_id", BigInteger, nullable=False),
+    Column("verdict", String(12), nullable=False),
+    Column("comment", Text),
+    Column("day", String(10), nullable=False),
+    Index("ix_feedback_entry", "entry_id"),
+)
