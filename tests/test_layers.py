@@ -138,3 +138,53 @@ def test_moved_names_still_import_from_where_they_were():
     assert binary.sorted_rows is model.sorted_rows
     assert callable(formats.is_regular_list_file)
     assert not hasattr(video, "no_such_name")
+
+
+# ----------------------------------------------------------------------------- the registry
+#: what the registry's server needs (the ``registry`` extra); the engine and the clients
+#: that run on a person's device must not import any of it
+SERVER_PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "alembic",
+                   "pydantic", "httpx")
+#: the parts of tidehash.registry that run on a person's or a platform's machine
+REGISTRY_CLIENT = ("tidehash.registry", "tidehash.registry.client", "tidehash.registry.pow",
+                   "tidehash.registry.wire")
+
+
+def _top_level_imports(path: pathlib.Path) -> set[str]:
+    """Modules imported at module level (not inside a function)."""
+    out = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module)
+    return out
+
+
+def test_the_engine_never_imports_the_registry():
+    found = [f"{name} -> {target}" for name, path in MODULES.items()
+             if not name.startswith(("tidehash.registry", "tidehash.cli"))
+             for target, _ in _imports(name, path) if target.startswith("tidehash.registry")]
+    assert found == []
+
+
+def test_the_command_line_imports_the_registry_only_inside_commands():
+    """``tidehash --help`` and the engine's commands load no server dependency."""
+    found = [f"{name} -> {target}" for name, path in MODULES.items()
+             if name.startswith("tidehash.cli")
+             for target in _top_level_imports(path)
+             if target.startswith(("tidehash.registry",) + SERVER_PACKAGES)]
+    assert found == []
+
+
+def test_the_registry_clients_need_no_server_dependency():
+    assert "tidehash.registry.pow" in MODULES
+    found = []
+    for name in REGISTRY_CLIENT:
+        if name not in MODULES:
+            continue
+        for target, _ in _imports(name, MODULES[name]):
+            if target.split(".")[0] in SERVER_PACKAGES or \
+                    target.startswith("tidehash.registry.server"):
+                found.append(f"{name} -> {target}")
+    assert found == []
