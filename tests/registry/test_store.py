@@ -362,3 +362,19 @@ def test_snapshot_lines_are_json_of_the_wire_shape(reg):
     want = "".join(json.dumps(_raw_entry(r, case_pseudonym(key, r[1])), separators=(",", ":"))
                    + "\n" for r in rows)
     assert _snapshot_lines(rows, key) == want
+
+
+def test_nothing_dates_a_submission_finer_than_a_day(reg, store_kind):
+    """The spent challenge is kept to the day; on PostgreSQL the publisher rewrites the
+    published cases so their row versions (xmin) no longer order the submissions."""
+    from sqlalchemy import text
+    store, log, db = reg
+    made = [store.create_case([image(i)], challenge_nonce=f"{i:032x}",
+                              challenge_expires=1_800_000_123 + i) for i in range(4)]
+    with db.connect() as conn:
+        assert {r.expires % 86400 for r in conn.execute(schema.spent_challenge.select())} == {0}
+    log.publish()
+    if store_kind == "postgresql":
+        with db.connect() as conn:
+            xmins = {r[0] for r in conn.execute(text('SELECT xmin::text FROM "case"'))}
+        assert len(made) == 4 and len(xmins) == 1

@@ -157,11 +157,15 @@ class Store:
                           for n, item in enumerate(items)]}
 
     def _spend(self, conn, nonce: str, expires: int | None) -> None:
+        """Mark a challenge used. Its expiry is kept only to the day (rounded up, so the
+        nonce stays blocked at least as long as the challenge is valid): the row is
+        written with the case, and a finer time would date the submission."""
         now = int(time.time())
         conn.execute(delete(schema.spent_challenge).where(
             schema.spent_challenge.c.expires < now))
+        expires = int(expires if expires is not None else now)
         conn.execute(insert(schema.spent_challenge).values(
-            nonce=nonce, expires=int(expires if expires is not None else now)))
+            nonce=nonce, expires=-(-expires // 86400) * 86400))
 
     def _spent(self, nonce: str) -> bool:
         with self.db.connect() as conn:
