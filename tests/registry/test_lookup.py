@@ -17,8 +17,13 @@ from hypothesis import strategies as st
 from tidehash.hashes import VPDQFeature
 from tidehash.match import vpdq_match
 from tidehash.pdq import DIHEDRAL_NAMES
-from tidehash.registry.server.lookup import (Batcher, LookupService, LookupState, NotReady,
-                                             QueryError)
+from tidehash.registry.server.lookup import (
+    Batcher,
+    LookupService,
+    LookupState,
+    NotReady,
+    QueryError,
+)
 
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 RNG = np.random.default_rng(11)
@@ -346,3 +351,87 @@ def test_service_loads_tails_and_survives_errors(caplog):
     finally:
         service.stop()
     assert not service._thread.is_alive()
+
+
+# ----------------------------------------------------------------------------- real change log
+def wait_for(predicate, timeout=30.0):
+    done = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return True
+        done.wait(0.02)
+    return predicate()
+
+
+@pytest.fixture
+def registry(db_url):
+    from tidehash.registry.server.changelog import Changelog
+    from tidehash.registry.server.db import Database
+    from tidehash.registry.server.keys import Keys
+    from tidehash.registry.server.settings import Settings as RealSettings
+    from tidehash.registry.server.store import Store
+
+    db = Database(db_url)
+    keys = Keys.load(db)
+    try:
+        yield Store(db, keys), Changelog(db, keys), RealSettings(db_url=db_url,
+                                                                 poll_interval=0.02)
+    finally:
+        db.close()
+
+
+def test_service_follows_the_real_change_log(registry):
+    """Cases submitted, published, withdrawn and removed through the lead's store are
+    found, then not found, by the service tailing the real change log."""
+    store, changelog, settings = registry
+    a, b, c = flipped(0, []), flipped(1, []), flipped(2, [])
+    first = store.create_case([{"kind": "image", "pdq": a, "quality": 90, "md5": MD5S[0]},
+                               {"kind": "image", "pdq": b, "quality": 30}])
+    changelog.publish()
+    service = LookupService(changelog, settings)
+    service.start()
+    try:
+        assert service.wait_ready(30)
+        queries = [{"pdq": a, "radius": 0}, {"pdq": b, "radius": 0}, {"md5": MD5S[0]},
+                   {"pdq": c, "radius": 0}]
+        got = asyncio.run(service.lookup(queries))
+        assert [len(r["matches"]) for r in got] == [1, 1, 1, 0]
+        assert got[1]["matches"][0]["weak"] is True and got[0]["matches"][0]["weak"] is False
+        store.create_case([{"kind": "image", "pdq": c, "quality": 80}])
+        store.withdraw(first["case_id"], first["secret"], [0])
+        changelog.publish()
+        head = changelog.head()
+        assert wait_for(lambda: service.seq == head)
+        got = asyncio.run(service.lookup(queries))
+        assert [len(r["matches"]) for r in got] == [0, 1, 0, 1]
+        entry = int(got[1]["matches"][0]["id"], 16)
+        assert store.remove_entry(entry)
+        changelog.publish()
+        head = changelog.head()
+        assert wait_for(lambda: service.seq == head)
+        assert [len(r["matches"]) for r in asyncio.run(service.lookup(queries))] == [0, 0, 0, 1]
+    finally:
+        service.stop()
+
+
+def test_service_reloads_when_its_changes_were_compacted(registry, caplog):
+    store, changelog, settings = registry
+    a, b = flipped(0, []), flipped(3, [])
+    first = store.create_case([{"kind": "image", "pdq": a, "quality": 90}])
+    changelog.publish()
+    service = LookupService(changelog, settings)
+    service._load()  # loaded at this head; the tailer starts below, after compaction
+    store.withdraw(first["case_id"], first["secret"])
+    store.create_case([{"kind": "image", "pdq": b, "quality": 90}])
+    changelog.publish()
+    changelog.compact(0)
+    caplog.set_level(logging.WARNING, "tidehash.registry.lookup")
+    service.start()
+    try:
+        head = changelog.head()
+        assert wait_for(lambda: service.seq == head)
+        got = asyncio.run(service.lookup([{"pdq": a, "radius": 0}, {"pdq": b, "radius": 0}]))
+        assert [len(r["matches"]) for r in got] == [0, 1]
+        assert any("compacted" in r.getMessage() for r in caplog.records)
+    finally:
+        service.stop()

@@ -45,6 +45,7 @@ from ...hashes import VPDQFeature
 from ...index import Index
 from ...match import PDQ_MATCH_RADIUS, PDQ_WEAK_QUALITY, VPDQIndex, prepare_vpdq
 from ...pdq import DIHEDRAL_NAMES
+from .db import Unavailable
 
 __all__ = ["LookupService", "LookupState", "NotReady", "QueryError"]
 
@@ -60,8 +61,8 @@ _DIGEST_BYTES = {"md5": 16, "sha256": 32}
 _MAX_RADIUS = 256
 
 
-class NotReady(Exception):
-    """A lookup before the index has loaded (the service answers 503)."""
+class NotReady(Unavailable):
+    """A lookup before the index has loaded: like an unreachable database, a 503."""
 
 
 class QueryError(ValueError):
@@ -506,7 +507,8 @@ class LookupState:
         if self._dead_pdq > max(self.compact_min, live_rows // 8):
             self._compact_pdq_locked()
         elif len(self._index) >= self.mih_min_rows and (
-                self._mih_rows is None or (len(self._index) - self._mih_rows) * 16 > len(self._index)):
+                self._mih_rows is None
+                or (len(self._index) - self._mih_rows) * 16 > len(self._index)):
             self._index.build_mih()  # searches go on with the old tables meanwhile
             self._mih_rows = len(self._index)
         if self._dead_frames > max(self.compact_min, self._live_frames // 8):
@@ -738,7 +740,11 @@ class LookupService:
     logged in one line and retried with backoff; the thread never dies of it. A
     cursor below the compaction floor reloads from the active entries. ``ready`` is
     True once loaded; ``await lookup(queries)`` answers through the batcher (NotReady
-    before)."""
+    before).
+
+    A page that does not start right after the last seq applied (or no page while the
+    head is ahead) means the changes in between were compacted away: the state is
+    reloaded from the active entries and swapped in (lookups go on meanwhile)."""
 
     PAGE = 10_000
     MAX_BACKOFF = 10.0
@@ -791,7 +797,7 @@ class LookupService:
     # ------------------------------------------------------------------ the tailer
     def _run(self) -> None:
         delay = 0.0
-        need_load = True
+        need_load = self.state is None
         while not self._stop.is_set():
             try:
                 if need_load:
@@ -802,12 +808,12 @@ class LookupService:
                 if more:
                     continue
                 wait = self.settings.poll_interval
+            except _Compacted:
+                log.warning("lookup: the change log was compacted past seq %d; "
+                            "reloading the active entries", self.seq)
+                need_load = True
+                continue
             except Exception as exc:  # noqa: BLE001 - the tailer must outlive any fault
-                if _is_compacted(exc):
-                    log.warning("lookup: the change log was compacted past seq %d; "
-                                "reloading the active entries", self.seq)
-                    need_load = True
-                    continue
                 delay = min(max(2 * delay, self.settings.poll_interval, 0.1), self.MAX_BACKOFF)
                 log.warning("lookup: cannot read the change log (%s: %s); retrying in %.1f s",
                             type(exc).__name__, _one_line(exc), delay)
@@ -825,14 +831,17 @@ class LookupService:
     def _tail_once(self) -> bool:
         """Apply one page of changes; True when more are waiting."""
         changes, head = self.changelog.changes(self.seq, self.PAGE, None)
+        if (changes and int(changes[0]["seq"]) != self.seq + 1) or \
+                (not changes and int(head) > self.seq):
+            raise _Compacted
         if changes:
             self.state.apply(changes)
             self.seq = int(changes[-1]["seq"])
         return bool(changes) and self.seq < int(head)
 
 
-def _is_compacted(exc: Exception) -> bool:
-    return type(exc).__name__ == "CursorCompacted"
+class _Compacted(Exception):
+    """The changes after the last seq applied are gone (compacted)."""
 
 
 def _one_line(exc: Exception) -> str:
