@@ -1,0 +1,541 @@
+"""The HTTP API of the registry (README.md, "HTTP API"): ``create_app(settings)``.
+
+Routes are thin: read and validate the body (``models``), authenticate, call one
+function of the store / change log / lookup service, map its errors to a status.
+Every error is ``application/problem+json`` (``problems``); nothing about a person's
+request (address, user agent, forwarding chain) reaches this code (``middleware``), and
+nothing here logs a request."""
+
+import contextlib
+import inspect
+import re
+from typing import Annotated, Any, Literal, Optional
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response, StreamingResponse
+
+from .challenge import ChallengeError, Challenges
+from .db import Unavailable
+from .middleware import LastResort, Privacy
+from .models import CASE_STATUSES, Limits, RequestModels, format_loc, problem_errors
+from .problems import SCHEMA as PROBLEM_SCHEMA
+from .problems import STATUS_SLUGS, Problem, problem_response, response_of
+from .settings import Settings
+
+API_TITLE = "tidehash registry"
+NDJSON = "application/x-ndjson"
+#: bytes of the snapshot handed from the database thread to the event loop at a time
+STREAM_CHUNK = 1 << 18
+_BEARER = HTTPBearer(auto_error=False, description="thp_... (platform) or tho_... (operator)")
+_WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="tidehash"'}
+_JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
+
+
+class RegistryApp(FastAPI):
+    """FastAPI with the privacy layer and the last-resort handler outside everything
+    else, FastAPI's and Starlette's own middleware included."""
+
+    def build_middleware_stack(self):
+        return Privacy(LastResort(super().build_middleware_stack()))
+
+
+class Services:
+    """What the routes use, made in the app's lifespan."""
+
+    def __init__(self, settings: Settings, database):
+        from .changelog import Changelog, Publisher
+        from .keys import Keys
+        from .store import Store
+
+        self.settings = settings
+        self.db = database
+        self.keys = Keys.load(database)
+        self.changelog = Changelog(database, self.keys, delay=settings.publish_delay)
+        # ticks find the epoch boundaries of the hold; writes wake it in between
+        interval = settings.publish_delay if settings.publish_delay > 0 else 1.0
+        self.publisher = Publisher(self.changelog, interval)
+        self.store = Store(database, self.keys, on_write=self._written)
+        self.challenges = Challenges(lambda data: self.keys.mac("challenge", data),
+                                     settings.pow_difficulty, settings.challenge_ttl)
+        self.lookup = _lookup_service(self.changelog, settings)
+
+    def _written(self) -> None:
+        if self.settings.publish_delay <= 0:
+            # published before the 201 goes out, so the person's status and the
+            # platforms' changes show it at once; if this fails the publisher retries
+            with contextlib.suppress(Exception):
+                self.changelog.publish()
+        self.publisher.wake()
+
+    async def start(self) -> None:
+        self.publisher.start()
+        if self.lookup is not None:
+            await _call(self.lookup.start)
+
+    async def stop(self) -> None:
+        try:
+            if self.lookup is not None:
+                await _call(self.lookup.stop)
+        finally:
+            await run_in_threadpool(self.publisher.stop)
+
+
+def _lookup_service(changelog, settings):
+    try:
+        from .lookup import LookupService
+    except ImportError:  # the lookup index is not part of this build yet
+        return None
+    return LookupService(changelog, settings)
+
+
+async def _call(fn):
+    """Call a start/stop that may be a coroutine function or a plain one."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn()
+    result = await run_in_threadpool(fn)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _services(request: Request) -> Services:
+    found = getattr(request.app.state, "services", None)
+    if found is None:
+        raise Problem(503, "unavailable", "the service is starting")
+    return found
+
+
+Svc = Annotated[Services, Depends(_services)]
+
+
+# ---------------------------------------------------------------------------- bodies
+
+async def read_json(request: Request, model, max_body: int):
+    """The request body validated by ``model``: 415 unless JSON, 413 over ``max_body``
+    (by Content-Length, and by counting what arrives), 400 naming every failure."""
+    media = request.headers.get("content-type", "")
+    kind, _, params = media.partition(";")
+    charset = re.search(r"charset\s*=\s*\"?([\w-]+)", params, re.I)
+    if not _JSON_TYPE.match(kind.strip().lower()) or (
+            charset and charset.group(1).lower() not in ("utf-8", "utf8")):
+        raise Problem(415, "unsupported-media-type",
+                      "send the body as Content-Type: application/json (UTF-8)")
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise Problem(400, "invalid-request", "Content-Length is not a number")
+        if int(length) > max_body:
+            raise Problem(413, "body-too-large", f"the body is over {max_body} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body:
+            raise Problem(413, "body-too-large", f"the body is over {max_body} bytes")
+        chunks.append(chunk)
+    try:
+        return model.model_validate_json(b"".join(chunks))
+    except ValidationError as exc:
+        raise Problem(400, "invalid-request", "the body does not follow the schema",
+                      errors=problem_errors(exc)) from None
+
+
+def _schema_refs(model, schemas: dict) -> dict:
+    """The OpenAPI requestBody of a route that reads ``model`` (its schema goes into
+    components)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+# ---------------------------------------------------------------------------- the app
+
+def create_app(settings: Settings, *, database=None) -> FastAPI:
+    """The registry's ASGI app. ``database``: an open ``Database`` to use (the caller
+    closes it); by default one is opened on ``settings.db_url`` at startup and closed at
+    shutdown."""
+    models = RequestModels(Limits.of(settings))
+    schemas: dict = {"Problem": PROBLEM_SCHEMA}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        from .db import Database
+
+        owned = database is None
+        db = await run_in_threadpool(Database, settings.db_url) if owned else database
+        try:
+            services = await run_in_threadpool(Services, settings, db)
+            app.state.services = services
+            await services.start()
+            try:
+                yield
+            finally:
+                await services.stop()
+        finally:
+            if owned:
+                await run_in_threadpool(db.close)
+
+    app = RegistryApp(title=API_TITLE, version="1", lifespan=lifespan, openapi_url=None,
+                      docs_url=None, redoc_url=None)
+    _install_error_handlers(app)
+
+    def body(model):
+        async def dependency(request: Request):
+            return await read_json(request, model, settings.max_body)
+        return Depends(dependency)
+
+    def authorised(scope: str):
+        async def dependency(request: Request, svc: Svc,
+                             _credentials: Annotated[Any, Depends(_BEARER)]):
+            from .store import AuthError
+
+            header = request.headers.get("authorization")
+            if header is None:
+                raise Problem(401, "unauthorized", "send Authorization: Bearer <token>",
+                              headers=_WWW_AUTHENTICATE)
+            scheme, _, token = header.strip().partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token or " " in token:
+                raise Problem(401, "unauthorized", "the Authorization header is not "
+                              "\"Bearer <token>\"", headers=_WWW_AUTHENTICATE)
+            try:
+                principal = await run_in_threadpool(svc.store.authenticate, token)
+                svc.store.require(principal, scope)
+            except AuthError as exc:
+                raise Problem(exc.status, "unauthorized" if exc.status == 401 else "forbidden",
+                              exc.detail,
+                              headers=_WWW_AUTHENTICATE if exc.status == 401 else None) from None
+            return principal
+        return Depends(dependency)
+
+    problem_responses = {"default": {"description": "an error (RFC 9457 problem)",
+                                     "content": {"application/problem+json": {
+                                         "schema": {"$ref": "#/components/schemas/Problem"}}}}}
+    route = dict(responses=problem_responses)
+
+    # ------------------------------------------------------------------ liveness
+    @app.get("/healthz", tags=["service"], **route)
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"], **route)
+    async def readyz(svc: Svc):
+        await run_in_threadpool(svc.changelog.state)  # the database answers (or 503)
+        if svc.lookup is None or not svc.lookup.ready:
+            raise Problem(503, "unavailable", "the lookup index is loading")
+        return {"status": "ready"}
+
+    # ------------------------------------------------------------------ person side
+    @app.get("/v1/challenge", tags=["person"], **route)
+    async def challenge(svc: Svc):
+        return JSONResponse(svc.challenges.issue(), headers={"Cache-Control": "no-store"})
+
+    @app.post("/v1/cases", status_code=201, tags=["person"], **route,
+              openapi_extra=_schema_refs(models.CaseCreate, schemas))
+    async def create_case(svc: Svc,
+                          case: Annotated[Any, body(models.CaseCreate)]):
+        nonce = expires = None
+        if svc.challenges.required:
+            if case.pow is None:
+                raise Problem(400, "challenge", "this registry needs a solved challenge "
+                              "(GET /v1/challenge)", errors=[{"loc": "pow", "msg": "required"}])
+            try:
+                spend = svc.challenges.verify(case.pow.challenge, case.pow.nonce)
+            except ChallengeError as exc:
+                raise Problem(400, "challenge", str(exc),
+                              errors=[{"loc": "pow", "msg": str(exc)}]) from None
+            nonce, expires = spend.nonce, spend.expires
+        items = [item.wire() for item in case.items]
+        created = await _store_call(svc.store.create_case, items, challenge_nonce=nonce,
+                                    challenge_expires=expires)
+        return JSONResponse(created, status_code=201, headers={"Cache-Control": "no-store"})
+
+    @app.post("/v1/cases/status", tags=["person"], **route,
+              openapi_extra=_schema_refs(models.CaseStatus, schemas))
+    async def case_status(svc: Svc, req: Annotated[Any, body(models.CaseStatus)]):
+        return await _store_call(svc.store.case_status, req.case_id, req.secret)
+
+    @app.post("/v1/cases/withdraw", tags=["person"], **route,
+              openapi_extra=_schema_refs(models.CaseWithdraw, schemas))
+    async def withdraw(svc: Svc, req: Annotated[Any, body(models.CaseWithdraw)]):
+        return await _store_call(svc.store.withdraw, req.case_id, req.secret, req.items)
+
+    # ------------------------------------------------------------------ platform side
+    @app.get("/v1/list/snapshot", tags=["platform"],
+             responses={**problem_responses, 200: {"content": {NDJSON: {}},
+                                                   "description": "entries, then a trailer"}})
+    async def snapshot(request: Request, svc: Svc,
+                       principal: Annotated[Any, authorised("list:read")]):
+        return await _snapshot(request, svc, principal.platform_id)
+
+    @app.get("/v1/list/changes", tags=["platform"], **route)
+    async def changes(svc: Svc, principal: Annotated[Any, authorised("list:read")],
+                      cursor: Annotated[Optional[str], Query(max_length=64)] = None,
+                      limit: Annotated[int, Query(ge=1, le=settings.max_changes_page)]
+                      = settings.changes_page):
+        from .changelog import BadCursor, CursorCompacted
+
+        def read():
+            head, floor = svc.changelog.state()
+            if cursor is not None:
+                after = svc.changelog.decode_cursor(cursor, floor=floor, head=head)
+            elif floor > 0:
+                raise CursorCompacted("the change log starts after a compaction; "
+                                      "take a snapshot and follow its cursor")
+            else:
+                after = 0
+            page, head = svc.changelog.changes(after, limit, principal.platform_id)
+            last = page[-1]["seq"] if page else after
+            return {"changes": page, "cursor": svc.changelog.encode_cursor(last),
+                    "more": last < head, "head": head}
+        try:
+            return await _store_call(read)
+        except BadCursor as exc:
+            raise Problem(400, "bad-cursor", str(exc),
+                          errors=[{"loc": "cursor", "msg": str(exc)}]) from None
+        except CursorCompacted as exc:
+            raise Problem(410, "cursor-compacted", str(exc)) from None
+
+    @app.post("/v1/lookup", tags=["platform"], **route,
+              openapi_extra=_schema_refs(models.LookupRequest, schemas))
+    async def lookup(svc: Svc, principal: Annotated[Any, authorised("lookup")],
+                     req: Annotated[Any, body(models.LookupRequest)]):
+        if svc.lookup is None or not svc.lookup.ready:
+            raise Problem(503, "unavailable", "the lookup index is loading",
+                          headers={"Retry-After": "1"})
+        results = await svc.lookup.lookup([q.wire() for q in req.queries])
+        return {"results": results}
+
+    @app.post("/v1/feedback", status_code=202, tags=["platform"], **route,
+              openapi_extra=_schema_refs(models.FeedbackRequest, schemas))
+    async def feedback(svc: Svc, principal: Annotated[Any, authorised("feedback:write")],
+                       req: Annotated[Any, body(models.FeedbackRequest)]):
+        stored = await _store_call(svc.store.add_feedback, principal.platform_id,
+                                   [item.wire() for item in req.feedback])
+        return JSONResponse({"stored": stored}, status_code=202)
+
+    # ------------------------------------------------------------------ operator side
+    Admin = Annotated[Any, authorised("admin")]
+
+    @app.post("/v1/admin/platforms", status_code=201, tags=["operator"], **route,
+              openapi_extra=_schema_refs(models.PlatformCreate, schemas))
+    async def add_platform(svc: Svc, _p: Admin,
+                           req: Annotated[Any, body(models.PlatformCreate)]):
+        made = await _store_call(svc.store.add_platform, req.name, req.scopes, req.expires_days)
+        return JSONResponse(made, status_code=201, headers={"Cache-Control": "no-store"})
+
+    @app.get("/v1/admin/platforms", tags=["operator"], **route)
+    async def list_platforms(svc: Svc, _p: Admin):
+        return {"platforms": await _store_call(svc.store.list_platforms)}
+
+    @app.post("/v1/admin/platforms/{name}/suspend", tags=["operator"], **route)
+    async def suspend(name: str, svc: Svc, _p: Admin):
+        return await _store_call(svc.store.set_suspended, name, True)
+
+    @app.post("/v1/admin/platforms/{name}/resume", tags=["operator"], **route)
+    async def resume(name: str, svc: Svc, _p: Admin):
+        return await _store_call(svc.store.set_suspended, name, False)
+
+    @app.post("/v1/admin/platforms/{name}/tokens", status_code=201, tags=["operator"], **route,
+              openapi_extra=_schema_refs(models.TokenCreate, schemas))
+    async def mint_token(name: str, svc: Svc, _p: Admin,
+                         req: Annotated[Any, body(models.TokenCreate)]):
+        made = await _store_call(svc.store.mint_token, name, req.scopes, req.expires_days)
+        return JSONResponse(made, status_code=201, headers={"Cache-Control": "no-store"})
+
+    @app.post("/v1/admin/tokens/{token_id}/revoke", tags=["operator"], **route)
+    async def revoke_token(token_id: str, svc: Svc, _p: Admin):
+        if not re.fullmatch(r"[0-9a-f]{16}", token_id):
+            raise Problem(404, "not-found", f"no token {token_id!r}")
+        return await _store_call(svc.store.revoke_token, token_id)
+
+    @app.get("/v1/admin/cases", tags=["operator"], **route)
+    async def list_cases(svc: Svc, _p: Admin,
+                         status: Annotated[Optional[Literal[CASE_STATUSES]], Query()] = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         after: Annotated[Optional[str], Query(max_length=64)] = None):
+        cases = await _store_call(svc.store.list_cases, status, limit, after)
+        next_after = cases[-1]["case_id"] if len(cases) == limit else None
+        return {"cases": cases, "after": next_after}
+
+    @app.post("/v1/admin/entries/{entry_id}/remove", tags=["operator"], **route)
+    async def remove_entry(entry_id: str, svc: Svc, _p: Admin):
+        from .store import parse_entry_id
+
+        value = parse_entry_id(entry_id)
+        if value is None or not await _store_call(svc.store.remove_entry, value):
+            raise Problem(404, "not-found", f"no entry {entry_id[:32]!r}")
+        return {"id": f"{value:016x}", "status": "removed"}
+
+    # ------------------------------------------------------------------ OpenAPI 3.1
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = get_openapi(title=API_TITLE, version="1", routes=app.routes,
+                                   description=__doc__.split("\n\n")[0])
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json():
+        return JSONResponse(openapi())
+
+    return app
+
+
+async def _store_call(fn, *args, **kwargs) -> Any:
+    """Run a store / change log call in a worker thread, mapping its errors."""
+    from .store import BadRequest, Conflict, NotFound
+
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except NotFound as exc:
+        raise Problem(404, "not-found", str(exc)) from None
+    except BadRequest as exc:
+        slug = "challenge" if exc.loc.startswith("pow") else "invalid-request"
+        raise Problem(400, slug, exc.msg, errors=[{"loc": exc.loc, "msg": exc.msg}]) from None
+    except Conflict as exc:
+        raise Problem(409, "conflict", str(exc)) from None
+
+
+# ---------------------------------------------------------------------------- snapshot
+
+_RANGE = re.compile(r"^bytes=(\d{1,19})-$")
+_ETAG = re.compile(r'^"(\d{1,19})"$')
+
+
+async def _snapshot(request: Request, svc: Services, platform_id: int) -> Response:
+    """The snapshot, streamed. ``Range: bytes=B-`` with ``If-Range: "S"`` resumes the
+    snapshot at S (it is the same bytes every time it is made); a Range without If-Range
+    applies to the current snapshot; an If-Range that no longer matches, or an S
+    compacted away, gets the whole current snapshot (200)."""
+    start = 0
+    seq = None
+    range_header = request.headers.get("range")
+    if range_header is not None:
+        m = _RANGE.match(range_header.strip())
+        if_range = request.headers.get("if-range")
+        if m is not None:  # another Range form is ignored, as RFC 9110 allows
+            if if_range is None:
+                start = int(m.group(1))
+            else:
+                tag = _ETAG.match(if_range.strip())
+                if tag is not None:
+                    start, seq = int(m.group(1)), int(tag.group(1))
+
+    def open_snapshot():
+        nonlocal start
+        try:
+            return svc.changelog.snapshot(platform_id, seq)
+        except ValueError:  # S compacted away or unknown: the whole current one
+            start = 0
+            return svc.changelog.snapshot(platform_id, None)
+
+    at, lines = await run_in_threadpool(open_snapshot)
+    headers = {"ETag": f'"{at}"', "Accept-Ranges": "bytes", "Cache-Control": "no-store"}
+    status = 200
+    if start > 0:
+        total = await run_in_threadpool(lambda: sum(
+            len(chunk) for chunk in svc.changelog.snapshot(platform_id, at)[1]))
+        if start >= total:
+            _close(lines)
+            return problem_response(416, "range-not-satisfiable",
+                                    f"the snapshot at {at} has {total} bytes",
+                                    headers={"Content-Range": f"bytes */{total}", **headers})
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{total - 1}/{total}"
+        headers["Content-Length"] = str(total - start)
+    reader = _ChunkReader(lines, start)
+    first = await run_in_threadpool(reader.read)  # a database error here is still a 503
+
+    async def stream():
+        try:
+            chunk = first
+            while chunk:
+                yield chunk
+                chunk = await run_in_threadpool(reader.read)
+        finally:
+            await run_in_threadpool(reader.close)
+
+    return StreamingResponse(stream(), status_code=status, media_type=NDJSON, headers=headers)
+
+
+class _ChunkReader:
+    """Reads the snapshot's chunks in a worker thread, ``STREAM_CHUNK`` bytes at a
+    time, after skipping the first ``skip`` bytes."""
+
+    def __init__(self, chunks, skip: int):
+        self.chunks = chunks
+        self.skip = skip
+
+    def read(self) -> bytes:
+        out, size = [], 0
+        for chunk in self.chunks:
+            if self.skip:
+                if len(chunk) <= self.skip:
+                    self.skip -= len(chunk)
+                    continue
+                chunk, self.skip = chunk[self.skip:], 0
+            out.append(chunk)
+            size += len(chunk)
+            if size >= STREAM_CHUNK:
+                break
+        return b"".join(out)
+
+    def close(self) -> None:
+        _close(self.chunks)
+
+
+def _close(chunks) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
+# ---------------------------------------------------------------------------- errors
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def on_problem(request, exc: Problem):
+        return response_of(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request, exc: StarletteHTTPException):
+        slug = STATUS_SLUGS.get(exc.status_code, "invalid-request" if exc.status_code < 500
+                                else "internal")
+        detail = exc.detail if isinstance(exc.detail, str) else slug
+        if exc.status_code == 404:
+            detail = "no such route"
+        return problem_response(exc.status_code, slug, detail, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request, exc: RequestValidationError):
+        errors = []
+        for error in exc.errors():
+            loc = tuple(error.get("loc", ()))
+            if loc and loc[0] in ("query", "path", "header", "body", "cookie"):
+                loc = loc[1:]
+            errors.append({"loc": format_loc(loc), "msg": error.get("msg", "invalid")})
+        return problem_response(400, "invalid-request", "the request does not follow the "
+                                "schema", errors=errors)
+
+    @app.exception_handler(Unavailable)
+    async def on_unavailable(request, exc: Unavailable):
+        return problem_response(503, "unavailable", "the database is unavailable; try again "
+                                "later", headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def on_bug(request, exc: Exception):
+        # Starlette's outermost handler: the response; LastResort logs the position
+        return problem_response(500, "internal", "an internal error; it has been logged "
+                                "without the request")
