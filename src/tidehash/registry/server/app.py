@@ -76,22 +76,18 @@ class Services:
 
     async def start(self) -> None:
         self.publisher.start()
-        if self.lookup is not None:
-            await _call(self.lookup.start)
+        await _call(self.lookup.start)
 
     async def stop(self) -> None:
         try:
-            if self.lookup is not None:
-                await _call(self.lookup.stop)
+            await _call(self.lookup.stop)
         finally:
             await run_in_threadpool(self.publisher.stop)
 
 
 def _lookup_service(changelog, settings):
-    try:
-        from .lookup import LookupService
-    except ImportError:  # the lookup index is not part of this build yet
-        return None
+    from .lookup import LookupService
+
     return LookupService(changelog, settings)
 
 
@@ -229,7 +225,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     @app.get("/readyz", tags=["service"], **route)
     async def readyz(svc: Svc):
         await run_in_threadpool(svc.changelog.state)  # the database answers (or 503)
-        if svc.lookup is None or not svc.lookup.ready:
+        if not svc.lookup.ready:
             raise Problem(503, "unavailable", "the lookup index is loading")
         return {"status": "ready"}
 
@@ -308,10 +304,16 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
               openapi_extra=_schema_refs(models.LookupRequest, schemas))
     async def lookup(svc: Svc, principal: Annotated[Any, authorised("lookup")],
                      req: Annotated[Any, body(models.LookupRequest)]):
-        if svc.lookup is None or not svc.lookup.ready:
+        from .lookup import QueryError
+
+        if not svc.lookup.ready:
             raise Problem(503, "unavailable", "the lookup index is loading",
                           headers={"Retry-After": "1"})
-        results = await svc.lookup.lookup([q.wire() for q in req.queries])
+        try:
+            results = await svc.lookup.lookup([q.wire() for q in req.queries])
+        except QueryError as exc:  # the models refuse these first
+            raise Problem(400, "invalid-request", exc.msg,
+                          errors=[{"loc": exc.loc, "msg": exc.msg}]) from None
         return {"results": results}
 
     @app.post("/v1/feedback", status_code=202, tags=["platform"], **route,
@@ -531,8 +533,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Unavailable)
     async def on_unavailable(request, exc: Unavailable):
-        return problem_response(503, "unavailable", "the database is unavailable; try again "
-                                "later", headers={"Retry-After": "5"})
+        # the database unreachable, or (NotReady) the lookup index still loading
+        return problem_response(503, "unavailable", str(exc) or "unavailable; try again later",
+                                headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def on_bug(request, exc: Exception):

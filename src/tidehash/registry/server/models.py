@@ -146,9 +146,16 @@ class ImageItem(_Strict):
         return self
 
 
+DihedralVariants = Annotated[list[PDQHex], Field(min_length=8, max_length=8)]
+
+
+def _one_or_variants(value: Any) -> str:
+    return "variants" if isinstance(value, list) else "hash"
+
+
 def _query_signal(value: Any) -> Optional[str]:
     if isinstance(value, BaseModel):  # serialising a validated query
-        return next(iter(type(value).model_fields))
+        return next(s for s in ("pdq", "md5", "sha256", "vpdq") if s in type(value).model_fields)
     if not isinstance(value, dict):
         return None
     present = [key for key in ("pdq", "md5", "sha256", "vpdq") if key in value]
@@ -212,10 +219,28 @@ def RequestModels(limits: Limits = Limits()):  # noqa: N802 (it builds classes)
                   description="item numbers to withdraw; leave out for the whole case")]] = None
 
     class PDQQuery(_Strict):
-        pdq: PDQHex
+        # dihedral first: validating pdq needs it
+        dihedral: bool = False
         quality: Optional[Quality] = None
         radius: Annotated[int, Field(ge=0, le=MAX_RADIUS)] = DEFAULT_RADIUS
-        dihedral: bool = False
+        pdq: Annotated[
+            Union[Annotated[PDQHex, Tag("hash")], Annotated[DihedralVariants, Tag("variants")]],
+            Discriminator(_one_or_variants),
+            Field(description="the hash; with dihedral, the list of the image's 8 variant "
+                  "hashes (pdq_hash_dihedral order)")]
+
+        @field_validator("pdq")
+        @classmethod
+        def _variants_go_with_dihedral(cls, pdq, info: ValidationInfo):
+            dihedral = info.data.get("dihedral")
+            if dihedral and isinstance(pdq, str):
+                raise PydanticCustomError(
+                    "pdq_dihedral", "with dihedral, pdq is the list of the 8 variant hashes "
+                    "(a hash's variants cannot be computed from its bits)")
+            if dihedral is False and not isinstance(pdq, str):
+                raise PydanticCustomError(
+                    "pdq_dihedral", "8 variant hashes need \"dihedral\": true")
+            return pdq
 
     class MD5Query(_Strict):
         md5: Hex32
@@ -301,21 +326,24 @@ _MESSAGES = {
 
 
 def format_loc(loc: tuple) -> str:
-    """("items", 2, "pdq") -> "items[2].pdq". pydantic puts the union tag (an item's
-    kind, a query's signal) after the index of an item or a query: not in the body, so
-    left out."""
+    """("items", 2, "pdq") -> "items[2].pdq". The tags pydantic puts in a location for
+    a union (an item's kind, a query's signal, after the item's index; a hash or its
+    variants, after "pdq") are not in the body, so they are left out."""
     out = ""
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
         elif i >= 2 and isinstance(loc[i - 1], int) and part in _UNION_TAGS.get(loc[i - 2], ()):
             continue
+        elif i >= 1 and part in _UNION_TAGS.get((loc[i - 1],), ()):
+            continue
         else:
             out += f".{part}" if out else str(part)
     return out or "body"
 
 
-_UNION_TAGS = {"items": ("image", "video"), "queries": ("pdq", "md5", "sha256", "vpdq")}
+_UNION_TAGS = {"items": ("image", "video"), "queries": ("pdq", "md5", "sha256", "vpdq"),
+               ("pdq",): ("hash", "variants")}
 
 
 def problem_errors(exc: ValidationError) -> list[dict]:
@@ -333,9 +361,11 @@ def problem_errors(exc: ValidationError) -> list[dict]:
             out.append({"loc": "body", "msg": msg})
             continue
         msg = _MESSAGES.get(kind) or error["msg"]
-        if kind == "too_long":
+        if kind in ("too_long", "too_short"):
             ctx = error.get("ctx", {})
-            msg = f"at most {ctx.get('max_length')}, got {ctx.get('actual_length')}"
+            bound = "at most" if kind == "too_long" else "at least"
+            limit = ctx.get("max_length" if kind == "too_long" else "min_length")
+            msg = f"{bound} {limit}, got {ctx.get('actual_length')}"
         if kind in ("union_tag_not_found", "union_tag_invalid") and loc.startswith("queries"):
             msg = error["msg"]
         out.append({"loc": loc, "msg": msg})
