@@ -9,6 +9,7 @@ nothing here logs a request."""
 import contextlib
 import inspect
 import re
+import time
 from typing import Annotated, Any, Literal, Optional
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -33,6 +34,8 @@ API_TITLE = "tidehash registry"
 NDJSON = "application/x-ndjson"
 #: bytes of the snapshot handed from the database thread to the event loop at a time
 STREAM_CHUNK = 1 << 18
+#: tries of a write's own publication (delay 0) while another publisher holds the lock
+PUBLISH_ATTEMPTS = 100
 _BEARER = HTTPBearer(auto_error=False, description="thp_... (platform) or tho_... (operator)")
 _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="tidehash"'}
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
@@ -58,7 +61,8 @@ class Services:
         self.db = database
         self.keys = Keys.load(database)
         self.changelog = Changelog(database, self.keys, delay=settings.publish_delay)
-        # ticks find the epoch boundaries of the hold; writes wake it in between
+        # ticks find the epoch boundaries of the hold; writes wake it in between (with
+        # no hold, writes publish themselves and the tick is a safety net)
         interval = settings.publish_delay if settings.publish_delay > 0 else 1.0
         self.publisher = Publisher(self.changelog, interval)
         self.store = Store(database, self.keys, on_write=self._written)
@@ -67,12 +71,28 @@ class Services:
         self.lookup = _lookup_service(self.changelog, settings)
 
     def _written(self) -> None:
-        if self.settings.publish_delay <= 0:
-            # published before the 201 goes out, so the person's status and the
-            # platforms' changes show it at once; if this fails the publisher retries
-            with contextlib.suppress(Exception):
-                self.changelog.publish()
+        if self.settings.publish_delay > 0:
+            self.publisher.wake()
+            return
+        # Delay 0: published before the response goes out, so the person's status and
+        # the platforms' changes show it at once. On PostgreSQL another publisher (the
+        # thread's tick, a concurrent request, another process) may hold the lock and
+        # have read the outbox before this write committed: then try again shortly.
+        # If the database fails here, the publisher's tick retries.
+        with contextlib.suppress(Exception):
+            for _attempt in range(PUBLISH_ATTEMPTS):
+                if self.changelog.publish() or not self._outbox_waiting():
+                    return
+                time.sleep(0.01)
         self.publisher.wake()
+
+    def _outbox_waiting(self) -> bool:
+        from sqlalchemy import select
+
+        from . import schema
+
+        with self.db.connect() as conn:
+            return conn.execute(select(schema.outbox.c.id).limit(1)).first() is not None
 
     async def start(self) -> None:
         self.publisher.start()
