@@ -14,12 +14,15 @@ import click
 
 from .. import __version__
 from ._common import check_interrupted, err, install_sigint_handler, restore_sigint_handler
+from .cases import case_group, submit_command, withdraw_command
 from .compare import compare_command
 from .convert import convert_command
 from .hashing import hash_command
 from .index import index_group
 from .info import bench_command, info_command
 from .match import match_command
+from .serve import admin_group, serve_command
+from .sync import sync_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,7 +34,10 @@ def cli():
 
 
 for _command in (hash_command, compare_command, convert_command, index_group,
-                 match_command, info_command, bench_command):
+                 match_command, info_command, bench_command,
+                 # the registry's: tidehash.registry is imported inside them only
+                 serve_command, admin_group, submit_command, case_group, withdraw_command,
+                 sync_command):
     cli.add_command(_command)
 
 

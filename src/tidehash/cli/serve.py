@@ -1,0 +1,303 @@
+"""tidehash serve / admin: running the registry and managing it (the operator's side).
+
+Both need the registry extra (``pip install "tidehash[registry]"``); without it they
+say so and exit 2. `admin` works on the database directly (as the operator on the
+server's machine), not through the HTTP API."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ._common import FiniteFloatRange, err
+from ._registry import DEFAULT_DB_FILE, db_url, print_json
+
+#: top-level modules of the registry extra: an ImportError naming one means the
+#: extra is not installed (any other ImportError is a bug and is not hidden)
+_EXTRA_MODULES = {"fastapi", "starlette", "pydantic", "pydantic_core", "uvicorn",
+                  "sqlalchemy", "alembic", "psycopg", "psycopg_binary", "anyio", "h11"}
+SCOPES = ("list:read", "lookup", "feedback:write")
+
+
+def _needs_extra(command: str):
+    """Imports the server's modules, or exits 2 naming the extra to install."""
+
+    def load():
+        try:
+            from ..registry.server import changelog, db, keys, run, settings, store
+        except ImportError as exc:
+            missing = (exc.name or "").split(".")[0]
+            if missing not in _EXTRA_MODULES:
+                raise
+            err(f"tidehash {command} needs the registry's dependencies ({missing} is "
+                f"missing): pip install \"tidehash[registry]\"")
+            raise click.exceptions.Exit(2) from None
+        return {"changelog": changelog, "db": db, "keys": keys, "run": run,
+                "settings": settings, "store": store}
+
+    return load
+
+
+db_option = click.option(
+    "--db", default=None, metavar="URL",
+    help=f"the database: sqlite:///PATH or postgresql+psycopg://...; default "
+         f"./{DEFAULT_DB_FILE} (SQLite)")
+
+
+@click.command("serve")
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on (put a TLS proxy in front for the internet)")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--publish-delay", type=FiniteFloatRange(min=0), default=None, metavar="S",
+              help="seconds a write is held before it is published (0: at once); "
+                   "default: the server's setting")
+@click.option("--pow-difficulty", type=click.IntRange(0, 32), default=None, metavar="N",
+              help="leading zero bits a submission's proof of work needs (0: none); "
+                   "default: the server's setting")
+def serve_command(db, host, port, publish_delay, pow_difficulty):
+    """Run the registry: the person routes (challenge, cases, status, withdrawal),
+    the platform routes (snapshot, changes, lookup, feedback) and the operator
+    routes, over one database (created and migrated on first use). Stops on
+    Ctrl-C."""
+    server = _needs_extra("serve")()
+    options = {}
+    if publish_delay is not None:
+        options["publish_delay"] = publish_delay
+    if pow_difficulty is not None:
+        options["pow_difficulty"] = pow_difficulty
+    settings = server["settings"].Settings(db_url=db_url(db), **options)
+    server["run"].serve(settings, host, port)
+    return 0
+
+
+class _Operator:
+    """The database, keys, store and change log of `tidehash admin`, opened on first
+    use and closed when the command ends."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.modules = _needs_extra("admin")()
+        self._db = None
+        self._store = None
+        self._changelog = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            self._db = self.modules["db"].Database(self.url)
+        return self._db
+
+    @property
+    def store(self):
+        if self._store is None:
+            keys = self.modules["keys"].Keys.load(self.db)
+            self._store = self.modules["store"].Store(self.db, keys)
+        return self._store
+
+    @property
+    def changelog(self):
+        if self._changelog is None:
+            keys = self.modules["keys"].Keys.load(self.db)
+            self._changelog = self.modules["changelog"].Changelog(self.db, keys)
+        return self._changelog
+
+    def errors(self) -> tuple:
+        store, db = self.modules["store"], self.modules["db"]
+        return (store.NotFound, store.BadRequest, store.AuthError, db.Unavailable)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+def _run(ctx, action) -> int:
+    """``action(operator)`` with the store's errors as one line on stderr, exit 1."""
+    op: _Operator = ctx.obj
+    try:
+        action(op)
+    except op.errors() as exc:
+        err(str(getattr(exc, "detail", None) or exc) or type(exc).__name__)
+        return 1
+    return 0
+
+
+def _exit_code(ctx, action):
+    code = _run(ctx, action)
+    if code:
+        raise click.exceptions.Exit(code)
+    return 0
+
+
+def _echo_lines(rows) -> None:
+    for row in rows:
+        click.echo(json.dumps(row, default=str))
+
+
+@click.group("admin")
+@db_option
+@click.pass_context
+def admin_group(ctx, db):
+    """Manage the registry as its operator, on its database: platforms and their
+    tokens, cases, entries, the change log. Every command prints JSON (one object
+    a line). Tokens are shown once: keep them."""
+    ctx.obj = _Operator(db_url(db))
+    ctx.call_on_close(ctx.obj.close)
+
+
+scope_option = click.option(
+    "--scope", "scopes", type=click.Choice(SCOPES), multiple=True,
+    help="a scope of the token (repeat); default: all three")
+expires_option = click.option("--expires-days", type=click.IntRange(min=1), default=None,
+                              help="the token expires after this many days (default: never)")
+
+
+@admin_group.group("platform")
+def platform_group():
+    """Platforms: the services that pull the list and look hashes up."""
+
+
+@platform_group.command("add")
+@click.argument("name")
+@scope_option
+@expires_option
+@click.pass_context
+def platform_add_command(ctx, name, scopes, expires_days):
+    """Add platform NAME and mint its first token; prints {"platform", "token",
+    "token_id", "scopes", "expires"}. The token is shown only this once: give it
+    to the platform (`tidehash sync --token-file` reads this JSON as it is)."""
+    return _exit_code(ctx, lambda op: print_json(op.store.add_platform(
+        name, scopes=list(scopes) or None, expires_days=expires_days)))
+
+
+@platform_group.command("suspend")
+@click.argument("name")
+@click.pass_context
+def platform_suspend_command(ctx, name):
+    """Suspend platform NAME: its tokens get 403 until it is resumed."""
+    def action(op):
+        op.store.set_suspended(name, True)
+        print_json({"platform": name, "suspended": True})
+    return _exit_code(ctx, action)
+
+
+@platform_group.command("resume")
+@click.argument("name")
+@click.pass_context
+def platform_resume_command(ctx, name):
+    """Resume a suspended platform."""
+    def action(op):
+        op.store.set_suspended(name, False)
+        print_json({"platform": name, "suspended": False})
+    return _exit_code(ctx, action)
+
+
+@platform_group.command("list")
+@click.pass_context
+def platform_list_command(ctx):
+    """Every platform, one JSON object a line."""
+    return _exit_code(ctx, lambda op: _echo_lines(op.store.list_platforms()))
+
+
+@admin_group.group("token")
+def token_group():
+    """Platforms' tokens."""
+
+
+@token_group.command("mint")
+@click.argument("platform")
+@scope_option
+@expires_option
+@click.pass_context
+def token_mint_command(ctx, platform, scopes, expires_days):
+    """Mint another token for PLATFORM (shown only this once)."""
+    return _exit_code(ctx, lambda op: print_json(op.store.mint_token(
+        platform, list(scopes) or list(SCOPES), expires_days)))
+
+
+@token_group.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def token_revoke_command(ctx, token_id):
+    """Revoke the token TOKEN_ID (its requests get 401 from now on)."""
+    def action(op):
+        op.store.revoke_token(token_id)
+        print_json({"token_id": token_id, "revoked": True})
+    return _exit_code(ctx, action)
+
+
+@admin_group.command("operator-token")
+@click.pass_context
+def operator_token_command(ctx):
+    """Mint an operator token (tho_...) for the HTTP admin routes; shown once."""
+    return _exit_code(ctx, lambda op: print_json(op.store.operator_token()))
+
+
+@admin_group.command("cases")
+@click.option("--status", type=click.Choice(("pending", "active", "withdrawn", "removed")),
+              default=None, help="only cases with items in this status")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--after", default=None, metavar="CASE_ID", help="the page after this case")
+@click.pass_context
+def cases_command(ctx, status, limit, after):
+    """Case ids with their day and item counts by status, one JSON object a line."""
+    return _exit_code(ctx, lambda op: _echo_lines(op.store.list_cases(status, limit, after)))
+
+
+@admin_group.group("entry")
+def entry_group():
+    """Entries of the list."""
+
+
+@entry_group.command("remove")
+@click.argument("entry_id", metavar="ID")
+@click.pass_context
+def entry_remove_command(ctx, entry_id):
+    """Remove entry ID (16 hex digits, as the list shows it) from the list: a
+    tombstone is published, and platforms drop it at their next sync. Exit 1 when
+    there is no such active entry."""
+    try:
+        number = int(entry_id, 16)
+        if len(entry_id) != 16 or number >= 1 << 63:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter("an entry id is 16 hex digits", param_hint="ID") from None
+    found = []
+
+    def action(op):
+        found.append(op.store.remove_entry(number))
+        print_json({"id": entry_id.lower(), "removed": found[-1]})
+    code = _run(ctx, action)
+    if not code and not found[-1]:
+        err(f"no active entry {entry_id}")
+        code = 1
+    if code:
+        raise click.exceptions.Exit(code)
+    return 0
+
+
+@admin_group.command("publish")
+@click.pass_context
+def publish_command(ctx):
+    """Publish what is due now (what a running server does by itself every
+    interval); prints {"published", "head"}."""
+    def action(op):
+        n = op.changelog.publish()
+        print_json({"published": n, "head": op.changelog.head()})
+    return _exit_code(ctx, action)
+
+
+@admin_group.command("compact")
+@click.option("--keep", type=click.IntRange(min=0), required=True, metavar="N",
+              help="keep the last N changes; platforms whose cursor is older take a "
+                   "new snapshot (410)")
+@click.pass_context
+def compact_command(ctx, keep):
+    """Delete change rows older than the last N (and the hashes of entries removed
+    before them); prints what was done."""
+    def action(op):
+        result = op.changelog.compact(keep)
+        print_json(result if isinstance(result, dict) else {"compacted": result})
+    return _exit_code(ctx, action)
+
