@@ -147,7 +147,7 @@ SERVER_PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "
                    "pydantic", "httpx")
 #: the parts of tidehash.registry that run on a person's or a platform's machine
 REGISTRY_CLIENT = ("tidehash.registry", "tidehash.registry.client", "tidehash.registry.pow",
-                   "tidehash.registry.wire")
+                   "tidehash.registry.wire", "tidehash.registry.listsync")
 
 
 def _top_level_imports(path: pathlib.Path) -> set[str]:

@@ -105,7 +105,8 @@ class _Operator:
 
     def errors(self) -> tuple:
         store, db = self.modules["store"], self.modules["db"]
-        return (store.NotFound, store.BadRequest, store.AuthError, db.Unavailable)
+        return (store.NotFound, store.BadRequest, store.Conflict, store.AuthError,
+                db.Unavailable)
 
     def close(self) -> None:
         if self._db is not None:

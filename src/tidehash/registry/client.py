@@ -300,9 +300,75 @@ class Client:
         there). Returns {"list", "mode", "entries", "added", "removed", "updated",
         "seq", "head", "cursor"}. ``tidehash match --against path`` and
         ``tidehash.Matcher.load(path)`` read it; match ids are the entry ids."""
-        from .listsync import sync_list
+        from ..formats.binary import load_list
+        from . import listsync
 
-        return sync_list(self, os.fspath(path), limit=limit)
+        path = os.fspath(path)
+        with listsync.locked(path):
+            old = load_list(path) if os.path.exists(path) else None
+            if old is None:
+                return self._sync_snapshot(path, None)
+            state = listsync.registry_state(old, path, self.url)
+            hl, seq, cursor = old, state["seq"], state["cursor"]
+            head = state.get("head", seq)
+            entries = int(state.get("entries", 0))
+            totals = {"added": 0, "removed": 0, "updated": 0}
+            more = True
+            while more:
+                batch: list = []
+                while more and len(batch) < listsync.APPLY_EVERY:
+                    try:
+                        page = self.changes(cursor, limit)
+                    except RegistryError as exc:
+                        if exc.status == 410:  # compacted away: start again from a snapshot
+                            return self._sync_snapshot(path, old)
+                        raise
+                    changes = page.get("changes")
+                    if not isinstance(changes, list) or not isinstance(page.get("cursor"), str):
+                        raise listsync.SyncError("not a page of changes")
+                    listsync.check_seqs([c.get("seq") if isinstance(c, dict) else None
+                                         for c in changes], seq + len(batch))
+                    batch.extend(changes)
+                    cursor, head = page["cursor"], page.get("head", head)
+                    more = bool(page.get("more"))
+                    if more and not changes:
+                        raise listsync.SyncError("the registry says there are more changes "
+                                                 "but sent none")
+                if not batch:
+                    break
+                hl, stats = listsync.apply_changes(hl, batch, self.url)
+                seq += len(batch)
+                entries += stats["added"] - stats["removed"]
+                for name in totals:
+                    totals[name] += stats[name]
+                listsync.save_synced(hl, path, self.url, seq=seq, cursor=cursor, head=head,
+                                     entries=entries)
+            return {"list": path, "mode": "changes", "entries": entries, **totals,
+                    "seq": seq, "head": head, "cursor": cursor}
+
+    def _sync_snapshot(self, path: str, old) -> dict:
+        from . import listsync
+
+        builder = listsync.SnapshotBuilder(self.url)
+        stream = SnapshotStream(self)
+        for block in stream:
+            if block is RESTART:
+                builder = listsync.SnapshotBuilder(self.url)
+                continue
+            builder.add(parse_entry_lines(block))
+        trailer = stream.trailer
+        seq, cursor = trailer["seq"], trailer["cursor"]
+        if type(seq) is not int or not isinstance(cursor, str):
+            raise SnapshotError("malformed snapshot", "the trailer has no seq or cursor")
+        hl = builder.finish()
+        entries = builder.count
+        added, removed = entries, 0
+        if old is not None:
+            added, removed = listsync.id_differences(old, hl)
+        listsync.save_synced(hl, path, self.url, seq=seq, cursor=cursor, head=seq,
+                             entries=entries)
+        return {"list": path, "mode": "snapshot", "entries": entries, "added": added,
+                "removed": removed, "updated": 0, "seq": seq, "head": seq, "cursor": cursor}
 
 
 class _Restart:

@@ -25,7 +25,7 @@ import os
 import numpy as np
 
 from .. import _native
-from ..formats.binary import load_list, save_list
+from ..formats.binary import save_list
 from ..formats.model import (
     HASH_BYTES,
     SIGNAL_TYPES,
@@ -535,6 +535,13 @@ def entry_ids(hl: HashList) -> np.ndarray:
     return np.unique(np.concatenate(ids)) if ids else np.empty(0, np.int64)
 
 
+def id_differences(before: HashList, after: HashList) -> tuple[int, int]:
+    """(entries in ``after`` and not ``before``, entries in ``before`` and not ``after``)."""
+    old, new = entry_ids(before), entry_ids(after)
+    return (int((~np.isin(new, old, assume_unique=True)).sum()),
+            int((~np.isin(old, new, assume_unique=True)).sum()))
+
+
 # ----------------------------------------------------------------------------- the file
 def registry_state(hl: HashList, path: str, url: str) -> dict:
     state = hl.extra.get("registry")
@@ -548,7 +555,7 @@ def registry_state(hl: HashList, path: str, url: str) -> dict:
     return state
 
 
-def _save(hl: HashList, path: str, url: str, *, seq: int, cursor: str, head: int,
+def save_synced(hl: HashList, path: str, url: str, *, seq: int, cursor: str, head: int,
           entries: int) -> None:
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     save_list(hl, path, extra={"registry": {"url": url, "seq": seq, "cursor": cursor,
@@ -557,7 +564,7 @@ def _save(hl: HashList, path: str, url: str, *, seq: int, cursor: str, head: int
 
 
 @contextlib.contextmanager
-def _locked(path: str):
+def locked(path: str):
     """One sync of ``path`` at a time (an flock on a hidden file beside it); the
     holder then removes temporary files a killed sync left."""
     try:
@@ -576,73 +583,3 @@ def _locked(path: str):
         yield
     finally:
         os.close(fd)
-
-
-def sync_list(client, path: str, *, limit: int = 10_000) -> dict:
-    """Client.sync_list (see there)."""
-    from .client import RegistryError
-
-    with _locked(path):
-        old = load_list(path) if os.path.exists(path) else None
-        if old is None:
-            return _snapshot(client, path, None)
-        state = registry_state(old, path, client.url)
-        hl, seq, cursor = old, state["seq"], state["cursor"]
-        head = state.get("head", seq)
-        entries = int(state.get("entries", 0))
-        totals = {"added": 0, "removed": 0, "updated": 0}
-        more = True
-        while more:
-            batch: list = []
-            while more and len(batch) < APPLY_EVERY:
-                try:
-                    page = client.changes(cursor, limit)
-                except RegistryError as exc:
-                    if exc.status == 410:
-                        return _snapshot(client, path, old)
-                    raise
-                changes = page.get("changes")
-                if not isinstance(changes, list) or not isinstance(page.get("cursor"), str):
-                    raise SyncError("not a page of changes")
-                check_seqs([c.get("seq") if isinstance(c, dict) else None for c in changes],
-                           seq + len(batch))
-                batch.extend(changes)
-                cursor, head, more = page["cursor"], page.get("head"), bool(page.get("more"))
-                if more and not changes:
-                    raise SyncError("the registry says there are more changes but sent none")
-            if not batch:
-                break
-            hl, stats = apply_changes(hl, batch, client.url)
-            seq += len(batch)
-            entries += stats["added"] - stats["removed"]
-            for name in totals:
-                totals[name] += stats[name]
-            _save(hl, path, client.url, seq=seq, cursor=cursor, head=head, entries=entries)
-        return {"list": path, "mode": "changes", "entries": entries, **totals, "seq": seq,
-                "head": head, "cursor": cursor}
-
-
-def _snapshot(client, path: str, old: HashList | None) -> dict:
-    from .client import RESTART, SnapshotStream, parse_entry_lines
-
-    builder = SnapshotBuilder(client.url)
-    stream = SnapshotStream(client)
-    for block in stream:
-        if block is RESTART:
-            builder = SnapshotBuilder(client.url)
-            continue
-        builder.add(parse_entry_lines(block))
-    trailer = stream.trailer
-    hl = builder.finish()
-    seq, cursor = trailer["seq"], trailer["cursor"]
-    if type(seq) is not int or not isinstance(cursor, str):
-        raise SyncError("the snapshot's trailer has no seq or cursor")
-    entries = builder.count
-    added, removed = entries, 0
-    if old is not None:
-        before, after = entry_ids(old), entry_ids(hl)
-        removed = int((~np.isin(before, after, assume_unique=True)).sum())
-        added = int((~np.isin(after, before, assume_unique=True)).sum())
-    _save(hl, path, client.url, seq=seq, cursor=cursor, head=seq, entries=entries)
-    return {"list": path, "mode": "snapshot", "entries": entries, "added": added,
-            "removed": removed, "updated": 0, "seq": seq, "head": seq, "cursor": cursor}
