@@ -4,6 +4,8 @@ entries are after the changes), through save_list / load_list every time."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -308,3 +310,61 @@ def test_seqs_must_follow_one_by_one():
     for seqs in ([6], [5, 5], [5, 7], ["5"]):
         with pytest.raises(SyncError, match="out of order"):
             listsync.check_seqs(seqs, 4)
+
+
+def canonical(e: dict) -> bytes:
+    """The line the server writes for an image with every signal, or with PDQ only
+    (changelog.py's two formatted shapes)."""
+    head = (f'{{"id":"{e["id"]}","case":"{e["case"]}","kind":"image","pdq":"{e["pdq"]}",'
+            f'"quality":{e["quality"]}')
+    if "md5" in e:
+        head += f',"md5":"{e["md5"]}","sha256":"{e["sha256"]}"'
+    return (head + ',"added":"2026-12-01"}\n').encode()
+
+
+def test_image_lines_are_read_as_arrays_as_json_reads_them():
+    rng = np.random.default_rng(9)
+    pools = {"pdq": pool_hex(rng, 50, 32), "md5": pool_hex(rng, 50, 16),
+             "sha256": pool_hex(rng, 50, 32)}
+    lines, want, fast_lines = [], [], 0
+    for _ in range(400):
+        e = make_entry(int(rng.integers(0, 1 << 62)), rng, pools)
+        if e["kind"] == "image" and ("md5" in e) == ("sha256" in e):
+            e["quality"] = int(rng.choice([0, 7, 10, 99, 100, int(rng.integers(0, 101))]))
+            line = canonical(e)
+            fast_lines += 1
+        else:
+            line = (json.dumps(e, separators=(",", ":")) + "\n").encode()
+        lines.append(line)
+        want.append(e)
+    # lines not in the server's form: each must go the JSON way (or be refused there)
+    base = dict(want[0], kind="image", pdq="ab" * 32, quality=50, md5="cd" * 16,
+                sha256="ef" * 32)
+    odd = [canonical(base).replace(b'"id":"', b'"id": "'),              # a space
+           canonical(base).replace(b"ab" * 32, b"AB" * 32),              # upper-case hex
+           canonical(dict(base, id="8" + "0" * 15)),                     # id over 63 bits
+           canonical(base).replace(b'"quality":50', b'"quality":07'),    # leading zero
+           canonical(dict(base, quality=101)),                           # out of range
+           canonical(base).replace(b'"added":"2026-12-01"', b'"added":"2026-12-0x"'),
+           canonical(base).replace(b'"md5":"', b'"md6":"')]
+    fast, others = listsync.parse_image_lines(b"".join(lines + odd))
+    assert fast["pdq"]["ids"].shape[0] == fast_lines
+    assert len(others) == len(lines) + len(odd) - fast_lines
+    assert others[-len(odd):] == odd  # every odd line went the JSON way
+    got = {}
+    for signal, g in fast.items():
+        for n, id_ in enumerate(g["ids"].tolist()):
+            e = got.setdefault(id_, {"id": hexid(id_), "kind": "image"})
+            e["case"] = bytes(g["labels"][0][22 * n:22 * n + 22]).decode()
+            e[signal] = bytes(g["hashes"][n]).hex()
+            if signal == "pdq":
+                e["quality"] = int(g["quality"][n])
+    slow = [json.loads(line) for line in others[:-len(odd)]]
+    def key(e):
+        return json.dumps(e, sort_keys=True)
+    assert sorted(map(key, list(got.values()) + slow)) == sorted(map(key, want))
+    # a builder fed the block holds what one fed the parsed entries holds
+    b = SnapshotBuilder(SOURCE)
+    b.add_lines(b"".join(lines))
+    assert b.count == len(want)
+    assert held(b.finish()) == held(snapshot_of(want))

@@ -355,7 +355,7 @@ class Client:
             if block is RESTART:
                 builder = listsync.SnapshotBuilder(self.url)
                 continue
-            builder.add(parse_entry_lines(block))
+            builder.add_lines(block)
         trailer = stream.trailer
         seq, cursor = trailer["seq"], trailer["cursor"]
         if type(seq) is not int or not isinstance(cursor, str):

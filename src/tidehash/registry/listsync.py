@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import glob
+import json
 import os
 
 import numpy as np
@@ -221,6 +222,128 @@ def _fixed_arrays(signal: str, entries: list) -> dict:
 
 
 # ----------------------------------------------------------------------------- snapshot
+def _template(quality_digits: int, digests: bool) -> tuple[bytes, dict]:
+    """The server's image line (changelog's two formatted shapes: every signal, or PDQ
+    only) with ``quality_digits`` digits: its bytes with the fields zeroed, and each
+    field's slice."""
+    parts = [(b'{"id":"', None), (16, "id"), (b'","case":"', None), (22, "case"),
+             (b'","kind":"image","pdq":"', None), (64, "pdq"), (b'","quality":', None),
+             (quality_digits, "quality")]
+    if digests:
+        parts += [(b',"md5":"', None), (32, "md5"), (b'","sha256":"', None), (64, "sha256"),
+                  (b'","added":"', None)]
+    else:
+        parts += [(b',"added":"', None)]
+    parts += [(10, "added"), (b'"}', None)]
+    out, fields = b"", {}
+    for part, name in parts:
+        if name is None:
+            out += part
+        else:
+            fields[name] = slice(len(out), len(out) + part)
+            out += b"\0" * part
+    return out, fields
+
+
+_TEMPLATES = [(np.frombuffer(t, np.uint8), f) for t, f in
+              (_template(d, digests) for digests in (True, False) for d in (1, 2, 3))]
+_HEX_VALUE = np.full(256, 255, np.uint8)
+_HEX_VALUE[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+_HEX_VALUE[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
+_DIGIT = np.full(256, 255, np.uint8)
+_DIGIT[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+_DATE_BYTE = np.zeros(256, bool)
+_DATE_BYTE[np.frombuffer(b"0123456789-", np.uint8)] = True
+
+
+def _unhex(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes (n, w/2), ok (n,)) of lower-case hex digits (n, w)."""
+    nib = _HEX_VALUE[chars]
+    ok = ~(nib == 255).any(axis=1)
+    return (nib[:, 0::2] << 4) | nib[:, 1::2], ok
+
+
+def parse_image_lines(block: bytes) -> tuple[dict, list]:
+    """The snapshot's image lines that are exactly in the server's own form (nearly
+    every line of a snapshot) as arrays, with no Python object per line; and every
+    other line (bytes) for the JSON path. Returns ({signal: {"hashes", "ids",
+    "quality" (pdq only), "labels"}}, others). Every byte is checked (the template,
+    lower-case hex, quality 0..100 without leading zeros, a 63-bit id), so a line
+    read here reads as JSON would."""
+    buf = np.frombuffer(block, np.uint8)
+    ends = np.flatnonzero(buf == 0x0A)
+    if ends.shape[0] == 0:
+        return {}, [block] if block.strip() else []
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts
+    taken = np.zeros(ends.shape[0], bool)
+    parts: dict[str, list] = {"pdq": [], "md5": [], "sha256": []}
+    for template, fields in _TEMPLATES:
+        length = template.shape[0]
+        at = np.flatnonzero((lengths == length) & ~taken)
+        if at.shape[0] == 0:
+            continue
+        rows = buf[starts[at, None] + np.arange(length)]
+        literal = template != 0
+        ok = (rows[:, literal] == template[literal]).all(axis=1)
+        ids, good = _unhex(rows[:, fields["id"]])
+        ok &= good
+        hashes = {}
+        for signal in ("pdq", "md5", "sha256"):
+            if signal in fields:
+                hashes[signal], good = _unhex(rows[:, fields[signal]])
+                ok &= good
+        ok &= _unhex(rows[:, fields["case"]])[1]
+        digits = _DIGIT[rows[:, fields["quality"]]]
+        ok &= ~(digits == 255).any(axis=1)
+        ok &= _DATE_BYTE[rows[:, fields["added"]]].all(axis=1)
+        quality = np.zeros(at.shape[0], np.int64)
+        for k in range(digits.shape[1]):
+            quality = quality * 10 + digits[:, k]
+        if digits.shape[1] > 1:
+            ok &= digits[:, 0] != 0
+        ok &= quality <= 100
+        ids = ids.view(">i8").ravel()
+        ok &= ids >= 0  # 63-bit ids
+        if not ok.any():
+            continue
+        taken[at[ok]] = True
+        common = {"ids": ids[ok].astype(np.int64),
+                  "case": np.ascontiguousarray(rows[ok][:, fields["case"]])}
+        for signal, h in hashes.items():
+            part = dict(common, hashes=h[ok])
+            if signal == "pdq":
+                part["quality"] = quality[ok].astype(np.int16)
+            parts[signal].append(part)
+    others = [block[int(starts[i]):int(ends[i]) + 1] for i in np.flatnonzero(~taken)]
+    tail = block[int(ends[-1]) + 1:]
+    if tail.strip():
+        others.append(tail)
+    out = {}
+    for signal, pieces in parts.items():
+        if not pieces:
+            continue
+        group = {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
+        case = group.pop("case")
+        group["labels"] = (case.ravel(),
+                           np.arange(1, case.shape[0] + 1, dtype=np.int64) * case.shape[1])
+        out[signal] = group
+    return out, others
+
+
+def _json_lines(lines: list) -> list:
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            raise SyncError(f"a snapshot line that is not JSON: {bytes(line[:80])!r}") \
+                from None
+    return out
+
+
 class SnapshotBuilder:
     """A HashList built from snapshot blocks (lists of entry dicts), in arrays."""
 
@@ -229,6 +352,19 @@ class SnapshotBuilder:
         self.builder = ListBuilder(source)
         self.code = self.builder.source_code(source)
         self.count = 0
+
+    def add_lines(self, block: bytes) -> None:
+        """A block of whole snapshot lines: the image lines in the server's own form
+        are read as arrays (parse_image_lines), any other line through JSON."""
+        fast, others = parse_image_lines(block)
+        if "pdq" in fast:
+            self.count += fast["pdq"]["ids"].shape[0]
+        for signal, group in fast.items():
+            self.builder.add_arrays(signal, group["hashes"], group["ids"],
+                                    quality=group.get("quality"), source_code=self.code,
+                                    labels=group["labels"])
+        if others:
+            self.add(_json_lines(others))
 
     def add(self, entries: list) -> None:
         batch = EntryBatch(entries)
