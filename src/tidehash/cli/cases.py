@@ -18,10 +18,10 @@ from ._registry import (
     timeout_option,
 )
 
-KEEP_SAFE = ("keep the case id and the secret above safe (save this output, e.g. "
-             "> my-case.json): the secret is shown only this once, and with both anyone "
-             "can see or withdraw the case. `tidehash case status` and `tidehash withdraw "
-             "--secret-file FILE` read them back.")
+KEEP_SAFE = ("keep the case id and the secret safe (they are in the output: save it, e.g. "
+             "> case.json): the secret is shown only this once, and anyone who has both can "
+             "see or withdraw the case. `tidehash case status` and `tidehash withdraw` read "
+             "them back with --secret-file FILE.")
 
 secret_file_option = click.option(
     "--secret-file", required=True, metavar="FILE",
