@@ -214,6 +214,7 @@ class Client:
             body: dict = {"items": items}
             difficulty = challenge.get("difficulty")
             if not isinstance(difficulty, int) or isinstance(difficulty, bool) \
+                    or not 0 <= difficulty <= proof_of_work.MAX_DIFFICULTY \
                     or challenge.get("algorithm", proof_of_work.ALGORITHM) \
                     != proof_of_work.ALGORITHM:
                 raise RegistryError(0, _problem(0, "unknown proof of work",
