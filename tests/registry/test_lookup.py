@@ -6,6 +6,7 @@ distances, weak flags, variants, percentages)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 
@@ -263,6 +264,27 @@ def test_concurrent_lookups_share_one_search():
         assert g == oracle.search(r)
     assert isinstance(got[50], QueryError) and got[50].loc == "queries[0].pdq"
     assert got[51] == oracle.search(requests[51])
+
+
+def test_encoded_answers_are_the_json_of_the_results():
+    state = LookupState()
+    state.load([image(1, flipped(0, []), md5=MD5S[1])])
+    batcher = Batcher(lambda: state)
+    q = [{"pdq": flipped(0, [1, 2])}, {"md5": MD5S[1]}, {"md5": MD5S[2]}]
+
+    async def main():
+        return await asyncio.gather(batcher.lookup(q, encoded=True), batcher.lookup(q))
+
+    try:
+        body, plain = asyncio.run(main())
+    finally:
+        batcher.close()
+    assert batcher.searches == 1
+    assert json.loads(body) == {"results": plain} == {"results": [
+        {"query": 0, "matches": [{"id": f"{1:016x}", "signal": "pdq", "distance": 2,
+                                  "weak": False}]},
+        {"query": 1, "matches": [{"id": f"{1:016x}", "signal": "md5"}]},
+        {"query": 2, "matches": []}]}
 
 
 def test_batcher_caps_a_batch_and_follows_a_new_loop():

@@ -28,4 +28,5 @@ COMMANDS = {
     "digest": "MD5 + SHA-256 in the decoding read vs a second read of the file",
     "formats": "hash-list reading / writing speed and memory, list files, NumPy anchors",
     "phash": "pHash: tidehash.phash vs imagehash.phash, warm or cold cache, every ISA",
+    "registry": "the registry under load: lookups, snapshot, sync, changes, submissions",
 }

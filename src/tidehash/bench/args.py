@@ -92,6 +92,21 @@ def positive_float(hi: float, lo: float = 0.0) -> Callable[[str], float]:
     return convert
 
 
+def nonnegative_float(hi: float) -> Callable[[str], float]:
+    """A finite float in 0..hi."""
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not (math.isfinite(value) and 0 <= value <= hi):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number in 0..{hi:g}, got {text!r}")
+        return value
+    convert.__name__ = "number"
+    return convert
+
+
 def megapixels_to_size(mp: float) -> tuple[int, int]:
     """A 4:3 frame of about mp megapixels (0.25 -> 577x433, 12 -> 4000x3000)."""
     w = round(math.sqrt(mp * 1e6 * 4 / 3))

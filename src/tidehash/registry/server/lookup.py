@@ -33,7 +33,9 @@ batched search for all of them in a thread, so N waiting requests cost one scan.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +48,7 @@ from ...index import Index
 from ...match import PDQ_MATCH_RADIUS, PDQ_WEAK_QUALITY, VPDQIndex, prepare_vpdq
 from ...pdq import DIHEDRAL_NAMES
 from .db import Unavailable
+from .store import BadRequest
 
 __all__ = ["LookupService", "LookupState", "NotReady", "QueryError"]
 
@@ -65,13 +68,9 @@ class NotReady(Unavailable):
     """A lookup before the index has loaded: like an unreachable database, a 503."""
 
 
-class QueryError(ValueError):
-    """A lookup query the service cannot read; ``loc`` names it (``queries[2].pdq``)."""
-
-    def __init__(self, loc: str, msg: str):
-        super().__init__(f"{loc}: {msg}")
-        self.loc = loc
-        self.msg = msg
+class QueryError(BadRequest, ValueError):
+    """A lookup query the service cannot read; ``loc`` names it (``queries[2].pdq``),
+    as the store's BadRequest does (a 400)."""
 
 
 # ----------------------------------------------------------------------------- structures
@@ -617,6 +616,13 @@ class LookupState:
                 for q, e, c in found]
 
 
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _encode(value) -> bytes:
+    return _encode_json(value).encode()
+
+
 def _hex_array(hexes: list[str], nbytes: int) -> np.ndarray:
     """Equal-length hex strings -> (len * nbytes,) uint8, in one bytes.fromhex."""
     text = "".join(hexes)
@@ -649,14 +655,16 @@ class Batcher:
         self.searches = 0               # batched searches run (for tests and the benchmark)
         self.requests = 0
 
-    async def lookup(self, queries: list[dict]) -> list[dict]:
+    async def lookup(self, queries: list[dict], *, encoded: bool = False):
+        """The wire results of ``queries``; with ``encoded`` the whole response body
+        ``{"results": [...]}`` as JSON bytes, encoded in the search thread."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._worker is None or self._worker.done():
             self._loop = loop
             self._queue = asyncio.Queue()
             self._worker = loop.create_task(self._run())
         future = loop.create_future()
-        self._queue.put_nowait((queries, future))
+        self._queue.put_nowait((queries, future, encoded))
         return await future
 
     async def _run(self) -> None:
@@ -678,15 +686,15 @@ class Batcher:
                     break
                 batch.append(item)
                 size += size_of(item)
-            batch = [(q, f) for q, f in batch if not f.done()]  # cancelled meanwhile
+            batch = [item for item in batch if not item[1].done()]  # cancelled meanwhile
             if not batch:
                 continue
             try:
-                outcomes = await loop.run_in_executor(self._executor, self._search,
-                                                      [q for q, _ in batch])
+                outcomes = await loop.run_in_executor(
+                    self._executor, self._search, [(q, enc) for q, _, enc in batch])
             except Exception as exc:  # noqa: BLE001 - every waiting request gets it
                 outcomes = [exc] * len(batch)
-            for (_, future), outcome in zip(batch, outcomes):
+            for (_, future, _), outcome in zip(batch, outcomes):
                 if future.done():
                     continue
                 if isinstance(outcome, Exception):
@@ -701,7 +709,7 @@ class Batcher:
         outcomes: list = []
         parsed: list[tuple] = []
         spans = []
-        for queries in requests:
+        for queries, _ in requests:
             try:
                 p = parse_queries(queries)
             except QueryError as exc:
@@ -717,7 +725,8 @@ class Batcher:
         for i, span in enumerate(spans):
             if span is not None:
                 a, b = span
-                outcomes[i] = [{"query": j, "matches": m} for j, m in enumerate(matches[a:b])]
+                results = [{"query": j, "matches": m} for j, m in enumerate(matches[a:b])]
+                outcomes[i] = _encode({"results": results}) if requests[i][1] else results
         return outcomes
 
     def close(self) -> None:
@@ -749,10 +758,11 @@ class LookupService:
     PAGE = 10_000
     MAX_BACKOFF = 10.0
 
-    def __init__(self, changelog, settings, *, threads: int = 1):
+    def __init__(self, changelog, settings, *, threads: int | None = None):
         self.changelog = changelog
         self.settings = settings
-        self.threads = threads
+        # the Index splits a large batch over this many threads
+        self.threads = threads if threads is not None else max(1, min(os.cpu_count() or 1, 4))
         self.state: LookupState | None = None
         self.seq = 0                      # the last change applied
         self._stop = threading.Event()
@@ -775,8 +785,14 @@ class LookupService:
         Raises NotReady before the index has loaded and QueryError for a query it
         cannot read (the route's validation normally catches those first)."""
         self._state()
-        outcome = await self.batcher.lookup(queries)
-        return outcome
+        return await self.batcher.lookup(queries)
+
+    async def lookup_body(self, queries: list[dict]) -> bytes:
+        """``lookup``'s answer as the JSON response body ``{"results": [...]}``,
+        encoded in the search thread (a route returns it as it is, instead of
+        having a framework walk 1,000 results to encode them on the event loop)."""
+        self._state()
+        return await self.batcher.lookup(queries, encoded=True)
 
     def start(self) -> None:
         if self._thread is not None:
