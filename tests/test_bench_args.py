@@ -58,6 +58,17 @@ BAD = {
         "--seconds": (*NON_FINITE, "0", "-1", "0.001", "1e9", "x"),
         "--repeat": ("0", "-1", "nan", "inf"),
     },
+    "registry": {
+        "--entries": ("0", "-1", "nan", "inf", "1.5", "x"),
+        "--clients": ("0", "-1", "nan", "2000"),
+        "--batch": ("0", "1001", "nan"),
+        "--batch-clients": ("0", "nan"),
+        "--duration": (*NON_FINITE, "0", "-1", "1e9"),
+        "--changes": ("0", "1", "nan", "inf"),
+        "--pow-difficulty": ("-1", "33", "nan"),
+        "--publish-delay": (*NON_FINITE, "-1", "1e9", "x"),
+        "--seed": ("-1", "nan", "inf"),
+    },
     "search": {
         "--n": ("0", "-1", "nan", "inf", "1e12", "1.5", "x", ","),
         "--threads": ("0", "-1", "nan", "inf", "100000"),

@@ -11,6 +11,11 @@ baseline, checks that every engine returns exactly the same results, and writes 
 with the CPU model, instruction set and versions to a JSON file. See
 ``tidehash.bench.search`` for what is measured.
 
+``python -m tidehash.bench registry [--entries 1000000] [--bare] [--json OUT]`` runs a real
+registry server over N PDQ entries under a load generator on the same machine (lookups,
+snapshot, sync, changes, submissions) and prints the figures against the registry issue's
+targets. See ``tidehash.bench.registry``.
+
 ``fast``, ``digest``, ``formats`` and ``phash`` (``tidehash.bench.fast`` / ``.digest`` /
 ``.formats`` / ``.phash``) measure fast mode, the MD5 / SHA-256 of the decoding read, the
 hash-list formats and pHash on its own (cache states, every ISA);

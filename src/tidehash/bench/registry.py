@@ -605,6 +605,8 @@ def parser(prog: str = "python -m tidehash.bench registry") -> argparse.Argument
                     help=f"comma-separated steps to run, of {','.join(STEPS)}")
     ap.add_argument("--bare", action="store_true", help="also run the bare FastAPI endpoint")
     ap.add_argument("--db-dir", metavar="DIR", help="keep / reuse the registry database here")
+    ap.add_argument("--build-only", action="store_true",
+                    help="build the database (into --db-dir) and stop")
     ap.add_argument("--quick", action="store_true",
                     help="a smoke run: 20,000 entries, 2 s a step, 2,000 changes")
     ap.add_argument("--json", metavar="OUT")
@@ -703,6 +705,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
             with open(meta_path, "w") as f:
                 json.dump(meta, f)
             res["build_s"] = meta["build_s"]
+        if args.build_only:
+            return 0
         # every run works on a copy: the changes and submission steps write to it
         db_path = os.path.join(workdir, "run.db")
         for p in (db_path, db_path + "-wal", db_path + "-shm"):
