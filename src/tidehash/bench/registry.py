@@ -73,7 +73,7 @@ TARGETS = {  # the issue's, at 10M entries on this 2-core machine
     "changes_apply_s": ("<=", 5), "snapshot_peak_rss_mb": ("<=", 300),
     "cases_per_s": (">=", 200),
 }
-STEPS = ("single", "batched", "snapshot", "sync", "changes", "submit", "bare")
+STEPS = ("single", "batched", "snapshot", "sync", "changes", "submit", "bare", "service")
 _CROCKFORD = np.frombuffer(b"0123456789ABCDEFGHJKMNPQRSTVWXYZ", np.uint8)
 
 
@@ -582,6 +582,81 @@ def step_submit(server: Server, clients: int, difficulty: int, duration: float) 
     return stats
 
 
+def step_service(db_path: str, samples: np.ndarray, clients: int, duration: float,
+                 batch: int, changes: int, seed: int) -> dict:
+    """The lookup service alone, in this process, no HTTP: loaded from the change log,
+    ``clients`` concurrent single lookups through its batcher, batches of ``batch``
+    hashes, and ``changes`` changes applied (half upserts, half deletes)."""
+    from tidehash.registry.server.changelog import Changelog
+    from tidehash.registry.server.db import Database
+    from tidehash.registry.server.keys import Keys
+    from tidehash.registry.server.lookup import Batcher, LookupState
+
+    db = Database(f"sqlite:///{db_path}")
+    try:
+        t0 = time.perf_counter()
+        _, entries = Changelog(db, Keys.load(db)).active_entries()
+        entries = list(entries)
+        read_s = time.perf_counter() - t0
+        state = LookupState(threads=2)
+        t0 = time.perf_counter()
+        state.load(entries)
+        load_s = time.perf_counter() - t0
+        del entries
+    finally:
+        db.close()
+    bodies, _ = query_bodies(samples, 20_000, 1, seed + 3)
+    queries = [json.loads(b)["queries"] for b in bodies]
+    batcher = Batcher(lambda: state)
+    latencies: list[float] = []
+
+    async def one_client(i0: int, deadline: float):
+        i = i0
+        while time.perf_counter() < deadline and len(latencies) < 200_000:
+            t = time.perf_counter()
+            await batcher.lookup(queries[i % len(queries)])
+            latencies.append(time.perf_counter() - t)
+            i += clients
+
+    async def run_single():
+        deadline = time.perf_counter() + duration
+        await asyncio.gather(*(one_client(i, deadline) for i in range(clients)))
+
+    t0 = time.perf_counter()
+    try:
+        asyncio.run(run_single())
+    finally:
+        batcher.close()
+    single = latency_stats(latencies, len(latencies), time.perf_counter() - t0, [])
+    single["searches"] = batcher.searches
+    b_bodies, _ = query_bodies(samples, 4, batch, seed + 5)
+    b_queries = [json.loads(b)["queries"] for b in b_bodies]
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < duration or done == 0:
+        state.search(b_queries[done % len(b_queries)])
+        done += 1
+    batched_s = time.perf_counter() - t0
+    rng = np.random.default_rng(seed + 9)
+    keys = state._keys
+    live = keys.entry[:keys.n][keys.alive[:keys.n]]
+    victims = rng.choice(live, changes // 2, replace=False).tolist()
+    adds = changes - len(victims)
+    hexes = rng.integers(0, 256, (adds, 32), dtype=np.uint8).tobytes().hex()
+    new_ids = rng.integers(1, (1 << 63) - 1, adds, dtype=np.int64).tolist()
+    page = [{"seq": i, "op": "upsert", "entry": {"id": f"{new_ids[i]:016x}", "kind": "image",
+                                                 "pdq": hexes[64 * i:64 * i + 64],
+                                                 "quality": 90}} for i in range(adds)]
+    page += [{"seq": adds + i, "op": "delete", "id": f"{v:016x}"} for i, v in enumerate(victims)]
+    random.Random(seed).shuffle(page)
+    t0 = time.perf_counter()
+    for a in range(0, len(page), 10_000):
+        state.apply(page[a:a + 10_000])
+    apply_s = time.perf_counter() - t0
+    return {"read_s": read_s, "load_s": load_s, "single": single,
+            "batched_hashes_per_s": done * batch / batched_s, "batched_requests": done,
+            "apply_changes": changes, "apply_s": apply_s, "entries": len(state)}
+
+
 # ----------------------------------------------------------------------------- main
 def parser(prog: str = "python -m tidehash.bench registry") -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
@@ -601,9 +676,11 @@ def parser(prog: str = "python -m tidehash.bench registry") -> argparse.Argument
                     help="the server's publish delay (default 60 s, the registry's default; "
                          "the changes step publishes by itself)")
     ap.add_argument("--seed", type=int_in(0, 2**63 - 1), default=1)
-    ap.add_argument("--steps", default=",".join(s for s in STEPS if s != "bare"),
+    ap.add_argument("--steps", default=",".join(STEPS[:6]),
                     help=f"comma-separated steps to run, of {','.join(STEPS)}")
     ap.add_argument("--bare", action="store_true", help="also run the bare FastAPI endpoint")
+    ap.add_argument("--service", action="store_true",
+                    help="also measure the lookup service alone, in this process, no HTTP")
     ap.add_argument("--db-dir", metavar="DIR", help="keep / reuse the registry database here")
     ap.add_argument("--build-only", action="store_true",
                     help="build the database (into --db-dir) and stop")
@@ -664,6 +741,19 @@ def report_rows(res: dict) -> list[tuple[str, str, str]]:
     if "bare" in s:
         add("bare FastAPI + Index, single lookups", "", s["bare"]["per_s"], "{:,.0f} /s")
         add("  p99", "", s["bare"]["p99_ms"], "{:.2f} ms")
+    if "service" in s:
+        v = s["service"]
+        add("lookup service alone (no HTTP): load", "", v["load_s"], "{:.1f} s")
+        add("  reading the active entries from the DB", "", v["read_s"], "{:.1f} s")
+        add(f"  single lookups, {res['args']['clients']} concurrent", "single_lookups_per_s",
+            v["single"]["per_s"], "{:,.0f} /s")
+        add("    p99", "single_p99_ms", v["single"]["p99_ms"], "{:.2f} ms")
+        add("    lookups per batched search", "",
+            v["single"]["requests"] / max(v["single"]["searches"], 1), "{:.1f}")
+        add(f"  batched ({res['args']['batch']} a search)", "batched_hashes_per_s",
+            v["batched_hashes_per_s"], "{:,.0f} hashes/s")
+        add(f"  {v['apply_changes']:,} changes applied", "changes_apply_s", v["apply_s"],
+            "{:.2f} s")
     return rows
 
 
@@ -675,8 +765,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
     unknown = set(steps) - set(STEPS)
     if unknown:
         parser(prog).error(f"argument --steps: unknown steps {sorted(unknown)}")
-    if args.bare and "bare" not in steps:
-        steps.append("bare")
+    for extra in ("bare", "service"):
+        if getattr(args, extra) and extra not in steps:
+            steps.append(extra)
     t_start = time.perf_counter()
     cpu = tidehash.cpu_info()
     res: dict = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
@@ -716,45 +807,47 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
         token = meta["token"]
         res["db_bytes"] = os.path.getsize(db_path)
         db_url = f"sqlite:///{db_path}"
-        with registry_server(db_url, args.pow_difficulty, args.publish_delay) as server:
-            log("starting the registry ...")
-            res["ready_s"] = server.wait_ready("/readyz", timeout=3600)
-            res["server_rss_ready_mb"] = rss_mb(server.pid)
-            log(f"  ready in {res['ready_s']:.1f} s, RSS {res['server_rss_ready_mb']:.0f} MB")
-            if "single" in steps or "bare" in steps:
-                bodies, expect = query_bodies(samples, 20_000, 1, args.seed)
-            def run(name, label, fn, *fn_args, **kwargs):
-                if name not in steps:
-                    return
-                log(label + " ...")
-                t = time.perf_counter()
-                try:
-                    res["steps"][name] = fn(*fn_args, **kwargs)
-                except Exception as exc:  # noqa: BLE001 - one step failing is reported
-                    res["steps"][name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
-                    log(f"  {name} failed: {res['steps'][name]['error']}")
-                log(f"  ({time.perf_counter() - t:.0f} s)")
+        bodies = expect = None
+        if "single" in steps or "bare" in steps:
+            bodies, expect = query_bodies(samples, 20_000, 1, args.seed)
+        if any(step in steps for step in STEPS[:6]):
+            with registry_server(db_url, args.pow_difficulty, args.publish_delay) as server:
+                log("starting the registry ...")
+                res["ready_s"] = server.wait_ready("/readyz", timeout=3600)
+                res["server_rss_ready_mb"] = rss_mb(server.pid)
+                log(f"  ready in {res['ready_s']:.1f} s, RSS {res['server_rss_ready_mb']:.0f} MB")
+                def run(name, label, fn, *fn_args, **kwargs):
+                    if name not in steps:
+                        return
+                    log(label + " ...")
+                    t = time.perf_counter()
+                    try:
+                        res["steps"][name] = fn(*fn_args, **kwargs)
+                    except Exception as exc:  # noqa: BLE001 - one step failing is reported
+                        res["steps"][name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+                        log(f"  {name} failed: {res['steps'][name]['error']}")
+                    log(f"  ({time.perf_counter() - t:.0f} s)")
 
-            if "single" in steps:  # warm-up
-                lookup_load(server.port, token, "/v1/lookup", bodies[:200], None,
-                            min(args.clients, 8), 2.0, 1)
-            run("single", "single lookups", lookup_load, server.port, token, "/v1/lookup",
-                bodies, expect, args.clients, args.duration, 1)
-            if "batched" in steps:
-                b_bodies, b_expect = query_bodies(samples, 40, args.batch, args.seed + 7)
-            run("batched", "batched lookups", lookup_load, server.port, token, "/v1/lookup",
-                b_bodies if "batched" in steps else None,
-                b_expect if "batched" in steps else None,
-                args.batch_clients, args.duration, args.batch)
-            run("snapshot", "snapshot", step_snapshot, server, token, timeout=1800)
-            run("sync", "sync + first match", step_sync, server, token, image, workdir,
-                meta["listed_id"], timeout=1800)
-            run("changes", f"{args.changes:,} changes", step_changes, db_path, server, token,
-                args.changes, args.seed, timeout=600)
-            run("submit", "submissions", step_submit, server, args.clients,
-                args.pow_difficulty, args.duration)
-            res["server_rss_end_mb"] = rss_mb(server.pid)
-            res["server_peak_rss_mb"] = rss_mb(server.pid, "VmHWM")
+                if "single" in steps:  # warm-up
+                    lookup_load(server.port, token, "/v1/lookup", bodies[:200], None,
+                                min(args.clients, 8), 2.0, 1)
+                run("single", "single lookups", lookup_load, server.port, token, "/v1/lookup",
+                    bodies, expect, args.clients, args.duration, 1)
+                if "batched" in steps:
+                    b_bodies, b_expect = query_bodies(samples, 40, args.batch, args.seed + 7)
+                run("batched", "batched lookups", lookup_load, server.port, token, "/v1/lookup",
+                    b_bodies if "batched" in steps else None,
+                    b_expect if "batched" in steps else None,
+                    args.batch_clients, args.duration, args.batch)
+                run("snapshot", "snapshot", step_snapshot, server, token, timeout=1800)
+                run("sync", "sync + first match", step_sync, server, token, image, workdir,
+                    meta["listed_id"], timeout=1800)
+                run("changes", f"{args.changes:,} changes", step_changes, db_path, server, token,
+                    args.changes, args.seed, timeout=600)
+                run("submit", "submissions", step_submit, server, args.clients,
+                    args.pow_difficulty, args.duration)
+                res["server_rss_end_mb"] = rss_mb(server.pid)
+                res["server_peak_rss_mb"] = rss_mb(server.pid, "VmHWM")
         if "bare" in steps:
             log("bare FastAPI endpoint over an Index ...")
             index_path = os.path.join(workdir, "bare.thi")
@@ -766,6 +859,16 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
                 res["steps"]["bare"] = lookup_load(bare.port, None, "/lookup",
                                                    [b[12:-2] for b in bodies], None,
                                                    args.clients, args.duration, 1)
+        if "service" in steps:
+            log("the lookup service alone ...")
+            t = time.perf_counter()
+            try:
+                res["steps"]["service"] = step_service(pristine, samples, args.clients,
+                                                       args.duration, args.batch,
+                                                       args.changes, args.seed)
+            except Exception as exc:  # noqa: BLE001
+                res["steps"]["service"] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            log(f"  ({time.perf_counter() - t:.0f} s)")
     res["seconds"] = time.perf_counter() - t_start
     res["machine"]["loadavg_end"] = loadavg()
     rows = report_rows(res)
