@@ -341,7 +341,8 @@ def test_image_lines_are_read_as_arrays_as_json_reads_them():
     base = dict(want[0], kind="image", pdq="ab" * 32, quality=50, md5="cd" * 16,
                 sha256="ef" * 32)
     odd = [canonical(base).replace(b'"id":"', b'"id": "'),              # a space
-           canonical(base).replace(b"ab" * 32, b"AB" * 32),              # upper-case hex
+           canonical(base).replace(b"ab" * 32, b"ag" * 32),              # not hex
+           canonical(base).replace(b'"case":"0', b'"case":"x'),           # nor this
            canonical(dict(base, id="8" + "0" * 15)),                     # id over 63 bits
            canonical(base).replace(b'"quality":50', b'"quality":07'),    # leading zero
            canonical(dict(base, quality=101)),                           # out of range

@@ -17,6 +17,7 @@ vPDQ videos (few, and made of Python frames anyway) go through records.
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import datetime
 import glob
@@ -245,22 +246,31 @@ def _template(quality_digits: int, digests: bool) -> tuple[bytes, dict]:
     return out, fields
 
 
-_TEMPLATES = [(np.frombuffer(t, np.uint8), f) for t, f in
-              (_template(d, digests) for digests in (True, False) for d in (1, 2, 3))]
+# (template, 0xff where a byte must be the template's, field slices)
+_TEMPLATES = [(np.frombuffer(t, np.uint8), np.frombuffer(t, np.uint8).astype(bool) * np.uint8(255),
+               f) for t, f in (_template(d, digests) for digests in (True, False)
+                               for d in (1, 2, 3))]
 _HEX_VALUE = np.full(256, 255, np.uint8)
 _HEX_VALUE[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
 _HEX_VALUE[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
+_HEX_VALUE[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)  # as bytes.fromhex
 _DIGIT = np.full(256, 255, np.uint8)
 _DIGIT[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
 _DATE_BYTE = np.zeros(256, bool)
 _DATE_BYTE[np.frombuffer(b"0123456789-", np.uint8)] = True
 
 
-def _unhex(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes (n, w/2), ok (n,)) of lower-case hex digits (n, w)."""
-    nib = _HEX_VALUE[chars]
-    ok = ~(nib == 255).any(axis=1)
-    return (nib[:, 0::2] << 4) | nib[:, 1::2], ok
+def _unhex(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray | bool]:
+    """(bytes (n, w/2), ok: per row, or True for all) of hex digits (n, w), either
+    case (as bytes.fromhex reads them)."""
+    n, width = chars.shape
+    try:  # the whole column at once, in C
+        raw = binascii.unhexlify(np.ascontiguousarray(chars).tobytes())
+        return np.frombuffer(raw, np.uint8).reshape(n, width // 2), True
+    except binascii.Error:  # some row is not hex: find which
+        nib = _HEX_VALUE[chars]
+        ok = ~(nib == 255).any(axis=1)
+        return (nib[:, 0::2] << 4) | nib[:, 1::2], ok
 
 
 def parse_image_lines(block: bytes) -> tuple[dict, list]:
@@ -268,8 +278,8 @@ def parse_image_lines(block: bytes) -> tuple[dict, list]:
     every line of a snapshot) as arrays, with no Python object per line; and every
     other line (bytes) for the JSON path. Returns ({signal: {"hashes", "ids",
     "quality" (pdq only), "labels"}}, others). Every byte is checked (the template,
-    lower-case hex, quality 0..100 without leading zeros, a 63-bit id), so a line
-    read here reads as JSON would."""
+    hex digits, quality 0..100 without leading zeros, a 63-bit id), so a line read
+    here reads as the JSON path reads it."""
     buf = np.frombuffer(block, np.uint8)
     ends = np.flatnonzero(buf == 0x0A)
     if ends.shape[0] == 0:
@@ -280,14 +290,17 @@ def parse_image_lines(block: bytes) -> tuple[dict, list]:
     lengths = ends - starts
     taken = np.zeros(ends.shape[0], bool)
     parts: dict[str, list] = {"pdq": [], "md5": [], "sha256": []}
-    for template, fields in _TEMPLATES:
+    for template, literal, fields in _TEMPLATES:
         length = template.shape[0]
         at = np.flatnonzero((lengths == length) & ~taken)
         if at.shape[0] == 0:
             continue
-        rows = buf[starts[at, None] + np.arange(length)]
-        literal = template != 0
-        ok = (rows[:, literal] == template[literal]).all(axis=1)
+        if buf.shape[0] < length:
+            continue
+        # the lines as rows of a window over the block: no index array per byte
+        rows = np.lib.stride_tricks.sliding_window_view(buf, length)[starts[at]]
+        # every byte outside the fields is the template's (fields are zero in it)
+        ok = ~((rows ^ template) & literal).any(axis=1)
         ids, good = _unhex(rows[:, fields["id"]])
         ok &= good
         hashes = {}
@@ -307,15 +320,18 @@ def parse_image_lines(block: bytes) -> tuple[dict, list]:
         ok &= quality <= 100
         ids = ids.view(">i8").ravel()
         ok &= ids >= 0  # 63-bit ids
-        if not ok.any():
-            continue
+        if not ok.all():
+            if not ok.any():
+                continue
+            rows, ids, quality = rows[ok], ids[ok], quality[ok]
+            hashes = {signal: h[ok] for signal, h in hashes.items()}
         taken[at[ok]] = True
-        common = {"ids": ids[ok].astype(np.int64),
-                  "case": np.ascontiguousarray(rows[ok][:, fields["case"]])}
+        common = {"ids": ids.astype(np.int64),
+                  "case": np.ascontiguousarray(rows[:, fields["case"]])}
         for signal, h in hashes.items():
-            part = dict(common, hashes=h[ok])
+            part = dict(common, hashes=h)
             if signal == "pdq":
-                part["quality"] = quality[ok].astype(np.int16)
+                part["quality"] = quality.astype(np.int16)
             parts[signal].append(part)
     others = [block[int(starts[i]):int(ends[i]) + 1] for i in np.flatnonzero(~taken)]
     tail = block[int(ends[-1]) + 1:]
