@@ -21,7 +21,7 @@ from videos import make_video
 
 from tidehash.formats import load_list
 
-from .client_helpers import SRC, FaultProxy, cli, cli_json, serve, wait_for
+from .client_helpers import SRC, FaultProxy, cli, cli_json, free_port, serve, wait_for
 
 
 def photo(path, seed: int):
@@ -73,6 +73,9 @@ def files(tmp_path):
 
 def test_submit_sync_match_withdraw_sync_no_match(registry, files, tmp_path):
     token = registry.platform("acme", tmp_path)
+    listed = tmp_path / "list.thl"
+    empty = sync(registry, token, listed)  # nothing listed yet: an empty list file
+    assert (empty["mode"], empty["entries"], empty["seq"]) == ("snapshot", 0, 0)
     r = cli("submit", files["a"], files["clip"], "--registry", registry.url)
     assert r.returncode == 0, r.stderr
     case = json.loads(r.stdout)
@@ -84,9 +87,8 @@ def test_submit_sync_match_withdraw_sync_no_match(registry, files, tmp_path):
     case_file.write_text(r.stdout)
     wait_for(lambda: status_of(registry, case_file) == ["active", "active"], "publication")
 
-    listed = tmp_path / "list.thl"
     first = sync(registry, token, listed)
-    assert first["mode"] == "snapshot"
+    assert first["mode"] == "changes"
     assert (first["entries"], first["added"], first["removed"]) == (2, 2, 0)
     assert first["seq"] == first["head"] == 2
     hl = load_list(listed)
@@ -247,6 +249,27 @@ def test_usage_errors_exit_2(tmp_path):
         r = cli(*args, input="")
         assert r.returncode == 2, (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_serve_without_db_makes_its_database_here(tmp_path):
+    env = {**os.environ, "PYTHONPATH": SRC}
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tidehash.cli", "serve", "--port",
+                                str(port), "--pow-difficulty", "0"], cwd=tmp_path, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (tmp_path / "tidehash-registry.db").exists() and cli(
+            "case", "status", "--registry", f"http://127.0.0.1:{port}", "--case",
+            "TH-0000-0000-0000-0000", "--secret-file", "-", input="x").returncode == 1,
+                 "the server", timeout=90)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    # uvicorn shuts down, then dies of the signal it caught (as it was sent)
+    assert process.returncode in (0, -signal.SIGTERM), process.stderr.read()
+    # admin without --db works on the same file
+    r = cli("admin", "platform", "add", "acme", cwd=tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout)["token"].startswith("thp_")
 
 
 def test_serve_without_the_registry_extra_says_what_to_install(tmp_path):
