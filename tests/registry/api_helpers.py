@@ -131,7 +131,7 @@ def api_fixture(db_url):
 
 # ----------------------------------------------------------------------------- uvicorn
 
-_SERVE = """
+SERVE_SCRIPT = """
 import json, sys
 from tidehash.registry.server.run import serve
 from tidehash.registry.server.settings import Settings
@@ -166,7 +166,7 @@ def uvicorn_server(db_url: str, log_dir: pathlib.Path, **overrides):
         stderr_path = log_dir / f"uvicorn-{port}.stderr"
         with open(stderr_path, "wb") as err:
             process = subprocess.Popen(
-                [sys.executable, "-c", _SERVE, json.dumps(settings), str(port)],
+                [sys.executable, "-c", SERVE_SCRIPT, json.dumps(settings), str(port)],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env)
         try:
             base = f"http://127.0.0.1:{port}"

@@ -158,3 +158,16 @@ def test_the_openapi_document_is_3_1_and_states_the_limits(db_url):
     missing = {ref for ref in refs if ref.split("/")[-1] not in schemas}
     assert refs and missing == set()
     assert "bearer" in str(doc["components"].get("securitySchemes", {})).lower()
+
+
+def test_the_publisher_and_the_lookup_tailer_stop_with_the_app(db_url):
+    import threading
+
+    def ours():
+        return sorted(t.name for t in threading.enumerate()
+                      if t.name in ("tidehash-publisher", "tidehash-lookup-tail"))
+    before = ours()
+    with running(db_url) as api:
+        assert api.services.lookup.wait_ready(30)
+        assert ours() == sorted(before + ["tidehash-lookup-tail", "tidehash-publisher"])
+    assert ours() == before

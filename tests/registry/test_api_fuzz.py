@@ -9,8 +9,13 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .api_helpers import PROBLEM, image, pdq, video
-from .api_helpers import small_api_fixture  # noqa: F401 (the small_api fixture)
+from .api_helpers import (
+    PROBLEM,
+    image,
+    pdq,
+    small_api_fixture,  # noqa: F401 (the small_api fixture)
+    video,
+)
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70)

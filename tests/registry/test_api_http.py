@@ -7,8 +7,12 @@ SQLite, anywhere in the database's files)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import httpx
@@ -19,7 +23,16 @@ from tidehash.registry.server.db import Database, normalise_url
 from tidehash.registry.server.keys import Keys
 from tidehash.registry.server.store import Store
 
-from .api_helpers import assert_problem, bearer, image, running, uvicorn_server, video
+from .api_helpers import (
+    SERVE_SCRIPT,
+    SRC,
+    assert_problem,
+    bearer,
+    image,
+    running,
+    uvicorn_server,
+    video,
+)
 
 ADDRESSES = ("203.0.113.77", "198.51.100.23", "192.0.2.99", "2001:db8::beef")
 USER_AGENT = "TidehashPrivacyProbe/9.9 (distinctive-ua-7f3a91; like Gecko)"
@@ -179,3 +192,18 @@ def test_a_session_through_the_test_client_leaves_no_trace(db_url, caplog):
         case = session(api.client, api.operator)
     assert_no_trace("the log records", server_side_records(caplog), case)
     assert_no_trace("the database", dump_database(db_url), case)
+
+
+def test_serve_exits_3_when_it_cannot_start(tmp_path):
+    """The port taken, or the database unreachable: uvicorn's own exit status 3."""
+    env = {**os.environ, "PYTHONPATH": SRC}
+    unreachable = f"postgresql+psycopg://nobody@/x?host={tmp_path / 'no-such-socket-dir'}"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for url, busy_port in ((f"sqlite:///{tmp_path / 'r.db'}", port), (unreachable, 0)):
+            r = subprocess.run([sys.executable, "-c", SERVE_SCRIPT,
+                                json.dumps({"db_url": url}), str(busy_port)],
+                               capture_output=True, text=True, timeout=120, env=env)
+            assert r.returncode == 3, r.stderr[-2000:]

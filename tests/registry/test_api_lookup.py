@@ -148,3 +148,33 @@ def test_lookup_validates_before_searching(api):
     r = api.post("/v1/lookup", json={"queries": [{"md5": "a" * 32}, {"pdq": "x"}]},
                  headers=headers)
     assert [e["loc"] for e in assert_problem(r, 400)["errors"]] == ["queries[1].pdq"]
+
+
+def test_lookups_are_503_until_the_index_has_loaded(pg):
+    """The entry table is locked by another session while the service starts, so the
+    index cannot load: /readyz and /v1/lookup answer 503 until the lock goes."""
+    import psycopg
+
+    from tidehash.registry.server.db import Database
+
+    name = pg.create_database()
+    url = pg.url(name)
+    try:
+        Database(url).close()  # migrated before the lock is taken
+        libpq = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(libpq) as blocker:
+            blocker.execute("LOCK TABLE entry IN ACCESS EXCLUSIVE MODE")
+            with running(url) as api:
+                headers = api.platform()
+                assert not api.services.lookup.ready
+                assert_problem(api.get("/readyz"), 503, "unavailable")
+                r = api.post("/v1/lookup", json={"queries": [{"md5": "a" * 32}]},
+                             headers=headers)
+                assert_problem(r, 503, "unavailable")
+                assert r.headers["retry-after"]
+                blocker.rollback()
+                assert api.services.lookup.wait_ready(30)
+                assert api.get("/readyz").status_code == 200
+                assert lookup(api, headers, {"md5": "a" * 32}) == [[]]
+    finally:
+        pg.drop_database(name)
