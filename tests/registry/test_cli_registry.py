@@ -245,10 +245,24 @@ def test_an_entry_removed_by_the_operator_leaves_the_list(registry, files, tmp_p
 def test_usage_errors_exit_2(tmp_path):
     for args in (["submit", "x.png"], ["sync", "--registry", "http://h"],
                  ["sync", "--registry", "ftp://h", "--token-file", "-", "--into", "l"],
-                 ["case", "status", "--registry", "http://h", "--secret-file", "-"]):
-        r = cli(*args, input="")
+                 ["case", "status", "--registry", "http://h", "--secret-file", "-"],
+                 ["serve", "--db", "foo://x", "--port", "0"],
+                 ["serve", "--db", "sqlite:///:memory:", "--port", "0"],
+                 ["admin", "--db", "foo://x", "platform", "list"]):
+        r = cli(*args, input="", cwd=tmp_path)
         assert r.returncode == 2, (args, r.stderr)
         assert "Traceback" not in r.stderr
+    assert not list(tmp_path.iterdir())  # nothing was created on the way
+
+
+def test_plain_http_to_another_machine_is_warned_about(tmp_path):
+    r = cli("case", "status", "--registry", "http://registry.invalid", "--case",
+            "TH-0000-0000-0000-0000", "--secret-file", "-", "--timeout", "5", input="x")
+    assert r.returncode == 1 and "cannot reach the registry" in r.stderr
+    assert "http:// is not encrypted" in r.stderr
+    r = cli("case", "status", "--registry", "http://127.0.0.1:9", "--case",
+            "TH-0000-0000-0000-0000", "--secret-file", "-", input="x")
+    assert r.returncode == 1 and "not encrypted" not in r.stderr
 
 
 def test_serve_without_db_makes_its_database_here(tmp_path):

@@ -98,13 +98,26 @@ def read_token(path: str) -> str:
     return token
 
 
+_LOOPBACK = ("localhost", "::1")
+
+
 def make_client(url: str, token: str | None = None, timeout: float = 30.0):
+    """The Client of --registry (a usage error for a URL it refuses); a warning when
+    plain http:// leaves this machine."""
+    import urllib.parse
+
     from ..registry.client import Client
 
     try:
-        return Client(url, token=token, timeout=timeout)
+        client = Client(url, token=token, timeout=timeout)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    parts = urllib.parse.urlsplit(client.url)
+    host = parts.hostname or ""
+    if parts.scheme == "http" and host not in _LOOPBACK and not host.startswith("127."):
+        err("warning: http:// is not encrypted: anyone on the way can read what is sent "
+            "and answered (hashes, the case's secret, the token); use https://")
+    return client
 
 
 def reports_registry_errors(command):

@@ -62,12 +62,17 @@ def serve_command(db, host, port, publish_delay, pow_difficulty):
     routes, over one database (created and migrated on first use). Stops on
     Ctrl-C."""
     server = _needs_extra("serve")()
+    url = db_url(db)
+    try:  # the URL's form only: nothing is opened yet
+        server["db"].Database(url, migrate=False).close()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from None
     options = {}
     if publish_delay is not None:
         options["publish_delay"] = publish_delay
     if pow_difficulty is not None:
         options["pow_difficulty"] = pow_difficulty
-    settings = server["settings"].Settings(db_url=db_url(db), **options)
+    settings = server["settings"].Settings(db_url=url, **options)
     server["run"].serve(settings, host, port)
     return 0
 
@@ -86,7 +91,10 @@ class _Operator:
     @property
     def db(self):
         if self._db is None:
-            self._db = self.modules["db"].Database(self.url)
+            try:
+                self._db = self.modules["db"].Database(self.url)
+            except ValueError as exc:  # not a database URL the registry takes
+                raise click.BadParameter(str(exc), param_hint="--db") from None
         return self._db
 
     @property
