@@ -725,7 +725,10 @@ def locked(path: str):
         yield
         return
     folder, base = os.path.split(os.path.abspath(path))
-    fd = os.open(os.path.join(folder, f".{base}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fd = os.open(os.path.join(folder, f".{base}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:  # named as the caller named the list, not the lock file
+        raise type(exc)(exc.errno, exc.strerror, path) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         for stale in glob.glob(os.path.join(glob.escape(folder),
