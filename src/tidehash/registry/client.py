@@ -431,11 +431,11 @@ class SnapshotStream:
                     pending, whole = data[cut:], data[:cut]
                     if not whole:
                         continue
-                    if whole.startswith(_TRAILER):
-                        at = 0
-                    else:
-                        at = whole.find(b"\n" + _TRAILER)
-                        at = at + 1 if at >= 0 else -1
+                    # the trailer is the stream's last line: only the block's last
+                    # line can be it (a line after it makes it an entry line, and the
+                    # stream then ends without a trailer)
+                    last = whole.rfind(b"\n", 0, len(whole) - 1) + 1
+                    at = last if whole.startswith(_TRAILER, last) else -1
                     if at >= 0:
                         entries = whole[:at]
                         if entries:

@@ -160,6 +160,10 @@ class EntryBatch:
 
     def __init__(self, entries: list):
         self.count = len(entries)
+        for e in entries:  # every entry has its id (a trailer in the middle has none)
+            if not isinstance(e, dict):
+                raise SyncError(f"an entry that is not an object: {e!r:.80}")
+            entry_id(e.get("id"))
         self.groups: dict[str, dict] = {}
         self.videos: list[tuple[int, str, tuple]] = []
         for signal in _FIXED:
