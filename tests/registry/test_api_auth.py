@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from tidehash.registry.server import schema
+from tidehash.registry.server.app import AUTH_CACHE_SECONDS
 
 from .api_helpers import (
     api_fixture,  # noqa: F401 (the api fixture)
@@ -92,6 +93,7 @@ def test_an_expired_token_is_401(api):
     with api.services.db.begin() as conn:  # a day has passed
         conn.execute(update(schema.token).where(schema.token.c.id == made["token_id"])
                      .values(expires=int(time.time()) - 1))
+    time.sleep(AUTH_CACHE_SECONDS)  # the server took it as verified that long
     for route in ROUTES:
         assert_401(call(api, route, headers))
 
@@ -148,3 +150,34 @@ def test_person_routes_need_no_token_and_ignore_one(api):
     r = api.post("/v1/cases", json={"items": [image(1)]}, headers=bearer(fake_token()))
     assert r.status_code == 201
     assert api.get("/v1/challenge", headers={"Authorization": "Basic x"}).status_code == 200
+
+
+def test_a_revocation_made_outside_the_server_takes_effect_within_the_cache_time(api):
+    """``tidehash admin token revoke`` writes the database directly: a token verified
+    just before is taken as verified for at most AUTH_CACHE_SECONDS more."""
+    made = api.post("/v1/admin/platforms", json={"name": "p"}, headers=api.operator).json()
+    headers = bearer(made["token"])
+    assert api.get("/v1/list/changes", headers=headers).status_code == 200
+    api.services.store.revoke_token(made["token_id"])  # as tidehash admin does
+    time.sleep(AUTH_CACHE_SECONDS)
+    assert_401(api.get("/v1/list/changes", headers=headers))
+
+
+def test_a_verified_token_is_not_asked_for_again_within_the_cache_time(api):
+    headers = api.platform("p")
+    assert api.get("/v1/list/changes", headers=headers).status_code == 200
+    calls = []
+    authenticate = api.services.store.authenticate
+
+    def counting(token):
+        calls.append(1)
+        return authenticate(token)
+    api.services.store.authenticate = counting
+    try:
+        for _ in range(5):
+            assert api.get("/v1/list/changes", headers=headers).status_code == 200
+        assert len(calls) <= 1  # at most once, if the cache time ran out meanwhile
+        api.post("/v1/admin/platforms/p/suspend", headers=api.operator)
+        assert_problem(api.get("/v1/list/changes", headers=headers), 403, "forbidden")
+    finally:
+        api.services.store.authenticate = authenticate

@@ -7,6 +7,7 @@ request (address, user agent, forwarding chain) reaches this code (``middleware`
 nothing here logs a request."""
 
 import contextlib
+import hashlib
 import inspect
 import re
 import time
@@ -34,6 +35,11 @@ API_TITLE = "tidehash registry"
 NDJSON = "application/x-ndjson"
 #: bytes of the snapshot handed from the database thread to the event loop at a time
 STREAM_CHUNK = 1 << 18
+#: how long a verified token is taken as verified without asking the database again
+#: (a database read and an HMAC cost more than the rest of a lookup); a revocation,
+#: expiry or suspension made elsewhere (``tidehash admin``) takes effect within it,
+#: one made through this process's API at once
+AUTH_CACHE_SECONDS = 1.0
 #: tries of a write's own publication (delay 0) while another publisher holds the lock
 PUBLISH_ATTEMPTS = 100
 _BEARER = HTTPBearer(auto_error=False, description="thp_... (platform) or tho_... (operator)")
@@ -69,6 +75,14 @@ class Services:
         self.challenges = Challenges(lambda data: self.keys.mac("challenge", data),
                                      settings.pow_difficulty, settings.challenge_ttl)
         self.lookup = _lookup_service(self.changelog, settings)
+        self.tokens = TokenCache(AUTH_CACHE_SECONDS)
+
+    async def changed_auth(self, fn, *args):
+        """An operator's change of who may do what: at once in this process."""
+        try:
+            return await _store_call(fn, *args)
+        finally:
+            self.tokens.clear()
 
     def _written(self) -> None:
         if self.settings.publish_delay > 0:
@@ -103,6 +117,38 @@ class Services:
             await _call(self.lookup.stop)
         finally:
             await run_in_threadpool(self.publisher.stop)
+
+
+class TokenCache:
+    """Verified tokens -> their Principal, for ``ttl`` seconds. Keyed by a hash of
+    the token, so the process's memory holds no more tokens than the requests do;
+    failures are never cached."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._entries: dict = {}
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode("utf-8", "replace")).digest()
+
+    def get(self, token: str):
+        hit = self._entries.get(self._key(token))
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        return None
+
+    def put(self, token: str, principal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries = {}
+        self._entries[self._key(token)] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        self._entries = {}
 
 
 def _lookup_service(changelog, settings):
@@ -223,7 +269,10 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                 raise Problem(401, "unauthorized", "the Authorization header is not "
                               "\"Bearer <token>\"", headers=_WWW_AUTHENTICATE)
             try:
-                principal = await run_in_threadpool(svc.store.authenticate, token)
+                principal = svc.tokens.get(token)
+                if principal is None:
+                    principal = await run_in_threadpool(svc.store.authenticate, token)
+                    svc.tokens.put(token, principal)
                 svc.store.require(principal, scope)
             except AuthError as exc:
                 raise Problem(exc.status, "unauthorized" if exc.status == 401 else "forbidden",
@@ -360,11 +409,11 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
 
     @app.post("/v1/admin/platforms/{name}/suspend", tags=["operator"], **route)
     async def suspend(name: str, svc: Svc, _p: Admin):
-        return await _store_call(svc.store.set_suspended, name, True)
+        return await svc.changed_auth(svc.store.set_suspended, name, True)
 
     @app.post("/v1/admin/platforms/{name}/resume", tags=["operator"], **route)
     async def resume(name: str, svc: Svc, _p: Admin):
-        return await _store_call(svc.store.set_suspended, name, False)
+        return await svc.changed_auth(svc.store.set_suspended, name, False)
 
     @app.post("/v1/admin/platforms/{name}/tokens", status_code=201, tags=["operator"], **route,
               openapi_extra=_schema_refs(models.TokenCreate, schemas))
@@ -377,7 +426,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     async def revoke_token(token_id: str, svc: Svc, _p: Admin):
         if not re.fullmatch(r"[0-9a-f]{16}", token_id):
             raise Problem(404, "not-found", f"no token {token_id!r}")
-        return await _store_call(svc.store.revoke_token, token_id)
+        return await svc.changed_auth(svc.store.revoke_token, token_id)
 
     @app.get("/v1/admin/cases", tags=["operator"], **route)
     async def list_cases(svc: Svc, _p: Admin,
