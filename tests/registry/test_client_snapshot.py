@@ -119,6 +119,25 @@ def test_a_failed_first_sync_writes_nothing(registry, proxy, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".list.thl.lock"]
 
 
+def test_a_damaged_list_is_refused_before_it_is_changed(registry, tmp_path):
+    from tidehash.formats import ListFileError
+
+    client = Client(registry.url, token=registry.token)
+    listed = tmp_path / "list.thl"
+    client.sync_list(listed)
+    data = bytearray(listed.read_bytes())
+    data[len(data) // 2] ^= 0x40  # a byte of the arrays
+    listed.write_bytes(bytes(data))
+    assert client.sync_list(listed)["mode"] == "changes"  # nothing new: nothing read
+    head = client.changes(None, 1)["head"]
+    Client(registry.url).submit(random_items(np.random.default_rng(9), 1))
+    registry.count += 1
+    wait_for(lambda: client.changes(None, 1)["head"] > head, "publication")
+    with pytest.raises(ListFileError, match="corrupt"):
+        client.sync_list(listed)
+    assert listed.read_bytes() == bytes(data)  # left as it was
+
+
 def test_a_resume_after_compaction_starts_over(registry, proxy):
     """The snapshot the client was reading is compacted away before it resumes: the
     server sends the whole current one (200), and the client starts again."""
