@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tidehash.hashes import VPDQFeature
 from tidehash.match import vpdq_match
 from tidehash.pdq import DIHEDRAL_NAMES
+from tidehash.registry.server import lookup
 from tidehash.registry.server.lookup import (
     Batcher,
     LookupService,
@@ -192,25 +193,32 @@ def image(i: int, pdq: str | None = None, quality: int = 90, **more) -> dict:
     return e
 
 
-def test_bulk_load_and_many_deletes_compact_the_index():
-    """10,000 entries in one load; deleting most of them compacts the Index (rows really
-    go) and what stays matches exactly as before."""
+def test_bulk_load_and_many_deletes_compact_the_index(monkeypatch):
+    """10,000 entries in one load (in chunks of 999, as 10M load in chunks of 65,536);
+    deleting most of them compacts the Index (rows really go) and what stays matches
+    exactly as before."""
+    monkeypatch.setattr(lookup, "_LOAD_CHUNK", 999)
     rng = np.random.default_rng(3)
     codes = rng.integers(0, 256, (10_000, 32), dtype=np.uint8)
     state = LookupState(compact_min=100, mih_min_rows=1000)
-    state.load(image(i + 1, codes[i].tobytes().hex(), 30 + i % 70) for i in range(10_000))
+    state.load(image(i + 1, codes[i].tobytes().hex(), 30 + i % 70,
+                     **({"md5": f"{i:032x}"} if i % 3 == 0 else {})) for i in range(10_000))
+    assert [r["matches"] for r in state.search([{"md5": f"{i:032x}"} for i in (0, 1998, 1999)])] \
+        == [[{"id": f"{1:016x}", "signal": "md5"}], [{"id": f"{1999:016x}", "signal": "md5"}], []]
     assert len(state) == 10_000 and state.pdq_rows == 10_000
-    q = [{"pdq": codes[i].tobytes().hex()} for i in (0, 1, 9_999)]
+    q = [{"pdq": codes[i].tobytes().hex()} for i in (0, 1, 998, 999, 9_999)]
     got = state.search(q)
     assert [r["matches"] for r in got] == [
         [{"id": f"{i + 1:016x}", "signal": "pdq", "distance": 0, "weak": 30 + i % 70 < 50}]
-        for i in (0, 1, 9_999)]
+        for i in (0, 1, 998, 999, 9_999)]
     state.apply([{"seq": s, "op": "delete", "id": f"{i + 1:016x}"}
                  for s, i in enumerate(range(9_000), 1)])
     assert state.compactions == 1 and state.pdq_rows == 1_000 and len(state) == 1_000
     got = state.search(q)
-    assert got[0]["matches"] == [] and got[1]["matches"] == []
-    assert got[2]["matches"][0]["id"] == f"{10_000:016x}"
+    assert [r["matches"] for r in got[:4]] == [[]] * 4
+    assert got[4]["matches"][0]["id"] == f"{10_000:016x}"
+    state.apply([])
+    assert len(state) == 1_000
 
 
 def test_upsert_replaces_and_unknown_delete_is_ignored():
