@@ -23,6 +23,8 @@ import tidehash
 from tidehash.registry.server.app import create_app
 from tidehash.registry.server.settings import Settings
 
+from .pg import database_url
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note about httpx's successor
     from fastapi.testclient import TestClient
@@ -194,20 +196,6 @@ def uvicorn_server(db_url: str, log_dir: pathlib.Path, **overrides):
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-
-
-@contextlib.contextmanager
-def database_url(request, kind: str, folder: pathlib.Path):
-    """A fresh database of this kind (for fixtures wider than a test)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'registry.db'}"
-        return
-    server = request.getfixturevalue("pg")
-    name = server.create_database()
-    try:
-        yield server.url(name)
-    finally:
-        server.drop_database(name)
 
 
 #: the small limits of ``small_api``: a test can cross each one

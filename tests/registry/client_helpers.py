@@ -19,6 +19,8 @@ import urllib.request
 
 import tidehash
 
+from .pg import database_url  # noqa: F401 (used by the tests that import it from here)
+
 #: the tidehash these tests imported (in-place build or installed), for subprocesses
 SRC = str(pathlib.Path(tidehash.__file__).resolve().parents[1])
 
@@ -285,20 +287,6 @@ class FaultProxy:
                     fault = None
         if buffered:
             client.sendall(buffered)
-
-
-@contextlib.contextmanager
-def database_url(request, kind: str, folder: pathlib.Path):
-    """A fresh database of this kind, for a fixture wider than one test."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'registry.db'}"
-        return
-    server = request.getfixturevalue("pg")
-    name = server.create_database()
-    try:
-        yield server.url(name)
-    finally:
-        server.drop_database(name)
 
 
 def random_items(rng, n: int) -> list:

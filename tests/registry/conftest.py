@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from .pg import Cluster, External
+from .pg import Cluster, External, database_url
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +42,5 @@ def store_kind(request):
 @pytest.fixture
 def db_url(request, store_kind, tmp_path):
     """A fresh, empty database URL on each store."""
-    if store_kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
-        return
-    server = request.getfixturevalue("pg")
-    name = server.create_database()
-    try:
-        yield server.url(name)
-    finally:
-        server.drop_database(name)
+    with database_url(request, store_kind, tmp_path) as url:
+        yield url

@@ -7,6 +7,7 @@ on) uses that server instead. A server that cannot be started is an error, never
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -50,7 +51,9 @@ class Cluster:
         cmd = [os.path.join(self.bindir, tool), *args]
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        # PostgreSQL is not ours to sanitize: no ASan runtime preloaded into it
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
         if check and r.returncode != 0:
             raise RuntimeError(f"{tool} failed ({r.returncode}): {r.stderr.strip()[-2000:]}")
         return r
@@ -117,3 +120,19 @@ class External:
 
     def cleanup(self) -> None:
         pass
+
+
+@contextlib.contextmanager
+def database_url(request, kind: str, folder):
+    """A fresh, empty database URL of this kind ("sqlite": a file in ``folder``;
+    "postgresql": a new database on the session's server, the ``pg`` fixture, dropped
+    afterwards), for the ``db_url`` fixture and fixtures wider than one test."""
+    if kind == "sqlite":
+        yield f"sqlite:///{os.path.join(folder, 'registry.db')}"
+        return
+    server = request.getfixturevalue("pg")
+    name = server.create_database()
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
