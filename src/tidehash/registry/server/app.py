@@ -457,6 +457,11 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
             raise Problem(404, "not-found", f"no entry {entry_id[:32]!r}")
         return {"id": f"{value:016x}", "status": "removed"}
 
+    # ------------------------------------------------------------------ compatible views
+    from . import ncmec, stopncii  # (README: not in this JSON API's OpenAPI document)
+    app.include_router(ncmec.router(settings), include_in_schema=False)
+    app.include_router(stopncii.router(settings), include_in_schema=False)
+
     # ------------------------------------------------------------------ OpenAPI 3.1
     def openapi() -> dict:
         if app.openapi_schema is None:

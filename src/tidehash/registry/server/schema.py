@@ -62,6 +62,7 @@ entry = Table(
     Column("removed_seq", BigInteger),
     Index("ix_entry_case", "case_id", "item", unique=True),
     Index("ix_entry_added", "added_seq"),
+    Index("ix_entry_removed", "removed_seq"),
 )
 
 # changes committed by a write and not yet published
@@ -79,6 +80,14 @@ change = Table(
     Column("seq", RowKey, primary_key=True, autoincrement=False),
     Column("entry_id", BigInteger, nullable=False),
     Column("op", String(8), nullable=False),
+)
+
+# the NCMEC / StopNCII views' clock: ``at`` (unix second) is when a view request first
+# saw the head at ``seq`` (a view's time of a change is its first mark at or above it)
+view_clock = Table(
+    "view_clock", metadata,
+    Column("seq", RowKey, primary_key=True, autoincrement=False),
+    Column("at", BigInteger, nullable=False),
 )
 
 publisher = Table(
