@@ -31,12 +31,11 @@ import xml.parsers.expat
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from . import views
-from .app import Svc
 from .problems import Problem
 
 NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
@@ -202,7 +201,9 @@ def _parse_feedback(body: bytes) -> tuple[str, list[str]]:
     return vote[0], guids
 
 
-def router(settings) -> APIRouter:
+def router(settings, services) -> APIRouter:
+    """The routes; ``services``: the app's dependency giving its Services."""
+    Svc = Depends(services)
     api = APIRouter(prefix="/ncmec/v2", tags=["ncmec"])
 
     async def platform(request: Request, svc, scopes=("list:read",)):
@@ -214,7 +215,7 @@ def router(settings) -> APIRouter:
         return await run_in_threadpool(check)
 
     @api.get("/status")
-    async def status(request: Request, svc: Svc):
+    async def status(request: Request, svc=Svc):
         principal, _now = await platform(request, svc)
         root = ET.Element("status")
         ET.SubElement(root, "username").text = principal.platform
@@ -222,7 +223,7 @@ def router(settings) -> APIRouter:
         return _xml(root)
 
     @api.get("/members")
-    async def members(request: Request, svc: Svc):
+    async def members(request: Request, svc=Svc):
         await platform(request, svc)
         root = ET.Element("members")
         for member_id, name in views.TIER_MEMBERS.values():
@@ -230,7 +231,7 @@ def router(settings) -> APIRouter:
         return _xml(root)
 
     @api.get("/entries")
-    async def entries(request: Request, svc: Svc):
+    async def entries(request: Request, svc=Svc):
         _principal, now = await platform(request, svc)
         params = request.query_params
         for name in params:
@@ -272,7 +273,7 @@ def router(settings) -> APIRouter:
         return _xml(await run_in_threadpool(read))
 
     @api.get("/feedback/{fingerprint}/reasons")
-    async def reasons(fingerprint: str, request: Request, svc: Svc):
+    async def reasons(fingerprint: str, request: Request, svc=Svc):
         await platform(request, svc, ("feedback:write", "list:read"))
         if fingerprint.upper() not in FINGERPRINTS:
             raise Problem(404, "not-found", f"no fingerprint type {fingerprint[:32]!r}")
@@ -285,7 +286,7 @@ def router(settings) -> APIRouter:
 
     @api.put("/entries/{member_id}/{entry_id}/{fingerprint}/feedback")
     async def feedback(member_id: str, entry_id: str, fingerprint: str, request: Request,
-                       svc: Svc):
+                       svc=Svc):
         from .store import parse_entry_id
 
         principal, _now = await platform(request, svc, ("feedback:write",))

@@ -30,13 +30,12 @@ import hmac
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from . import schema, views
-from .app import Svc, read_json
 from .keys import case_pseudonym
 from .problems import Problem
 
@@ -107,7 +106,10 @@ def _aggregate(statuses) -> str:
     return "withdrawn" if statuses == {"withdrawn"} else "removed"
 
 
-def router(settings) -> APIRouter:
+def router(settings, services, read_json) -> APIRouter:
+    """The routes; ``services``: the app's dependency giving its Services;
+    ``read_json(request, model, max_body)``: the app's reading of a JSON body."""
+    Svc = Depends(services)
     api = APIRouter(prefix="/stopncii/v1", tags=["stopncii"])
     model = feedback_model(settings.max_feedback)
 
@@ -156,17 +158,18 @@ def router(settings) -> APIRouter:
         return await run_in_threadpool(check)
 
     @api.get("/FetchHashes")
-    async def fetch_hashes(request: Request, svc: Svc):
+    async def fetch_hashes(request: Request, svc=Svc):
         principal, now = await platform(request, svc, "list:read")
         params = request.query_params
         for name in params:
             if name not in ("startTimestamp", "pageSize", "nextPageToken"):
                 raise _bad(name, "not a parameter of FetchHashes")
         size = DEFAULT_PAGE
-        if params.get("pageSize") is not None:
-            if not _INT.fullmatch(params["pageSize"]) or not 1 <= int(params["pageSize"]) <= MAX_PAGE:
+        text = params.get("pageSize")
+        if text is not None:
+            if not _INT.fullmatch(text) or not 1 <= int(text) <= MAX_PAGE:
                 raise _bad("pageSize", f"an integer 1..{MAX_PAGE}")
-            size = int(params["pageSize"])
+            size = int(text)
         start_t = 0
         if params.get("startTimestamp") is not None:
             if not _INT.fullmatch(params["startTimestamp"]):
@@ -221,7 +224,7 @@ def router(settings) -> APIRouter:
         return await run_in_threadpool(read)
 
     @api.post("/SubmitFeedback")
-    async def submit_feedback(request: Request, svc: Svc):
+    async def submit_feedback(request: Request, svc=Svc):
         principal, _now = await platform(request, svc, "feedback:write")
         req = await read_json(request, model, settings.max_body)
         items = []
