@@ -1581,3 +1581,18 @@ def test_output_into_a_fifo_with_a_waiting_reader(tmp_path, good, pdq_list, comm
         assert len(got) == len(want) and got[:8] == want[:8]
     else:
         assert got == want
+
+
+def test_match_table_columns_line_up_with_registry_sized_ids(tmp_path, good):
+    """Regression (fixed): the ID column was 8 wide, so a 19-digit id (a registry entry
+    id, any int64) pushed the rest of its row right of the header's columns."""
+    h = tidehash.hash_file(good[0]).pdq.hex
+    listed = tmp_path / "l.jsonl"
+    listed.write_text("".join(json.dumps({"pdq": h, "quality": 100, "id": i, "label": "L"})
+                              + "\n" for i in (5, 2 ** 63 - 1)))
+    r = cli("match", "--against", listed, "--format", "table", good[0])
+    assert r.returncode == 0, r.stderr
+    header, *rows = r.stdout.splitlines()
+    assert len(rows) == 2
+    for row in rows:
+        assert row.index(" L ") + 1 == header.index("LABEL"), (header, row)

@@ -52,7 +52,8 @@ def _matcher(path: str, fmt, options: dict):
 
 
 TABLE_COLUMNS = (("SIGNAL", 6, "left"), ("DIST", 5, "right"), ("QUAL", 4, "right"),
-                 ("ID", 8, "right"), ("LABEL", 24, "left"), ("SOURCE", 16, "left"),
+                 # 19: any int64 id (a registry entry id) fits, so the rows line up
+                 ("ID", 19, "right"), ("LABEL", 24, "left"), ("SOURCE", 16, "left"),
                  ("QUERY", 0, "left"))
 MATCH_FIELDS = ("query", "signal", "distance", "quality", "weak", "id", "source", "label",
                 "row", "query_match_percent", "compared_match_percent")
