@@ -9,17 +9,8 @@ import time
 from types import SimpleNamespace
 
 import httpx
-import pytest
 
-from tidehash.registry.server.db import Database
-from tidehash.registry.server.keys import Keys
-from tidehash.registry.server.store import Store
-from tidehash.registry.server.views import SLACK
-
-from .api_helpers import bearer, uvicorn_server
-
-pytest.importorskip("threatexchange")
-
+# python-threatexchange is in the test extra: missing, these tests fail, never skip
 from threatexchange.exchanges.clients.ncmec import hash_api  # noqa: E402
 from threatexchange.exchanges.clients.stopncii import api as stopncii_api  # noqa: E402
 from threatexchange.exchanges.collab_config import CollaborationConfigBase  # noqa: E402
@@ -30,6 +21,13 @@ from threatexchange.exchanges.impl.ncmec_api import (  # noqa: E402
 from threatexchange.exchanges.impl.stop_ncii_api import StopNCIISignalExchangeAPI  # noqa: E402
 from threatexchange.signal_type.md5 import VideoMD5Signal  # noqa: E402
 from threatexchange.signal_type.pdq.signal import PdqSignal  # noqa: E402
+
+from tidehash.registry.server.db import Database
+from tidehash.registry.server.keys import Keys
+from tidehash.registry.server.store import Store
+from tidehash.registry.server.views import SLACK
+
+from .api_helpers import bearer, uvicorn_server
 
 #: seconds pytx's NCMEC fetch loop stays behind the clock (its ``end_time = now - 5``)
 NCMEC_LAG = 5
