@@ -113,7 +113,9 @@ class Database:
                     conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATE_LOCK})
                     conn.commit()
                 try:
-                    command.upgrade(cfg, "head")
+                    # "heads": revisions written side by side (one per subsystem) may
+                    # branch from the same parent; every branch is applied
+                    command.upgrade(cfg, "heads")
                     conn.commit()
                 finally:
                     if self.dialect == "postgresql":
