@@ -16,7 +16,7 @@ from sqlalchemy import exc, insert, select
 from . import schema
 from .db import Database
 
-LABELS = ("secret", "token", "challenge", "cursor", "pseudonym")
+LABELS = ("secret", "token", "challenge", "cursor", "pseudonym", "audit")
 
 
 class Keys:

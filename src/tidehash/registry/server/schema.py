@@ -137,3 +137,23 @@ feedback = Table(
     Column("day", String(10), nullable=False),
     Index("ix_feedback_entry", "entry_id"),
 )
+
+# the audit log (``audit.py``): operator actions and list downloads, hash-chained; about
+# a person it holds nothing (no case id, no secret, no token, no address)
+audit = Table(
+    "audit", metadata,
+    Column("seq", RowKey, primary_key=True, autoincrement=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+# the newest audit row (seq, hash): one row, updated by every append in its transaction
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+)
