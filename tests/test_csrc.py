@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
 LIST = CSRC / "kernels.txt"
-ARCHES = {"any", "x86", "arm64"}
+ARCHES = {"any", "x86", "arm64", "wasm-simd128"}
 
 pytestmark = pytest.mark.skipif(not LIST.is_file(), reason="no source tree")
 
@@ -47,7 +47,7 @@ def test_entries_are_well_formed():
 def test_simd_files_are_per_arch_and_portable_files_are_not():
     for arch, path, flags in kernel_lines():
         name = Path(path).stem
-        isa_file = name.endswith(("_avx2", "_avx512", "_neon", "_popcnt"))
+        isa_file = name.endswith(("_avx2", "_avx512", "_neon", "_popcnt", "_wasm128"))
         assert isa_file == (arch != "any"), (arch, path)
         if name.endswith(("_avx2", "_avx512")):
             assert arch == "x86" and "-mavx2" in flags, (arch, path, flags)
@@ -55,6 +55,8 @@ def test_simd_files_are_per_arch_and_portable_files_are_not():
             assert "-mavx512f" in flags, (path, flags)
         if name.endswith("_neon"):
             assert arch == "arm64", (arch, path)
+        if name.endswith("_wasm128"):
+            assert arch == "wasm-simd128" and "-msimd128" in flags, (arch, path, flags)
 
 
 def test_no_fuzzer_or_test_inside_the_kernel_tree():

@@ -11,8 +11,9 @@ outside relaxed SIMD, which is never enabled. Two builds:
   scalar    wasm32 MVP + the post-MVP features every current browser has and that
             change no arithmetic (bulk memory, sign extension, non-trapping float-to-int
             conversion, mutable globals);
-  simd128   the same plus -msimd128 (fixed-width SIMD: the compiler vectorises the
-            kernels' loops; lane-wise IEEE single operations, so the same results).
+  simd128   the same plus -msimd128 (fixed-width SIMD) and the `wasm-simd128` lines of
+            kernels.txt: csrc/pdq/pdq_wasm128.c, the PDQ downscale 4 lines at a time;
+            lane-wise IEEE single operations, so the same results.
 The page picks simd128 when WebAssembly.validate accepts a SIMD probe.
 
 Toolchain (Debian): clang-19, lld-19, wasi-libc. The output is reproducible: no
@@ -51,16 +52,17 @@ INITIAL_MEMORY = 16 << 20
 MAX_MEMORY = 4 << 30
 
 
-def kernel_sources() -> list[str]:
-    """The portable kernel files, as csrc/kernels.txt lists them (its `any` lines)."""
+def kernel_sources(variant: str = "scalar") -> list[tuple[str, list[str]]]:
+    """(file, its own flags) of one build, as csrc/kernels.txt lists them: its `any`
+    lines (the portable files), and for simd128 its `wasm-simd128` lines too."""
     sources = []
     with open(os.path.join(ROOT, "csrc", "kernels.txt"), encoding="utf-8") as f:
         for line in f:
             fields = line.split("#", 1)[0].split()
-            if fields and fields[0] == "any":
-                if fields[2:]:
-                    raise SystemExit(f"kernels.txt: an `any` file with flags: {line.strip()}")
-                sources.append(fields[1])
+            if not fields:
+                continue
+            if fields[0] == "any" or (fields[0] == "wasm-simd128" and variant == "simd128"):
+                sources.append((fields[1], fields[2:]))
     return sources
 
 
@@ -77,9 +79,9 @@ def build_variant(name: str, out_path: str, tmp: str) -> None:
     flags = ["--target=" + TARGET, "--sysroot=" + SYSROOT, "-std=c99", "-Icsrc",
              "-ffile-prefix-map=" + ROOT + "=.", *COMMON, *FEATURES, *VARIANTS[name]]
     objects = []
-    for i, src in enumerate(kernel_sources() + [GLUE]):
+    for i, (src, own) in enumerate(kernel_sources(name) + [(GLUE, [])]):
         obj = os.path.join(tmp, f"{name}-{i}-{os.path.basename(src)}.o")
-        run([CLANG, *flags, "-c", src, "-o", obj])
+        run([CLANG, *flags, *own, "-c", src, "-o", obj])
         objects.append(obj)
     libdir = os.path.join(SYSROOT, "lib", TARGET)
     run([WASM_LD, "--no-entry", "--strip-all", "--gc-sections",

@@ -42,6 +42,7 @@ typedef void (*pdq_downscale_fn)(const th_pixels *px, float *scratch, float *out
 void pdq_downscale_scalar(const th_pixels *px, float *scratch, float *out64x64);
 void pdq_downscale_avx2(const th_pixels *px, float *scratch, float *out64x64);
 void pdq_downscale_avx512(const th_pixels *px, float *scratch, float *out64x64);
+void pdq_downscale_wasm128(const th_pixels *px, float *scratch, float *out64x64);
 
 /* Internal: DCT table, filled once at import (th_cpu_init time). */
 void pdq_init(void);

@@ -121,7 +121,12 @@ static void dihedral(const float b[16][16], int which, float out[16][16]) {
 
 static pdq_downscale_fn downscale_for(th_isa isa) {
     switch (isa) {
+#if defined(__wasm_simd128__)
+    /* the page's SIMD128 module has one level, and it is this kernel */
+    case TH_ISA_SCALAR: return pdq_downscale_wasm128;
+#else
     case TH_ISA_SCALAR: return pdq_downscale_scalar;
+#endif
 #if defined(__x86_64__) || defined(_M_X64)
     case TH_ISA_AVX2: return pdq_downscale_avx2;
     case TH_ISA_AVX512: return pdq_downscale_avx512;

@@ -34,14 +34,18 @@ def test_shipped_modules_equal_a_fresh_build():
 def test_build_reads_the_native_source_list():
     """Every `any` file of csrc/kernels.txt, the list setup.py compiles, and no other
     kernel file; the native build's float flags, never fast-math nor relaxed SIMD."""
-    listed = []
+    portable, simd = [], []
     with open(os.path.join(ROOT, "csrc", "kernels.txt"), encoding="utf-8") as f:
         for line in f:
             fields = line.split("#", 1)[0].split()
             if fields and fields[0] == "any":
-                listed.append(fields[1])
-    assert wasm_build.kernel_sources() == listed
-    assert "csrc/pdq/pdq_common.c" in listed and "csrc/pdq/pdq_scalar.c" in listed
+                portable.append((fields[1], fields[2:]))
+            elif fields and fields[0] == "wasm-simd128":
+                simd.append((fields[1], fields[2:]))
+    assert wasm_build.kernel_sources("scalar") == portable
+    assert wasm_build.kernel_sources("simd128") == portable + simd
+    assert ("csrc/pdq/pdq_common.c", []) in portable
+    assert ("csrc/pdq/pdq_wasm128.c", ["-msimd128"]) in simd
     setup_py = open(os.path.join(ROOT, "setup.py"), encoding="utf-8").read()
     common = re.search(r"COMMON = (\[.*?\])", setup_py, re.S).group(1)
     assert wasm_build.COMMON == eval(common)  # noqa: S307 - a literal list from setup.py
