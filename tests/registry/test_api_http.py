@@ -140,6 +140,27 @@ def assert_no_trace(where: str, haystack: str, case: dict) -> None:
         assert needle not in haystack, f"{needle!r} found in {where}"
 
 
+def assert_audit_log_holds_nothing_about_a_person(url: str, case: dict) -> None:
+    """The audit log has the session's operator actions and downloads (so the check
+    can fail), and no case id (in any spelling), secret, token, address or user agent;
+    no row comes from a person's request."""
+    db = Database(url)
+    try:
+        with db.connect() as conn:
+            db_rows = conn.execute(text("SELECT actor, action, detail FROM audit")).all()
+        rows = "\n".join(" ".join(map(str, r)) for r in db_rows)
+    finally:
+        db.close()
+    actions = {r.action for r in db_rows}
+    assert {"platform.add", "list.download", "list.download.end"} <= actions, actions
+    assert not any(a.startswith(("case", "person", "submit", "withdraw")) for a in actions
+                   if a != "cases.list"), actions
+    cid = case["case_id"]
+    for needle in (*ADDRESSES, USER_AGENT, "distinctive-ua-7f3a91", case["secret"], cid,
+                   cid.replace("-", ""), cid.lower(), "thp_", "tho_", "127.0.0.1"):
+        assert needle not in rows, f"{needle!r} found in the audit log"
+
+
 def server_side_records(caplog) -> str:
     """The log records of the test process but those of the HTTP client (httpx and
     httpcore log the URLs they call, 127.0.0.1 included: that is the client's side)."""
@@ -179,6 +200,7 @@ def test_a_session_through_uvicorn_leaves_no_trace(db_url, tmp_path, caplog):
     assert_no_trace("the server's stderr", stderr, case)
     assert_no_trace("the test's log records", server_side_records(caplog), case)
     assert_no_trace("the database", dump_database(db_url), case)
+    assert_audit_log_holds_nothing_about_a_person(db_url, case)
     if db_url.startswith("sqlite"):
         raw = sqlite_files(db_url)
         for needle in (*ADDRESSES, USER_AGENT, case["secret"]):
@@ -192,6 +214,7 @@ def test_a_session_through_the_test_client_leaves_no_trace(db_url, caplog):
         case = session(api.client, api.operator)
     assert_no_trace("the log records", server_side_records(caplog), case)
     assert_no_trace("the database", dump_database(db_url), case)
+    assert_audit_log_holds_nothing_about_a_person(db_url, case)
 
 
 def test_serve_exits_3_when_it_cannot_start(tmp_path):

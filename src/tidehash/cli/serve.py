@@ -292,7 +292,7 @@ def publish_command(ctx):
     """Publish what is due now (what a running server does by itself every
     interval); prints {"published", "head"}."""
     def action(op):
-        n = op.changelog.publish()
+        n = op.changelog.publish(actor="cli")
         print_json({"published": n, "head": op.changelog.head()})
     return _exit_code(ctx, action)
 
@@ -310,3 +310,77 @@ def compact_command(ctx, keep):
         print_json(result if isinstance(result, dict) else {"compacted": result})
     return _exit_code(ctx, action)
 
+
+
+@admin_group.group("audit")
+def audit_group():
+    """The audit log: every operator action and every list download, hash-chained
+    (README: "Audit log")."""
+
+
+def _audit_db(ctx, db):
+    """The database of an audit command (its own --db, else the admin group's)."""
+    op: _Operator = ctx.obj
+    if db is not None:
+        op.url = db_url(db)
+    from ..registry.server import audit
+
+    return op, audit
+
+
+@audit_group.command("verify")
+@db_option
+@click.option("--expect", default=None, metavar="SEQ:HASH",
+              help="a head printed by an earlier verify (kept somewhere else): fail "
+                   "unless the log still holds that row with that hash")
+@click.pass_context
+def audit_verify_command(ctx, db, expect):
+    """Check the whole chain: exit 1 naming every seq that was edited, deleted,
+    inserted or reordered (and newest rows deleted); print {"ok", "rows", "head",
+    "problems"}. Keep the printed head ("SEQ:HASH") outside the database and pass
+    it to --expect later: that also catches a tail cut by someone who moved the
+    head row with it."""
+    op, audit = _audit_db(ctx, db)
+    expected = None
+    if expect is not None:
+        try:
+            expected = audit.parse_expect(expect)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--expect") from None
+    found = []
+
+    def action(op):
+        try:
+            keys = audit.load_keys(op.db)
+        except LookupError as exc:
+            raise op.modules["store"].NotFound(str(exc)) from None
+        report = audit.verify(op.db, keys, expect=expected)
+        out = report.as_dict()
+        out["head"] = f"{report.head_seq}:{report.head_hash}"
+        print_json(out)
+        for seq, problem in report.problems:
+            err(f"audit: seq {seq}: {problem}")
+        found.append(report.ok)
+    code = _run(ctx, action)
+    if not code and not found[-1]:
+        code = 1
+    if code:
+        raise click.exceptions.Exit(code)
+    return 0
+
+
+@audit_group.command("list")
+@db_option
+@click.option("--since", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="SEQ", help="rows after this seq")
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="at most N rows (default: all)")
+@click.option("--action", "action_name", default=None, metavar="ACTION",
+              help="only rows of this action (platform.add, list.download, ...)")
+@click.pass_context
+def audit_list_command(ctx, db, since, limit, action_name):
+    """The rows after --since, one JSON object a line: seq, at (UTC second), actor
+    (cli, operator:TOKEN_ID, platform:TOKEN_ID), action, detail, hash."""
+    _op, audit = _audit_db(ctx, db)
+    return _exit_code(ctx, lambda op: _echo_lines(audit.rows(
+        op.db, since=since, limit=limit, action=action_name)))

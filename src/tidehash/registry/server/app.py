@@ -9,6 +9,7 @@ nothing here logs a request."""
 import contextlib
 import hashlib
 import inspect
+import logging
 import re
 import time
 from typing import Annotated, Any, Literal, Optional
@@ -23,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response, StreamingResponse
 
+from .audit import AuditPage, AuditQuery
 from .challenge import ChallengeError, Challenges
 from .db import Unavailable
 from .middleware import LastResort, Privacy
@@ -45,6 +47,7 @@ PUBLISH_ATTEMPTS = 100
 _BEARER = HTTPBearer(auto_error=False, description="thp_... (platform) or tho_... (operator)")
 _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="tidehash"'}
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
+log = logging.getLogger("tidehash.registry")
 
 
 class RegistryApp(FastAPI):
@@ -66,6 +69,7 @@ class Services:
     """What the routes use, made in the app's lifespan."""
 
     def __init__(self, settings: Settings, database):
+        from .audit import Downloads
         from .changelog import Changelog, Publisher
         from .keys import Keys
         from .store import Store
@@ -83,11 +87,12 @@ class Services:
                                      settings.pow_difficulty, settings.challenge_ttl)
         self.lookup = _lookup_service(self.changelog, settings)
         self.tokens = TokenCache(AUTH_CACHE_SECONDS)
+        self.downloads = Downloads(database, settings.audit_poll_window)
 
-    async def changed_auth(self, fn, *args):
+    async def changed_auth(self, fn, *args, **kwargs):
         """An operator's change of who may do what: at once in this process."""
         try:
-            return await _store_call(fn, *args)
+            return await _store_call(fn, *args, **kwargs)
         finally:
             self.tokens.clear()
 
@@ -117,13 +122,17 @@ class Services:
 
     async def start(self) -> None:
         self.publisher.start()
+        self.downloads.start()
         await _call(self.lookup.start)
 
     async def stop(self) -> None:
         try:
             await _call(self.lookup.stop)
         finally:
-            await run_in_threadpool(self.publisher.stop)
+            try:
+                await run_in_threadpool(self.publisher.stop)
+            finally:
+                await run_in_threadpool(self.downloads.stop)
 
 
 class TokenCache:
@@ -348,7 +357,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                                                    "description": "entries, then a trailer"}})
     async def snapshot(request: Request, svc: Svc,
                        principal: Annotated[Any, authorised("list:read")]):
-        return await _snapshot(request, svc, principal.platform_id)
+        return await _snapshot(request, svc, principal)
 
     @app.get("/v1/list/changes", tags=["platform"], **route)
     async def changes(svc: Svc, principal: Annotated[Any, authorised("list:read")],
@@ -368,6 +377,8 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                 after = 0
             page, head = svc.changelog.changes(after, limit, principal.platform_id)
             last = page[-1]["seq"] if page else after
+            svc.downloads.record(principal, "changes", len(page), after=after, to=last,
+                                 head=head)
             return {"changes": page, "cursor": svc.changelog.encode_cursor(last),
                     "more": last < head, "head": head}
         try:
@@ -411,7 +422,8 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
               openapi_extra=_schema_refs(models.PlatformCreate, schemas))
     async def add_platform(svc: Svc, _p: Admin,
                            req: Annotated[Any, body(models.PlatformCreate)]):
-        made = await _store_call(svc.store.add_platform, req.name, req.scopes, req.expires_days)
+        made = await _store_call(svc.store.add_platform, req.name, req.scopes, req.expires_days,
+                                 actor=_actor(_p))
         return JSONResponse(made, status_code=201, headers={"Cache-Control": "no-store"})
 
     @app.get("/v1/admin/platforms", tags=["operator"], **route)
@@ -420,31 +432,33 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
 
     @app.post("/v1/admin/platforms/{name}/suspend", tags=["operator"], **route)
     async def suspend(name: str, svc: Svc, _p: Admin):
-        return await svc.changed_auth(svc.store.set_suspended, name, True)
+        return await svc.changed_auth(svc.store.set_suspended, name, True, actor=_actor(_p))
 
     @app.post("/v1/admin/platforms/{name}/resume", tags=["operator"], **route)
     async def resume(name: str, svc: Svc, _p: Admin):
-        return await svc.changed_auth(svc.store.set_suspended, name, False)
+        return await svc.changed_auth(svc.store.set_suspended, name, False, actor=_actor(_p))
 
     @app.post("/v1/admin/platforms/{name}/tokens", status_code=201, tags=["operator"], **route,
               openapi_extra=_schema_refs(models.TokenCreate, schemas))
     async def mint_token(name: str, svc: Svc, _p: Admin,
                          req: Annotated[Any, body(models.TokenCreate)]):
-        made = await _store_call(svc.store.mint_token, name, req.scopes, req.expires_days)
+        made = await _store_call(svc.store.mint_token, name, req.scopes, req.expires_days,
+                                 actor=_actor(_p))
         return JSONResponse(made, status_code=201, headers={"Cache-Control": "no-store"})
 
     @app.post("/v1/admin/tokens/{token_id}/revoke", tags=["operator"], **route)
     async def revoke_token(token_id: str, svc: Svc, _p: Admin):
         if not re.fullmatch(r"[0-9a-f]{16}", token_id):
             raise Problem(404, "not-found", f"no token {token_id!r}")
-        return await svc.changed_auth(svc.store.revoke_token, token_id)
+        return await svc.changed_auth(svc.store.revoke_token, token_id, actor=_actor(_p))
 
     @app.get("/v1/admin/cases", tags=["operator"], **route)
     async def list_cases(svc: Svc, _p: Admin,
                          status: Annotated[Optional[Literal[CASE_STATUSES]], Query()] = None,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                          after: Annotated[Optional[str], Query(max_length=64)] = None):
-        cases = await _store_call(svc.store.list_cases, status, limit, after)
+        cases = await _store_call(svc.store.list_cases, status, limit, after,
+                                  actor=_actor(_p))
         next_after = cases[-1]["case_id"] if len(cases) == limit else None
         return {"cases": cases, "after": next_after}
 
@@ -453,9 +467,19 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
         from .store import parse_entry_id
 
         value = parse_entry_id(entry_id)
-        if value is None or not await _store_call(svc.store.remove_entry, value):
+        if value is None or not await _store_call(svc.store.remove_entry, value,
+                                                  actor=_actor(_p)):
             raise Problem(404, "not-found", f"no entry {entry_id[:32]!r}")
         return {"id": f"{value:016x}", "status": "removed"}
+
+    @app.get("/v1/admin/audit", tags=["operator"], response_model=None, **route,
+             openapi_extra={"responses": {"200": {"description": "audit rows", "content": {
+                 "application/json": {"schema": {
+                     "$ref": "#/components/schemas/AuditPage"}}}}}})
+    async def audit_rows(svc: Svc, _p: Admin, query: Annotated[AuditQuery, Query()]):
+        return await _store_call(_audit_page, svc, query, _actor(_p))
+
+    schemas.update(_component(AuditPage))
 
     # ------------------------------------------------------------------ compatible views
     from . import ncmec, stopncii  # (README: not in this JSON API's OpenAPI document)
@@ -480,6 +504,33 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     return app
 
 
+def _audit_page(svc, query, actor: str) -> dict:
+    """A page of the audit log; the read itself is audited (who read how much)."""
+    from . import audit
+
+    rows = audit.rows(svc.db, since=query.since, limit=query.limit, action=query.action)
+    with svc.db.begin() as conn:
+        audit.record(conn, actor=actor, action="audit.list", detail={
+            "since": query.since, "limit": query.limit, "action": query.action,
+            "returned": len(rows)})
+    seq, digest = audit.head(svc.db)
+    return {"rows": rows, "head": {"seq": seq, "hash": digest},
+            "since": rows[-1]["seq"] if len(rows) == query.limit else None}
+
+
+def _component(model) -> dict:
+    """``model``'s JSON schema and those it refers to, as OpenAPI components."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    out = schema.pop("$defs", {})
+    out[model.__name__] = schema
+    return out
+
+
+def _actor(principal) -> str:
+    """Who an audit row names: the kind and id of the token (never the token)."""
+    return f"{principal.kind}:{principal.token_id}"
+
+
 async def _store_call(fn, *args, **kwargs) -> Any:
     """Run a store / change log call in a worker thread, mapping its errors."""
     from .store import BadRequest, Conflict, NotFound
@@ -501,11 +552,13 @@ _RANGE = re.compile(r"^bytes=(\d{1,19})-$")
 _ETAG = re.compile(r'^"(\d{1,19})"$')
 
 
-async def _snapshot(request: Request, svc: Services, platform_id: int) -> Response:
+async def _snapshot(request: Request, svc: Services, principal) -> Response:
     """The snapshot, streamed. ``Range: bytes=B-`` with ``If-Range: "S"`` resumes the
     snapshot at S (it is the same bytes every time it is made); a Range without If-Range
     applies to the current snapshot; an If-Range that no longer matches, or an S
-    compacted away, gets the whole current snapshot (200)."""
+    compacted away, gets the whole current snapshot (200). Audited when it starts (no
+    byte goes out unaudited) and when it ends (entries and bytes sent)."""
+    platform_id = principal.platform_id
     start = 0
     seq = None
     range_header = request.headers.get("range")
@@ -544,15 +597,28 @@ async def _snapshot(request: Request, svc: Services, platform_id: int) -> Respon
         headers["Content-Length"] = str(total - start)
     reader = _ChunkReader(lines, start)
     first = await run_in_threadpool(reader.read)  # a database error here is still a 503
+    await run_in_threadpool(svc.downloads.record, principal, "snapshot", None, seq=at,
+                            from_byte=start)
 
     async def stream():
+        sent, finished = 0, False
         try:
             chunk = first
             while chunk:
                 yield chunk
+                sent += len(chunk)
                 chunk = await run_in_threadpool(reader.read)
+            finished = reader.done
         finally:
             await run_in_threadpool(reader.close)
+            try:
+                await run_in_threadpool(
+                    svc.downloads.finish, principal, "snapshot", seq=at, from_byte=start,
+                    bytes=sent, complete=finished,
+                    entries=reader.lines - 1 if finished else None)
+            except Exception as e:  # its start row stands; say that the end is missing
+                log.warning("audit: the end of a snapshot download not written (%s)",
+                            type(e).__name__)
 
     return StreamingResponse(stream(), status_code=status, media_type=NDJSON, headers=headers)
 
@@ -564,10 +630,13 @@ class _ChunkReader:
     def __init__(self, chunks, skip: int):
         self.chunks = chunks
         self.skip = skip
+        self.lines = 0  # lines of the whole snapshot read so far (the skipped ones too)
+        self.done = False  # the trailer was read
 
     def read(self) -> bytes:
         out, size = [], 0
         for chunk in self.chunks:
+            self.lines += chunk.count(b"\n")
             if self.skip:
                 if len(chunk) <= self.skip:
                     self.skip -= len(chunk)
@@ -577,6 +646,8 @@ class _ChunkReader:
             size += len(chunk)
             if size >= STREAM_CHUNK:
                 break
+        else:
+            self.done = True
         return b"".join(out)
 
     def close(self) -> None:

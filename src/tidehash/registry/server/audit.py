@@ -28,15 +28,21 @@ from __future__ import annotations
 import datetime
 import hmac
 import json
+import logging
 import re
+import threading
 import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, update
 
 from . import schema
+from .db import Unavailable
 from .keys import Keys
 
 GENESIS = bytes(32)
@@ -51,6 +57,7 @@ FORBIDDEN_KEYS = frozenset({
     "user-agent", "forwarded", "x-forwarded-for", "cookie",
 })
 _PAGE = 2000
+log = logging.getLogger("tidehash.registry")
 _keys_by_engine: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -118,7 +125,10 @@ def record(conn, *, actor: str, action: str, detail: dict, at: int | None = None
         raise RuntimeError("audit.record needs a write transaction (Database.begin())")
     keys = _keys(conn)
     h = schema.audit_head.c
-    head = conn.execute(select(h.seq, h.hash).where(h.id == 1).with_for_update()).one()
+    head = conn.execute(select(h.seq, h.hash).where(h.id == 1).with_for_update()).first()
+    if head is None:  # deleted by hand: nothing is done unaudited (503) until it is back
+        raise Unavailable("the audit log's head row is missing; nothing can be audited "
+                          "(tidehash admin audit verify)")
     seq = head.seq + 1
     at = int(time.time()) if at is None else int(at)
     digest = row_hash(keys, bytes(head.hash), seq, at, actor, action, text)
@@ -126,6 +136,163 @@ def record(conn, *, actor: str, action: str, detail: dict, at: int | None = None
                                              detail=text, hash=digest))
     conn.execute(update(schema.audit_head).where(h.id == 1).values(seq=seq, hash=digest))
     return seq
+
+
+# ---------------------------------------------------------------------------- downloads
+
+class Downloads:
+    """Audits the list downloads of the platform routes (snapshot, changes, the NCMEC
+    view's entries, the StopNCII view's FetchHashes), each in its own short write
+    transaction after the read and before the response: a page that cannot be audited
+    is not sent (503).
+
+    A page that carries entries gets its own row (``list.download``). An empty page
+    (a poll at the head: nothing leaves the registry but the head's seq) is counted per
+    (token, route) and written as one ``list.polls`` row per ``window`` seconds, with
+    the count, the first and last second and the seq polled; so a platform polling
+    every few seconds costs a row a minute, not thousands a day. The counts are written
+    when the window ends (a thread), before the same token's next non-empty page, and
+    at shutdown; a ``kill -9`` loses at most one window of counts of empty polls.
+    ``window`` 0: every empty page gets its own row too."""
+
+    def __init__(self, db, window: float = 60.0):
+        self.db = db
+        self.window = float(window)
+        self._lock = threading.Lock()
+        self._polls: dict = {}  # (actor, route) -> counts
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def record(self, principal, route: str, entries: int | None, **detail) -> None:
+        """One page of ``route`` sent to ``principal`` with ``entries`` entries (None:
+        not known yet, a snapshot's start)."""
+        actor = f"{principal.kind}:{principal.token_id}"
+        now = int(time.time())
+        key = (actor, route)
+        if entries == 0 and self.window > 0:
+            with self._lock:
+                slot = self._polls.get(key)
+                if slot is None:
+                    slot = self._polls[key] = {"platform": principal.platform,
+                                               "polls": 0, "first": now}
+                slot["polls"] += 1
+                slot["last"] = now
+                slot["detail"] = detail
+            return
+        with self._lock:
+            pending = self._polls.pop(key, None)
+        try:
+            with self.db.begin() as conn:
+                if pending is not None:
+                    _write_polls(conn, key, pending)
+                record(conn, actor=actor, action="list.download", at=now, detail={
+                    "route": route, "platform": principal.platform, "entries": entries,
+                    **detail})
+        except BaseException:
+            if pending is not None:
+                self._restore(key, pending)
+            raise
+
+    def finish(self, principal, route: str, **detail) -> None:
+        """The end of a streamed download (a snapshot): what was sent."""
+        with self.db.begin() as conn:
+            record(conn, actor=f"{principal.kind}:{principal.token_id}",
+                   action="list.download.end",
+                   detail={"route": route, "platform": principal.platform, **detail})
+
+    def _restore(self, key, pending: dict) -> None:
+        with self._lock:
+            slot = self._polls.get(key)
+            if slot is None:
+                self._polls[key] = pending
+            else:  # polls counted meanwhile: one slot spanning both
+                slot["polls"] += pending["polls"]
+                slot["first"] = min(slot["first"], pending["first"])
+
+    def flush(self, *, due_only: bool = False) -> int:
+        """Write the counted empty polls (``due_only``: those whose window has ended);
+        returns the number of rows written."""
+        now = int(time.time())
+        with self._lock:
+            keys = [k for k, v in self._polls.items()
+                    if not due_only or now - v["first"] >= self.window]
+            taken = {k: self._polls.pop(k) for k in keys}
+        if not taken:
+            return 0
+        try:
+            with self.db.begin() as conn:
+                for key, slot in sorted(taken.items()):
+                    _write_polls(conn, key, slot)
+        except BaseException:
+            for key, slot in taken.items():
+                self._restore(key, slot)
+            raise
+        return len(taken)
+
+    def start(self) -> None:
+        if self.window <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="tidehash-audit",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        try:
+            self.flush()
+        except Exception as e:  # the database is gone at shutdown: say what is lost
+            log.warning("audit: %d counts of empty polls not written at shutdown (%s)",
+                        sum(v["polls"] for v in self._polls.values()), type(e).__name__)
+
+    def _run(self) -> None:
+        interval = max(min(self.window / 4, 15.0), 0.05)
+        while not self._stop.wait(interval):
+            try:
+                self.flush(due_only=True)
+            except Exception as e:  # kept and retried at the next wake
+                log.warning("audit: empty polls not written yet (%s); retrying",
+                            type(e).__name__)
+
+
+def _write_polls(conn, key: tuple, slot: dict) -> None:
+    actor, route = key
+    record(conn, actor=actor, action="list.polls", at=slot["last"], detail={
+        "route": route, "platform": slot["platform"], "polls": slot["polls"],
+        "first": _iso(slot["first"]), "last": _iso(slot["last"]), **slot["detail"]})
+
+
+# ---------------------------------------------------------------------------- the API
+
+class AuditQuery(BaseModel):
+    """The query of ``GET /v1/admin/audit`` (no other parameter is taken)."""
+
+    model_config = ConfigDict(extra="forbid")
+    since: int = Field(0, ge=0, le=(1 << 63) - 1, description="rows after this seq")
+    limit: int = Field(100, ge=1, le=1000)
+    action: Optional[str] = Field(None, pattern=_ACTION.pattern, description="only this action")
+
+
+class AuditRow(BaseModel):
+    seq: int
+    at: str = Field(description="UTC, to the second")
+    actor: str = Field(description="cli, operator:TOKEN_ID or platform:TOKEN_ID")
+    action: str
+    detail: dict[str, Any]
+    hash: str = Field(description="the chain's keyed hash up to this row (hex)")
+
+
+class AuditHead(BaseModel):
+    seq: int
+    hash: str
+
+
+class AuditPage(BaseModel):
+    rows: list[AuditRow]
+    head: AuditHead = Field(description="the newest row (keep it: verify --expect)")
+    since: Optional[int] = Field(description="the next page's since (null: no more)")
 
 
 # ---------------------------------------------------------------------------- reading
@@ -188,6 +355,18 @@ def parse_expect(text: str) -> tuple[int, str]:
         raise ValueError("expected SEQ:HASH (the head as `verify` prints it: a seq, a "
                          "colon, 64 hex digits)")
     return int(m.group(1)), m.group(2).lower()
+
+
+def load_keys(db) -> Keys:
+    """The database's keys, without making a master key (``Keys.load`` would make one
+    if it were missing: a log checked under a new key would look all edited)."""
+    with db.connect() as conn:
+        master = conn.execute(select(schema.server_key.c.value).where(
+            schema.server_key.c.name == "master")).scalar()
+    if master is None:
+        raise LookupError("the database has no master key: the audit log cannot be "
+                          "checked (was the server_key row deleted?)")
+    return Keys(bytes(master))
 
 
 def verify(db, keys: Keys, *, expect: tuple[int, str] | None = None) -> Report:

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import and_, bindparam, delete, or_, select, text, update
 
-from . import schema
+from . import audit, schema
 from .db import PUBLISH_LOCK, Database, Unavailable
 from .keys import Keys, case_pseudonym
 
@@ -146,9 +146,10 @@ class Changelog:
         self.delay = float(delay)
 
     # ------------------------------------------------------------------ publishing
-    def publish(self, *, now: float | None = None) -> int:
+    def publish(self, *, now: float | None = None, actor: str | None = None) -> int:
         """One publisher tick (see the module docstring); returns the number of changes
-        published (0 also when another process holds the publisher's lock)."""
+        published (0 also when another process holds the publisher's lock). ``actor``:
+        an operator asked for it (audited; the server's own ticks are not)."""
         now = time.time() if now is None else now
         with self.db.begin() as conn:
             if self.db.dialect == "postgresql":
@@ -200,6 +201,10 @@ class Changelog:
             if head != p.head or new_epoch != p.epoch or ticked != p.ticked_at:
                 conn.execute(update(schema.publisher).where(schema.publisher.c.id == 1)
                              .values(head=head, epoch=new_epoch, ticked_at=ticked))
+            if actor is not None:
+                audit.record(conn, actor=actor, action="list.publish", detail={
+                    "published": len(changes), "from": p.head + 1 if changes else None,
+                    "to": head if changes else None, "head": head})
         return len(changes)
 
     @staticmethod
@@ -361,7 +366,7 @@ class Changelog:
         return seq, gen()
 
     # ------------------------------------------------------------------ compaction
-    def compact(self, keep: int) -> dict:
+    def compact(self, keep: int, *, actor: str = "cli") -> dict:
         """Keep the last ``keep`` changes; delete the older ones and forget the hashes of
         entries tombstoned among them. Returns the new floor and counts."""
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
@@ -381,6 +386,9 @@ class Changelog:
                 .values(pdq=None, quality=None, md5=None, sha256=None, vpdq=None)).rowcount
             conn.execute(update(schema.publisher).where(schema.publisher.c.id == 1)
                          .values(floor=floor))
+            audit.record(conn, actor=actor, action="list.compact", detail={
+                "keep": keep, "floor": floor, "head": p.head, "changes_deleted": deleted,
+                "entries_forgotten": purged})
         return {"floor": floor, "head": p.head, "changes_deleted": deleted,
                 "entries_forgotten": purged}
 

@@ -232,7 +232,7 @@ def router(settings, services) -> APIRouter:
 
     @api.get("/entries")
     async def entries(request: Request, svc=Svc):
-        _principal, now = await platform(request, svc)
+        principal, now = await platform(request, svc)
         params = request.query_params
         for name in params:
             if name not in ("from", "to", "start", "size", "max", "min"):
@@ -264,6 +264,9 @@ def router(settings, services) -> APIRouter:
                 rows = views.window(conn, lo, hi, first, size + 1)
                 page, more = rows[:size], len(rows) > size
                 time_of = views.clock(svc).times(conn, [r.key for r in page])
+            svc.downloads.record(principal, "ncmec.entries", len(page), window=[lo, hi],
+                                 start=max(first, lo + 1),
+                                 to=page[-1].key if page else None)
             link = None
             if more:
                 link = "/v2/entries?" + urlencode({

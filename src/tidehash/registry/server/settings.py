@@ -28,11 +28,14 @@ class Settings:
     poll_interval: float = 0.2
     changes_page: int = 1000
     max_changes_page: int = 10_000
+    #: seconds over which a token's empty list pages (polls at the head) are counted
+    #: into one audit row (0: a row each; ``audit.Downloads``)
+    audit_poll_window: float = 60.0
 
     def __post_init__(self):
         if not isinstance(self.db_url, str) or not self.db_url:
             raise ValueError("db_url must be a database URL")
-        for name in ("publish_delay", "poll_interval"):
+        for name in ("publish_delay", "poll_interval", "audit_poll_window"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or value < 0:

@@ -197,6 +197,9 @@ def router(settings, services, read_json) -> APIRouter:
                 holders = _holders(conn, list(order), hi)
                 keys = [k for es in holders.values() for e in es for k in _events(e, hi)]
                 time_of = clock.times(conn, keys + [r.key for r in page])
+            svc.downloads.record(principal, "stopncii.fetch", len(page), window=[lo, hi],
+                                 start=max(first, lo + 1),
+                                 to=page[-1].key if page else None, hashes=len(order))
             pkey = svc.keys.pseudonym_key(principal.platform_id)
             records = []
             for h in order:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, exc, func, insert, select, update
 
-from . import schema
+from . import audit, schema
 from .db import Database
 from .keys import Keys
 
@@ -296,7 +296,8 @@ class Store:
             raise BadRequest("scopes", "at least one scope")
         return tuple(dict.fromkeys(scopes))
 
-    def add_platform(self, name: str, scopes=None, expires_days=None) -> dict:
+    def add_platform(self, name: str, scopes=None, expires_days=None, *,
+                     actor: str = "cli") -> dict:
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}",
                                                          name):
             raise BadRequest("name", "a platform name is 1-100 letters, digits, '.', '_', "
@@ -308,6 +309,9 @@ class Store:
                     name=name, suspended=False, created_day=today())
                     .returning(schema.platform.c.id)).scalar_one()
                 tok = self._new_token(conn, "platform", pid, scopes, expires_days)
+                audit.record(conn, actor=actor, action="platform.add", detail={
+                    "platform": name, "platform_id": pid, "token_id": tok["token_id"],
+                    "scopes": list(scopes), "expires": tok["expires"]})
         except exc.IntegrityError:
             raise Conflict(f"a platform named {name!r} exists already") from None
         return {"platform": name, "platform_id": pid, **tok}
@@ -319,11 +323,14 @@ class Store:
             raise NotFound(f"no platform named {name!r}")
         return pid
 
-    def set_suspended(self, name: str, suspended: bool) -> dict:
+    def set_suspended(self, name: str, suspended: bool, *, actor: str = "cli") -> dict:
         with self.db.begin() as conn:
             pid = self._platform_id(conn, name)
             conn.execute(update(schema.platform).where(schema.platform.c.id == pid)
                          .values(suspended=bool(suspended)))
+            audit.record(conn, actor=actor,
+                         action="platform.suspend" if suspended else "platform.resume",
+                         detail={"platform": name, "platform_id": pid})
         return {"platform": name, "suspended": bool(suspended)}
 
     def list_platforms(self) -> list[dict]:
@@ -342,27 +349,37 @@ class Store:
         return [{"platform": r.name, "platform_id": r.id, "suspended": bool(r.suspended),
                  "created": r.created_day, "tokens": by.get(r.id, [])} for r in rows]
 
-    def mint_token(self, name: str, scopes=None, expires_days=None) -> dict:
+    def mint_token(self, name: str, scopes=None, expires_days=None, *,
+                   actor: str = "cli") -> dict:
         scopes = self._scopes(scopes, PLATFORM_SCOPES)
         with self.db.begin() as conn:
             pid = self._platform_id(conn, name)
             tok = self._new_token(conn, "platform", pid, scopes, expires_days)
+            audit.record(conn, actor=actor, action="token.mint", detail={
+                "platform": name, "platform_id": pid, "token_id": tok["token_id"],
+                "scopes": list(scopes), "expires": tok["expires"]})
         return {"platform": name, **tok}
 
-    def operator_token(self, expires_days=None) -> dict:
+    def operator_token(self, expires_days=None, *, actor: str = "cli") -> dict:
         with self.db.begin() as conn:
-            return self._new_token(conn, "operator", None, OPERATOR_SCOPES, expires_days)
+            tok = self._new_token(conn, "operator", None, OPERATOR_SCOPES, expires_days)
+            audit.record(conn, actor=actor, action="token.operator", detail={
+                "token_id": tok["token_id"], "expires": tok["expires"]})
+            return tok
 
-    def revoke_token(self, token_id: str) -> dict:
+    def revoke_token(self, token_id: str, *, actor: str = "cli") -> dict:
         with self.db.begin() as conn:
             n = conn.execute(update(schema.token).where(schema.token.c.id == token_id)
                              .values(revoked=True)).rowcount
+            if n:
+                audit.record(conn, actor=actor, action="token.revoke",
+                             detail={"token_id": token_id})
         if not n:
             raise NotFound(f"no token {token_id!r}")
         return {"token_id": token_id, "revoked": True}
 
     def list_cases(self, status: str | None = None, limit: int = 100,
-                   after: str | None = None) -> list[dict]:
+                   after: str | None = None, *, actor: str = "cli") -> list[dict]:
         """Cases (id, day, item counts by status), by id; ``status``: only cases with at
         least one item in it."""
         if status is not None and status not in CASE_STATUSES:
@@ -389,22 +406,32 @@ class Store:
         for cid, st, unpublished, n in counts:
             key = ("pending" if unpublished else "active") if st == "active" else st
             out[cid]["items"][key] += n
+        # who looked at the case list (its filter and size; never the case ids)
+        with self.db.begin() as conn:
+            audit.record(conn, actor=actor, action="cases.list", detail={
+                "status": status, "limit": limit, "after_given": after is not None,
+                "returned": len(out)})
         return list(out.values())
 
-    def remove_entry(self, entry_id: int) -> bool:
+    def remove_entry(self, entry_id: int, *, actor: str = "cli") -> bool:
         """The operator takes an entry off the list (a tombstone is published)."""
         with self.db.begin() as conn:
             e = schema.entry.c
             row = conn.execute(select(e.status).where(e.id == entry_id)).first()
             if row is None:
                 return False
-            if row.status == "active":
+            active = row.status == "active"
+            if active:
                 epoch = conn.execute(select(schema.publisher.c.epoch)).scalar_one()
                 conn.execute(update(schema.entry).where(e.id == entry_id)
                              .values(status="removed"))
                 conn.execute(insert(schema.outbox).values(entry_id=entry_id, op="delete",
                                                           epoch=epoch))
-            else:
+            # "removed": whether it was on the list (not why it was not: that would
+            # tell of the person's withdrawal)
+            audit.record(conn, actor=actor, action="entry.remove", detail={
+                "entry": entry_hex(entry_id), "removed": active})
+            if not active:
                 return True
         self._written()
         return True
