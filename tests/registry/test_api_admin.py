@@ -132,7 +132,8 @@ def test_the_openapi_document_is_3_1_and_states_the_limits(db_url):
         "/v1/admin/platforms/{name}/resume": {"post"},
         "/v1/admin/platforms/{name}/tokens": {"post"},
         "/v1/admin/tokens/{token_id}/revoke": {"post"}, "/v1/admin/cases": {"get"},
-        "/v1/admin/entries/{entry_id}/remove": {"post"}, "/healthz": {"get"},
+        "/v1/admin/entries/{entry_id}/remove": {"post"}, "/v1/admin/audit": {"get"},
+        "/healthz": {"get"},
         "/readyz": {"get"}}
     assert {p: set(ops) for p, ops in doc["paths"].items()} == expected
     schemas = doc["components"]["schemas"]

@@ -35,8 +35,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import insert, select, update
@@ -272,7 +271,7 @@ class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     since: int = Field(0, ge=0, le=(1 << 63) - 1, description="rows after this seq")
     limit: int = Field(100, ge=1, le=1000)
-    action: Optional[str] = Field(None, pattern=_ACTION.pattern, description="only this action")
+    action: str | None = Field(None, pattern=_ACTION.pattern, description="only this action")
 
 
 class AuditRow(BaseModel):
@@ -292,7 +291,7 @@ class AuditHead(BaseModel):
 class AuditPage(BaseModel):
     rows: list[AuditRow]
     head: AuditHead = Field(description="the newest row (keep it: verify --expect)")
-    since: Optional[int] = Field(description="the next page's since (null: no more)")
+    since: int | None = Field(description="the next page's since (null: no more)")
 
 
 # ---------------------------------------------------------------------------- reading
