@@ -16,13 +16,20 @@ registry server over N PDQ entries under a load generator on the same machine (l
 snapshot, sync, changes, submissions) and prints the figures against the registry issue's
 targets. See ``tidehash.bench.registry``.
 
+``python -m tidehash.bench robustness [--photos DIR] [--distractors DIR] [--json OUT]
+[--plot OUT.png]`` alters photos (JPEG, resize, crops, rotations, overlays, ...), hashes the
+copies with PDQ, PDQ dihedral and pHash 64 / 256, and reports recall per transform, the
+false-positive rate over unrelated pairs with a confidence bound, and which threshold meets
+a target rate. See ``tidehash.bench.robustness``.
+
 ``fast``, ``digest``, ``formats`` and ``phash`` (``tidehash.bench.fast`` / ``.digest`` /
 ``.formats`` / ``.phash``) measure fast mode, the MD5 / SHA-256 of the decoding read, the
 hash-list formats and pHash on its own (cache states, every ISA);
 ``benchmarks/bench_*.py`` are thin wrappers over these, run from a checkout.
 
 Nothing here is imported by ``import tidehash``; faiss, psutil, pdqhash and
-imagehash are optional.
+imagehash are optional; ``robustness`` needs matplotlib (for ``--plot``) and scikit-image
+(for its default photos), the ``bench`` extra.
 """
 
 COMMANDS = {
@@ -34,4 +41,5 @@ COMMANDS = {
     "formats": "hash-list reading / writing speed and memory, list files, NumPy anchors",
     "phash": "pHash: tidehash.phash vs imagehash.phash, warm or cold cache, every ISA",
     "registry": "the registry under load: lookups, snapshot, sync, changes, submissions",
+    "robustness": "matching quality: recall per transform, false positives, threshold guidance",
 }

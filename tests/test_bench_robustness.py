@@ -1,0 +1,395 @@
+"""``tidehash bench robustness``: the transforms are deterministic, an unaltered copy is
+at distance 0, the recall / false-positive / threshold / confidence-bound arithmetic
+gives known answers on constructed distance sets (scipy's exact binomial interval as
+the oracle for the bound), the impostor pairs are the ones the docs define, and a run
+writes a JSON with the names other checks rely on and a PNG that Pillow opens.
+No timing is asserted."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.stats import binomtest
+
+import tidehash
+from tidehash.bench.photos import make_photo_like
+from tidehash.bench.robustness import analysis, metrics, run, run_benchmark, sample
+from tidehash.bench.robustness import main as robustness_main
+from tidehash.bench.robustness import transforms as tf
+
+SRC = pathlib.Path(tidehash.__file__).resolve().parents[1]
+
+
+def _env() -> dict:
+    return dict(os.environ, PYTHONPATH=str(SRC))
+
+
+@pytest.fixture(scope="module")
+def small_photos() -> list[sample.Photo]:
+    """Four photo-like images, one grey, of different sizes and aspects."""
+    out = []
+    for i, (w, h) in enumerate(((96, 80), (120, 90), (64, 100), (88, 88))):
+        arr = make_photo_like(w, h, seed=100 + i)
+        if i == 3:
+            arr = np.asarray(Image.fromarray(arr).convert("L"))
+        out.append(sample.photo_from_array(f"p{i}", arr))
+    return out
+
+
+# ----------------------------------------------------------------------------- transforms
+RANDOM = {"jpeg-chain", "noise", "crop-offset", "text", "sticker"}
+
+
+@pytest.mark.parametrize("name", list(tf.TRANSFORMS))
+def test_transforms_are_deterministic(name, small_photos):
+    t = tf.TRANSFORMS[name]
+    for photo in small_photos[:2] + small_photos[3:]:
+        for strength in t.strengths:
+            first = tf.apply(name, photo.image, strength, photo.seed)
+            again = tf.apply(name, photo.image, strength, photo.seed)
+            assert first == again, (name, strength, photo.name)
+            assert run.hash_file_bytes(first).size[0] > 0
+    if name in RANDOM:  # the seed is what the random choices depend on
+        p = small_photos[1]
+        s = t.strengths[-1]
+        assert tf.apply(name, p.image, s, p.seed) != tf.apply(name, p.image, s, p.seed + 1)
+
+
+def test_transforms_do_what_they_say(small_photos):
+    p = small_photos[0]  # 96 x 80
+    im = p.image
+
+    def decoded(name, s):
+        return Image.open(__import__("io").BytesIO(tf.apply(name, im, s, p.seed)))
+
+    assert decoded("identity", 0).size == (96, 80)
+    assert np.array_equal(np.asarray(decoded("identity", 0)), p.pixels)
+    assert np.array_equal(np.asarray(decoded("format", "bmp").convert("RGB")), p.pixels)
+    assert decoded("format", "webp").format == "WEBP"
+    assert decoded("jpeg", 50).format == "JPEG"
+    assert decoded("resize", 0.5).size == (48, 40)
+    assert decoded("crop", 0.1).size == (96 - 2 * 5, 80 - 2 * 4)
+    assert decoded("crop-offset", 0.2).size == (96 - 19, 80 - 16)
+    assert decoded("pad", 0.2).size == (96 + 2 * 10, 80 + 2 * 8)
+    assert decoded("squash", 0.8).size == (77, 80)
+    assert decoded("rotate-quarter", 90).size == (80, 96)
+    assert np.array_equal(np.asarray(decoded("mirror", "horizontal")), p.pixels[:, ::-1])
+    assert np.array_equal(np.asarray(decoded("rotate-quarter", 180)), p.pixels[::-1, ::-1])
+    assert decoded("letterbox", "16:9").size == (142, 80)
+    assert decoded("screenshot", 1.0).size == (1080, 2340)
+    assert decoded("greyscale", 1).mode == "L"
+    for s in tf.TRANSFORMS["mirror"].strengths:
+        assert decoded("mirror", s).size in ((96, 80), (80, 96))
+
+
+def test_unknown_transform_is_refused():
+    with pytest.raises(ValueError, match="unknown transforms nope"):
+        tf.variants(["jpeg", "nope"])
+
+
+# ----------------------------------------------------------------------------- metrics
+def test_recall_on_a_constructed_set():
+    d = [0, 5, 10, 31, 32, 40, 200, 31]
+    assert metrics.recall_at(d, 31) == 5 / 8
+    assert metrics.recall_at(d, 30) == 3 / 8
+    assert metrics.recall_at(d, 0) == 1 / 8
+    assert metrics.recall_at(d, 256) == 1.0
+    curve = metrics.recall_curve(d, 256)
+    assert curve.shape == (257,)
+    assert [curve[t] * 8 for t in (0, 4, 5, 30, 31, 32, 39, 40, 199, 200)] == \
+        [1, 1, 2, 3, 5, 6, 6, 7, 7, 8]
+    assert math.isnan(metrics.recall_at([], 31))
+    with pytest.raises(ValueError):
+        metrics.recall_at([1.5], 31)
+    with pytest.raises(ValueError):
+        metrics.cumulative_counts([257], 256)
+
+
+def test_summary_on_a_constructed_set():
+    s = metrics.summary(np.arange(101))  # 0..100
+    assert (s["min"], s["median"], s["p90"], s["p99"], s["max"]) == (0, 50.0, 90.0, 99.0, 100)
+    assert metrics.summary([])["median"] is None
+
+
+def _oracle_upper(k: int, n: int, confidence: float = 0.95) -> float:
+    """scipy's exact (Clopper-Pearson) two-sided interval at 1 - 2 (1 - confidence):
+    its upper end is the one-sided upper bound."""
+    return binomtest(k, n).proportion_ci(confidence_level=1 - 2 * (1 - confidence),
+                                         method="exact").high
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 1), (0, 100), (0, 30000), (1, 100), (2, 1000),
+                                      (7, 5000), (50, 100), (99, 100), (100, 100)])
+def test_clopper_pearson_against_scipy(k, n):
+    assert metrics.fpr_upper_bound(k, n) == pytest.approx(_oracle_upper(k, n), rel=1e-9,
+                                                          abs=1e-12)
+
+
+def test_no_false_positive_bound_is_the_rule_of_three():
+    for n in (100, 1000, 30000, 10**6):
+        bound = metrics.fpr_upper_bound(0, n)
+        assert bound == pytest.approx(1 - 0.05 ** (1 / n), rel=1e-12)
+        assert 2.9 / n < bound < 3.0 / n
+    assert metrics.pairs_needed(1e-3) == 2995  # ceil(ln 0.05 / ln 0.999)
+    assert metrics.fpr_upper_bound(0, 2995) <= 1e-3 < metrics.fpr_upper_bound(0, 2994)
+    with pytest.raises(ValueError):
+        metrics.fpr_upper_bound(5, 4)
+
+
+def test_fpr_figures_count_pairs_at_or_below_the_threshold():
+    imp = np.array([40] * 2 + [47] + [120] * 997)
+    f = metrics.fpr_figures(imp, 47)
+    assert (f["false_positives"], f["pairs"], f["rate"]) == (3, 1000, 0.003)
+    assert f["upper_bound"] == pytest.approx(_oracle_upper(3, 1000), rel=1e-9)
+    assert metrics.fpr_figures(imp, 39)["false_positives"] == 0
+
+
+def _brute_threshold(imp, target, bits):
+    best = None
+    for t in range(bits + 1):
+        if _oracle_upper(int(np.count_nonzero(imp <= t)), imp.size) <= target:
+            best = t
+    return best
+
+
+def test_threshold_for_a_target_rate():
+    # 10,000 unrelated pairs: 3 at 50 bits, 10 at 60, the rest at 120
+    imp = np.array([50] * 3 + [60] * 10 + [120] * 9987)
+    th = metrics.threshold_for_fpr(imp, 1e-3, 256)
+    # up to 59: 3 false positives, bound 7.7e-4 <= 1e-3; at 60: 13 (observed 1.3e-3)
+    assert (th["threshold"], th["observed_threshold"], th["false_positives"]) == (59, 59, 3)
+    assert th["threshold"] == _brute_threshold(imp, 1e-3, 256)
+    assert th["upper_bound"] == pytest.approx(_oracle_upper(3, 10000), rel=1e-9)
+    # 1e-2 is met up to 119 bits (13 false positives), not at 120 (all of them)
+    assert metrics.threshold_for_fpr(imp, 1e-2, 256)["threshold"] == 119
+    # 1e-4 with 10,000 pairs: even none seen only shows < 3e-4
+    th = metrics.threshold_for_fpr(imp, 1e-4, 256)
+    assert th["threshold"] is None and th["observed_threshold"] == 49
+    assert th["pairs_needed"] == 29956
+
+
+def test_threshold_that_cannot_be_shown_with_few_pairs():
+    # one false positive in 1,000 pairs meets 1e-3 as observed, but 1,000 pairs can never
+    # show 1e-3 with 95 % confidence (the bound with none seen is 3.0e-3)
+    imp = np.array([30] + [128] * 999)
+    th = metrics.threshold_for_fpr(imp, 1e-3, 256)
+    assert th["threshold"] is None
+    assert th["observed_threshold"] == 127
+    # 4e-3: none seen (up to 29 bits) bounds it at 3.0e-3; one seen at 4.7e-3
+    th = metrics.threshold_for_fpr(imp, 4e-3, 256)
+    assert th["threshold"] == 29 and th["threshold"] == _brute_threshold(imp, 4e-3, 256)
+    # 5e-3: the one false positive still fits (bound 4.7e-3) up to 127 bits
+    assert metrics.threshold_for_fpr(imp, 5e-3, 256)["threshold"] == 127
+
+
+# ----------------------------------------------------------------------------- the analysis
+def _fake_hashes(quality: int) -> run.Hashes:
+    return run.Hashes(bytes(32), quality, bytes(256), bytes(8), bytes(32), (10, 10), 1)
+
+
+def test_impostor_pairs_and_recall_on_a_constructed_corpus():
+    """3 listed photos; queries: each original, and per photo a JPEG copy and a
+    lossless copy. Impostor pairs: every query of photo j against each listed i != j,
+    except the lossless copies: 3 originals + 3 JPEG copies, 2 listed photos each."""
+    photos = [sample.Photo(f"p{i}", b"", np.zeros((8, 8), np.uint8), i) for i in range(3)]
+    corpus = run.Corpus(photos, [_fake_hashes(q) for q in (90, 90, 30)])
+    for i in range(3):
+        corpus.queries.append(run.Query(i, "original", None, _fake_hashes(90)))
+    for i in range(3):
+        corpus.queries.append(run.Query(i, "jpeg", 50, _fake_hashes(90 if i else 20)))
+        corpus.queries.append(run.Query(i, "format", "bmp", _fake_hashes(90)))
+    # query rows: o0 o1 o2 j0 b0 j1 b1 j2 b2; columns: listed p0 p1 p2
+    m = np.array([[0, 130, 120],
+                  [130, 0, 40],     # o1 vs p2 at 40: an impostor close to p2
+                  [120, 40, 0],
+                  [30, 128, 126],   # j0: genuine 30 (query quality 20)
+                  [0, 130, 120],
+                  [118, 50, 90],    # j1: genuine 50
+                  [130, 0, 40],
+                  [126, 124, 10],   # j2: genuine 10 (listed p2 has quality 30)
+                  [120, 40, 0]], dtype=np.int64)
+    mask = analysis.impostor_mask(corpus)
+    assert int(mask.sum()) == 12
+    assert not mask[:, :].diagonal().any()
+    assert not mask[[4, 6, 8]].any()
+    chosen = [("jpeg", 50), ("format", "bmp")]
+    fig = analysis.analyse(corpus, chosen, {"pdq": m}, targets=(0.5,))
+    rows = {(r["transform"], r["strength"]): r for r in fig["results"]}
+    jpeg = rows[("jpeg", 50)]
+    assert jpeg["pairs"] == 3 and jpeg["distance"]["max"] == 50
+    assert jpeg["recall_at"]["31"] == 2 / 3 and jpeg["recall_at"]["47"] == 2 / 3
+    assert jpeg["recall_at"]["63"] == 1.0
+    assert rows[("format", "bmp")]["distance"]["max"] == 0
+    imp = fig["impostors"]["pdq"]
+    assert imp["pairs"] == 12
+    # impostor distances: 130 120 130 40 120 40 128 126 118 90 126 124 -> 2 at <= 47
+    assert imp["fpr_at"]["47"]["false_positives"] == 2
+    assert imp["fpr_at"]["31"]["false_positives"] == 0
+    assert imp["histogram"][40] == 2 and sum(imp["histogram"]) == 12
+    assert [(c["distance"], c["listed"], c["query"], c["transform"]) for c in imp["closest"][:3]] \
+        == [(40, "p2", "p1", "original"), (40, "p1", "p2", "original"), (90, "p2", "p1", "jpeg")]
+    # quality: j0 (query 20) and j2 (listed 30) are dropped, j1 is kept: at 63 bits
+    # recall 1 -> 1/3 (a dropped copy is a copy not found)
+    q = jpeg["quality_filter"]
+    assert q["pairs_kept"] == 1 and q["recall_at"]["63"] == 1 / 3
+    qf = fig["quality_filter"]["pdq"]
+    assert qf["photos_below"] == ["p2"]
+    # pairs with listed p2 and every pair of j0 are left out: 12 - 4 (col p2) - 2 (j0 row,
+    # p1 and p2; p2 already counted) = 7
+    assert qf["impostor_pairs_kept"] == 7
+    assert fig["impostor_pairs"]["independent_photo_pairs"] == 3
+
+
+def test_an_unaltered_copy_is_at_distance_zero(small_photos):
+    fig = run_benchmark(small_photos, [("identity", 0), ("format", "bmp")], workers=1)
+    rows = fig["results"]
+    assert {r["hasher"] for r in rows} == set(run.HASHERS)
+    for r in rows:
+        assert r["pairs"] == len(small_photos)
+        assert r["distance"]["max"] == 0, r
+        assert r["recall_at"]["31"] == 1.0
+
+
+def test_workers_give_the_same_figures(small_photos):
+    chosen = tf.variants(["noise", "crop-offset", "jpeg-chain"])
+    one = run_benchmark(small_photos, chosen, workers=1)
+    two = run_benchmark(small_photos, chosen, workers=2)
+    assert one["results"] == two["results"]
+    assert one["impostors"] == two["impostors"]
+
+
+# ----------------------------------------------------------------------------- whole runs
+def test_default_photos_are_distinct_real_photographs():
+    photos = sample.skimage_photos()
+    assert len(photos) == len(sample.SKIMAGE_PHOTOS) >= 15
+    hashes = [tidehash.pdq_hash(p.pixels) for p in photos]
+    for i in range(len(hashes)):
+        for j in range(i):
+            # a duplicate (cat == chelsea) would be an "unrelated" pair at distance 0
+            assert tidehash.hamming(hashes[i], hashes[j]) > 64, (photos[i].name, photos[j].name)
+    assert all(min(p.pixels.shape[:2]) >= 100 for p in photos)
+
+
+def test_json_and_png_are_written_and_readable(tmp_path, capsys):
+    out, png = tmp_path / "r.json", tmp_path / "r.png"
+    code = robustness_main(["--limit", "3", "--transforms", "identity,jpeg,crop,rotate-quarter",
+                            "--workers", "1", "--json", str(out), "--plot", str(png), "--quiet"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "SMALL SAMPLE" in text and "Threshold guidance" in text
+    fig = json.loads(out.read_text())
+    assert "SMALL SAMPLE" in fig["meta"]["sample"]
+    assert fig["meta"]["versions"]["tidehash"] == tidehash.__version__
+    assert fig["meta"]["machine"]["cpu_model"]
+    results = fig["results"]
+    expected = {(h, n, json.dumps(s)) for h in ("pdq", "pdq-dihedral", "phash", "phash-256")
+                for n, s in tf.variants(["identity", "jpeg", "crop", "rotate-quarter"])}
+    assert {(r["hasher"], r["transform"], json.dumps(r["strength"])) for r in results} == expected
+    for r in results:
+        assert set(r["recall_at"]) >= {"31", "47", "63", "70"}
+        assert all(0 <= v <= 1 for v in r["recall_at"].values())
+        assert r["pairs"] == 3
+    by = {(r["hasher"], r["transform"], r["strength"]): r for r in results}
+    # the dihedral search finds a quarter turn that plain PDQ does not
+    assert by[("pdq-dihedral", "rotate-quarter", 180)]["recall_at"]["70"] > \
+        by[("pdq", "rotate-quarter", 180)]["recall_at"]["70"]
+    assert fig["impostor_pairs"]["pairs"] == 3 * 2 * (1 + 5 + 4 + 3)
+    with Image.open(png) as im:
+        im.load()
+        assert im.format == "PNG" and im.size[0] > 600 and im.size[1] > 400
+
+
+def test_ten_images_by_ten_transforms(tmp_path):
+    names = ["jpeg", "resize", "blur", "noise", "gamma", "rotate", "mirror", "crop", "pad", "text"]
+    code = robustness_main(["--limit", "10", "--transforms", ",".join(names), "--workers", "2",
+                            "--json", str(tmp_path / "r.json"), "--quiet"])
+    assert code == 0
+    fig = json.loads((tmp_path / "r.json").read_text())
+    variants = tf.variants(names)
+    assert fig["meta"]["copies"] == 10 * len(variants)
+    assert len(fig["results"]) == 4 * len(variants)
+    assert all(r["pairs"] == 10 for r in fig["results"])
+    assert fig["impostor_pairs"]["independent_photo_pairs"] == 45
+
+
+def test_user_folders(tmp_path):
+    photos, distractors = tmp_path / "photos", tmp_path / "other"
+    photos.mkdir()
+    distractors.mkdir()
+    for i in range(3):
+        Image.fromarray(make_photo_like(80, 60, seed=i)).save(photos / f"{i}.jpg", quality=90)
+        Image.fromarray(make_photo_like(70, 70, seed=50 + i)).save(distractors / f"{i}.png")
+    (photos / "broken.jpg").write_bytes(b"not an image")
+    (photos / "notes.txt").write_text("skipped")
+    out = tmp_path / "r.json"
+    code = robustness_main(["--photos", str(photos), "--distractors", str(distractors),
+                            "--transforms", "jpeg", "--workers", "1", "--json", str(out),
+                            "--quiet"])
+    assert code == 0
+    fig = json.loads(out.read_text())
+    assert [p["name"] for p in fig["meta"]["photos"]] == ["0.jpg", "1.jpg", "2.jpg"]
+    assert fig["meta"]["distractor_files"] == ["0.png", "1.png", "2.png"]
+    assert fig["impostor_pairs"]["pairs"] == 9  # 3 distractors x 3 listed photos
+    assert fig["impostor_pairs"]["source"] == "distractor files"
+    closest = fig["impostors"]["pdq"]["closest"]
+    assert len(closest) == 8 and {c["query"] for c in closest} <= {"0.png", "1.png", "2.png"}
+    assert all(c["transform"] == "distractor" for c in closest)
+
+
+def test_command_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "tidehash.cli", "bench", "robustness", "--help"],
+                       env=_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "--distractors" in r.stdout
+    for bad in (["--transforms", "jpeg,nope"], ["--fpr-targets", "0"],
+                ["--fpr-targets", "nan"], ["--workers", "0"], ["--limit", "1"]):
+        r = subprocess.run([sys.executable, "-m", "tidehash.bench", "robustness", *bad],
+                           env=_env(), capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, bad
+        assert "Traceback" not in r.stderr and "argument " in r.stderr.splitlines()[-1]
+    r = subprocess.run([sys.executable, "-m", "tidehash.bench", "robustness", "--photos",
+                        str(tmp_path / "missing")], env=_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "not a folder" in r.stderr
+
+
+# ----------------------------------------------------------------------------- layers
+PLOTTING = ("matplotlib", "skimage")
+
+
+def test_the_engine_never_imports_matplotlib_or_skimage():
+    """Only the robustness benchmark uses them, and only inside the functions that
+    draw the plot or load the sample."""
+    root = SRC / "tidehash"
+    found = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        inside = rel.startswith("bench/robustness/")
+        tree = ast.parse(path.read_text(), str(path))
+        top = set(tree.body)
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            for name in names:
+                if name.split(".")[0] in PLOTTING and (not inside or node in top):
+                    found.append(f"{rel}: {name}")
+    assert found == []
+    assert (root / "bench" / "robustness" / "plot.py").is_file()  # the walk saw the package
+
+
+def test_importing_the_benchmark_loads_no_plotting_library():
+    code = ("import sys, tidehash, tidehash.cli, tidehash.bench.robustness; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'skimage')))")
+    r = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
