@@ -176,7 +176,7 @@ def analyse(corpus: Corpus, chosen, matrices: dict[str, np.ndarray],
             }
     photos_in_pairs = len({int(p) for p in q_photo[imp.any(axis=1)]})
     out["impostor_pairs"] = {
-        "definition": __doc__.split("\n\n")[1].replace("\n", " "),
+        "definition": " ".join(__doc__.split("\n\n")[1].split()).replace("``", ""),
         "source": "distractor files" if corpus.distractor_files
                   else "the other photos and their altered copies",
         "pairs": int(imp.sum()),

@@ -56,7 +56,7 @@ def format_report(figures: dict) -> str:
     w(f"1. Distance to the original (bits) and recall: r31 = found at <= 31 bits, rT = found at "
       f"the threshold T that meets FPR <= {target:g} ({100 * imp['confidence']:.0f} % bound): "
       + ", ".join(f"{h} T={thr[h] if thr[h] is not None else '-'}" for h in hashers))
-    head = f"{'transform':<17}{'strength':>9} | {'pdq med p90 max  r31   rT':<27}"
+    head = f"{'transform':<17}{'strength':>10} | {'pdq med p90 max  r31   rT':<27}"
     head += " | pdq-dih  r31   rT | phash med max   rT | ph256 med max   rT"
     w(head)
     w("-" * len(head))
@@ -65,7 +65,7 @@ def format_report(figures: dict) -> str:
         def g(h, key=key):
             return rows.get((h,) + key)
         p, pd, ph, p2 = g("pdq"), g("pdq-dihedral"), g("phash"), g("phash-256")
-        line = f"{key[0]:<17}{key[1]:>9} |"
+        line = f"{key[0]:<17}{key[1]:>10} |"
         if p:
             d = p["distance"]
             line += (f"  {_num(d['median'])} {_num(d['p90'])} {_num(d['max'])} "
