@@ -40,6 +40,7 @@ def test_operator_actions_through_the_api_are_audited_with_their_token_id(db_url
                      headers=op)
         assert r.status_code == 201
         acme = r.json()
+        assert api.get("/v1/admin/platforms", headers=op).status_code == 200
         assert api.post("/v1/admin/platforms/acme/suspend", headers=op).status_code == 200
         assert api.post("/v1/admin/platforms/acme/resume", headers=op).status_code == 200
         r = api.post("/v1/admin/platforms/acme/tokens", json={"scopes": ["lookup"]}, headers=op)
@@ -64,7 +65,8 @@ def test_operator_actions_through_the_api_are_audited_with_their_token_id(db_url
     for r in got:
         by_action.setdefault(r["action"], []).append(r)
     assert [r["action"] for r in got] == [
-        "token.operator", "platform.add", "platform.suspend", "platform.resume", "token.mint",
+        "token.operator", "platform.add", "platform.list", "platform.suspend",
+        "platform.resume", "token.mint",
         "token.revoke", "cases.list", "list.download", "entry.remove"]
     assert by_action["token.operator"][0]["actor"] == "cli"
     assert all(r["actor"] == actor for r in got[1:] if r["action"] != "list.download")
@@ -73,6 +75,7 @@ def test_operator_actions_through_the_api_are_audited_with_their_token_id(db_url
         "scopes": ["list:read"], "expires": None}
     assert by_action["token.mint"][0]["detail"]["token_id"] == minted["token_id"]
     assert by_action["token.revoke"][0]["detail"] == {"token_id": minted["token_id"]}
+    assert by_action["platform.list"][0]["detail"] == {"returned": 1}
     assert by_action["cases.list"][0]["detail"] == {
         "status": "active", "limit": 100, "after_given": False, "returned": 1}
     assert by_action["entry.remove"][0]["detail"] == {"entry": entry_id, "removed": True}
@@ -212,6 +215,7 @@ def test_operator_commands_on_the_command_line_are_audited(db_url):
     assert cli("admin", "--db", db_url, "entry", "remove", "00000000000000ff").returncode == 1
     r = cli("admin", "--db", db_url, "cases")
     assert r.returncode == 0
+    assert cli("admin", "--db", db_url, "platform", "list").returncode == 0
     db = Database(db_url)
     try:
         got = audit.rows(db)
@@ -220,7 +224,7 @@ def test_operator_commands_on_the_command_line_are_audited(db_url):
         db.close()
     assert [r["action"] for r in got] == [
         "platform.add", "token.mint", "token.revoke", "platform.suspend", "platform.resume",
-        "token.operator", "list.publish", "list.compact", "cases.list"]
+        "token.operator", "list.publish", "list.compact", "cases.list", "platform.list"]
     assert {r["actor"] for r in got} == {"cli"}
     assert got[6]["detail"] == {"published": 0, "from": None, "to": None, "head": 0}
     assert got[7]["detail"] == {"keep": 0, "floor": 0, "head": 0, "changes_deleted": 0,

@@ -428,7 +428,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
 
     @app.get("/v1/admin/platforms", tags=["operator"], **route)
     async def list_platforms(svc: Svc, _p: Admin):
-        return {"platforms": await _store_call(svc.store.list_platforms)}
+        return {"platforms": await _store_call(svc.store.list_platforms, actor=_actor(_p))}
 
     @app.post("/v1/admin/platforms/{name}/suspend", tags=["operator"], **route)
     async def suspend(name: str, svc: Svc, _p: Admin):

@@ -333,7 +333,7 @@ class Store:
                          detail={"platform": name, "platform_id": pid})
         return {"platform": name, "suspended": bool(suspended)}
 
-    def list_platforms(self) -> list[dict]:
+    def list_platforms(self, *, actor: str = "cli") -> list[dict]:
         p, t = schema.platform.c, schema.token.c
         now = time.time()
         with self.db.connect() as conn:
@@ -341,6 +341,9 @@ class Store:
                                 .order_by(p.name)).all()
             toks = conn.execute(select(t.platform_id, t.id, t.scopes, t.expires, t.revoked)
                                 .where(t.kind == "platform")).all()
+        with self.db.begin() as conn:
+            audit.record(conn, actor=actor, action="platform.list",
+                         detail={"returned": len(rows)})
         by = {}
         for r in toks:
             by.setdefault(r.platform_id, []).append(
