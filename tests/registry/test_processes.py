@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tidehash.registry.server import schema
+from tidehash.registry.server import audit, schema
 from tidehash.registry.server.changelog import Changelog
 from tidehash.registry.server.db import Database
 from tidehash.registry.server.keys import Keys
@@ -142,6 +142,20 @@ def test_two_servers_on_one_postgresql(pg):
                             and not lookup(client, b, token, first))
             for i in range(1, 20):
                 assert wait_for(lambda i=i: lookup(client, b, token, image(i)["pdq"]))
+            # downloads through both at once: one audit chain, no fork, no gap
+            def pull(server, out):
+                with httpx.Client(timeout=30) as own:
+                    for _ in range(15):
+                        r = own.get(server.url + "/v1/list/changes", params={"limit": 1},
+                                    headers={"Authorization": f"Bearer {token}"})
+                        out.append(r.status_code)
+            codes: list = []
+            pullers = [threading.Thread(target=pull, args=(s, codes)) for s in (a, b, a, b)]
+            for t in pullers:
+                t.start()
+            for t in pullers:
+                t.join()
+            assert codes == [200] * 60
         db = Database(url)
         with db.connect() as conn:
             seqs = [r.seq for r in conn.execute(schema.change.select()
@@ -150,6 +164,10 @@ def test_two_servers_on_one_postgresql(pg):
         assert seqs == list(range(1, 22))  # 20 upserts, 1 tombstone, from two publishers
         log_db = Database(url)
         assert Changelog(log_db, Keys.load(log_db)).head() == 21
+        report = audit.verify(log_db, Keys.load(log_db))
+        downloads = audit.rows(log_db, action="list.download")
         log_db.close()
+        assert report.ok, report.problems
+        assert len(downloads) == 60 and report.rows == 61  # and platform.add
     finally:
         pg.drop_database(name)

@@ -3,7 +3,7 @@
 
 Secrets and tokens are stored as HMAC-SHA256 under their own sub-key; challenges and
 cursors are signed; a platform sees a case through a keyed BLAKE2b pseudonym, a
-different one per platform."""
+different one per platform; the audit log's rows are chained by HMACs under ``audit``."""
 
 from __future__ import annotations
 
