@@ -597,8 +597,12 @@ async def _snapshot(request: Request, svc: Services, principal) -> Response:
         headers["Content-Length"] = str(total - start)
     reader = _ChunkReader(lines, start)
     first = await run_in_threadpool(reader.read)  # a database error here is still a 503
-    await run_in_threadpool(svc.downloads.record, principal, "snapshot", None, seq=at,
-                            from_byte=start)
+    try:
+        await run_in_threadpool(svc.downloads.record, principal, "snapshot", None, seq=at,
+                                from_byte=start)
+    except BaseException:  # not audited: not sent, and its read transaction closed now
+        await run_in_threadpool(reader.close)
+        raise
 
     async def stream():
         sent, finished = 0, False
