@@ -1,7 +1,8 @@
 """Build the page's WebAssembly modules from the project's C kernels.
 
-    python web/build.py          # writes src/tidehash/web/static/tidehash-{scalar,simd128}.wasm
-    python web/build.py --check  # builds into a temporary folder, fails if they differ
+    python web/build.py          # writes src/tidehash/web/static/: tidehash-{scalar,simd128}.wasm
+                                 # and copies the page's JS (web/src, web/vendor) beside them
+    python web/build.py --check  # builds into a temporary folder, fails if anything differs
 
 The sources are the `any` lines of csrc/kernels.txt (the list setup.py builds the
 extension from, so a new kernel file cannot be left out of one build) plus
@@ -34,7 +35,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "src", "tidehash", "web", "static")
-GLUE = os.path.join("web", "wasm", "tidehash_web.c")
+# the page's own C: the exported entry points, and JPEG's YCbCr -> RGB as libjpeg does it
+GLUE = [os.path.join("web", "wasm", "tidehash_web.c"), os.path.join("web", "wasm", "jpeg_yuv.c")]
 SYSROOT = os.environ.get("TIDEHASH_WASI_SYSROOT", "/usr")
 CLANG = os.environ.get("TIDEHASH_WASM_CLANG", "clang-19")
 WASM_LD = os.environ.get("TIDEHASH_WASM_LD", "wasm-ld-19")
@@ -46,9 +48,19 @@ COMMON = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-strict-aliasing",
 FEATURES = ["-mbulk-memory", "-msign-ext", "-mnontrapping-fptoint", "-mmutable-globals",
             "-mno-relaxed-simd"]
 VARIANTS = {"scalar": ["-mno-simd128"], "simd128": ["-msimd128"]}
-EXPORTS = ["th_alloc", "th_free", "th_pdq", "th_pdq_dct"]
+EXPORTS = ["th_alloc", "th_free", "th_pdq", "th_pdq_dct", "th_ycbcr_to_rgb"]
 # 16 MB to start; malloc grows it (memory.grow) up to the wasm32 limit of 4 GB
 INITIAL_MEMORY = 16 << 20
+# the page's other files, copied as they are: served name -> source in the tree
+ASSETS = {
+    "tidehash.js": "web/src/tidehash.js",
+    "tidehash-worker.js": "web/src/tidehash-worker.js",
+    "hash-wasm.js": "web/vendor/hash-wasm-4.13.0/hash-wasm.esm.min.js",
+    "hash-wasm.LICENSE.txt": "web/vendor/hash-wasm-4.13.0/LICENSE",
+    "index.html": "web/src/index.html",
+    "page.js": "web/src/page.js",
+    "page.css": "web/src/page.css",
+}
 MAX_MEMORY = 4 << 30
 
 
@@ -79,7 +91,7 @@ def build_variant(name: str, out_path: str, tmp: str) -> None:
     flags = ["--target=" + TARGET, "--sysroot=" + SYSROOT, "-std=c99", "-Icsrc",
              "-ffile-prefix-map=" + ROOT + "=.", *COMMON, *FEATURES, *VARIANTS[name]]
     objects = []
-    for i, (src, own) in enumerate(kernel_sources(name) + [(GLUE, [])]):
+    for i, (src, own) in enumerate(kernel_sources(name) + [(g, []) for g in GLUE]):
         obj = os.path.join(tmp, f"{name}-{i}-{os.path.basename(src)}.o")
         run([CLANG, *flags, *own, "-c", src, "-o", obj])
         objects.append(obj)
@@ -124,13 +136,18 @@ def _leb(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def build(out_dir: str) -> dict[str, str]:
+    """Writes the two modules and copies the other assets: {file name: path}."""
     os.makedirs(out_dir, exist_ok=True)
     paths = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in VARIANTS:
             path = os.path.join(out_dir, f"tidehash-{name}.wasm")
             build_variant(name, path, tmp)
-            paths[name] = path
+            paths[os.path.basename(path)] = path
+    for served, src in ASSETS.items():
+        path = os.path.join(out_dir, served)
+        shutil.copyfile(os.path.join(ROOT, src), path)
+        paths[served] = path
     return paths
 
 
@@ -144,15 +161,18 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             fresh = build(tmp)
             stale = [n for n, p in fresh.items()
-                     if not filecmp.cmp(p, os.path.join(args.out, os.path.basename(p)),
-                                        shallow=False)]
-            if stale:
-                print("shipped wasm differs from a fresh build: " + ", ".join(stale)
+                     if not os.path.isfile(os.path.join(args.out, n))
+                     or not filecmp.cmp(p, os.path.join(args.out, n), shallow=False)]
+            extra = sorted(set(os.listdir(args.out)) - set(fresh))
+            if stale or extra:
+                print("shipped assets differ from a fresh build: " + ", ".join(stale + extra)
                       + " (run python web/build.py)", file=sys.stderr)
                 return 1
         print("shipped wasm equals a fresh build")
         return 0
     for name, path in build(args.out).items():
+        if not name.endswith(".wasm"):
+            continue
         with open(path, "rb") as f:
             raw = f.read()
         print(f"{os.path.relpath(path, ROOT)}: {len(raw)} bytes, "

@@ -276,7 +276,8 @@ def test_json_media_types_are_read(small_api, content_type):
     assert r.status_code == 201, r.text
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/v1/nothing"), ("GET", "/"),
+@pytest.mark.parametrize("method, path", [("GET", "/v1/nothing"), ("POST", "/"),
+                                          ("GET", "/nothing.js"),
                                           ("DELETE", "/v1/cases"), ("GET", "/v1/cases"),
                                           ("PUT", "/v1/lookup"), ("POST", "/v1/challenge"),
                                           ("GET", "/v1/admin/platforms/x/suspend")])

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from images import KINDS, make_image
+from isas import NATIVE_ISAS
 
 import tidehash
 from tidehash import _native
 from tidehash.image import decode, pil_to_array
 
-from images import KINDS, make_image
-from isas import NATIVE_ISAS
 from .wasm_runner import VARIANTS, runner
 
 ROOT = Path(__file__).resolve().parents[2]

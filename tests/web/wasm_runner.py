@@ -60,7 +60,7 @@ class WasmPDQ:
             self._free(self.store, ptr)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def runner(variant: str) -> WasmPDQ:
     return WasmPDQ(variant)
 

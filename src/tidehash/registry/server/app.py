@@ -485,6 +485,8 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     from . import ncmec, stopncii  # (README: not in this JSON API's OpenAPI document)
     app.include_router(ncmec.router(settings, _services), include_in_schema=False)
     app.include_router(stopncii.router(settings, _services, read_json), include_in_schema=False)
+    from . import web  # the page: /, /tidehash.js and its worker, wasm and hash-wasm
+    app.include_router(web.router(), include_in_schema=False)
 
     # ------------------------------------------------------------------ OpenAPI 3.1
     def openapi() -> dict:

@@ -1,0 +1,150 @@
+"""Files in every format the engine reads, made for the page's browser tests: JPEG
+(baseline 4:2:0 / 4:2:2 / 4:4:4, progressive, odd sizes, 2-4 pixels wide, 12 MP, grey,
+CMYK, EXIF orientation, an ICC profile), PNG (RGB, RGBA with translucent and transparent
+pixels, grey, grey with a transparent value, grey+alpha, 1-bit, 16-bit grey / RGB / RGBA,
+palette, palette with transparency, EXIF orientation, an ICC profile), GIF (palette, grey,
+transparency), WebP (lossy, lossless, with alpha, EXIF orientation), BMP (RGB, grey,
+palette, 1-bit, 32-bit), TIFF, and an MP4. Each with what the page must do: ``EXACT`` (the
+engine's record) or a refusal whose message contains the given words."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms
+
+EXACT = "exact"
+
+
+def _photo(h: int, w: int, seed: int) -> np.ndarray:
+    """Smooth colour with detail: what a photo gives a JPEG encoder."""
+    rng = np.random.default_rng([seed, h, w])
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    img = np.zeros((h, w, 3))
+    for _ in range(6):
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        r = rng.uniform(0.1, 0.4) * max(h, w)
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
+        img += rng.uniform(0, 200, 3) * blob[..., None]
+    img += rng.normal(0, 12, (h, w, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _alpha(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, 7])
+    a = rng.integers(0, 256, (h, w, 1), dtype=np.uint8)
+    a[: h // 8] = 0      # fully transparent lines (their colour must survive)
+    a[h // 8: h // 4] = 255
+    return a
+
+
+def _png(arr: np.ndarray, ctype: int, depth: int, extra: bytes = b"") -> bytes:
+    """A PNG written by hand (Pillow writes no 16-bit RGB)."""
+    h, w = arr.shape[:2]
+    dtype = ">u2" if depth == 16 else "u1"
+    raw = b"".join(b"\0" + arr[i].astype(dtype).tobytes() for i in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def _save(im: Image.Image, fmt: str, **kw) -> bytes:
+    out = io.BytesIO()
+    im.save(out, fmt, **kw)
+    return out.getvalue()
+
+
+def _exif(orientation: int) -> bytes:
+    e = Image.Exif()
+    e[0x0112] = orientation
+    return e.tobytes()
+
+
+def make_files(folder: Path, videos_module=None) -> dict[str, str]:
+    """Writes the files into ``folder``; returns {file name: EXACT or refusal words}."""
+    h, w = 120, 160
+    rgb = _photo(h, w, 1)
+    im = Image.fromarray(rgb)
+    rgba = Image.fromarray(np.concatenate([rgb, _alpha(h, w, 1)], -1))
+    grey = im.convert("L")
+    pal = im.convert("P", palette=Image.ADAPTIVE, colors=60)
+    rng = np.random.default_rng(3)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    files: dict[str, tuple[bytes, str]] = {
+        "jpeg-420.jpg": (_save(im, "JPEG", quality=90, subsampling=2), EXACT),
+        "jpeg-422.jpg": (_save(im, "JPEG", quality=90, subsampling=1), EXACT),
+        "jpeg-444.jpg": (_save(im, "JPEG", quality=90, subsampling=0), EXACT),
+        "jpeg-progressive.jpg": (_save(im, "JPEG", quality=85, progressive=True), EXACT),
+        "jpeg-progressive-444.jpg": (_save(im, "JPEG", quality=85, progressive=True,
+                                           subsampling=0), EXACT),
+        "jpeg-odd-size-420.jpg": (_save(Image.fromarray(_photo(97, 131, 2)), "JPEG",
+                                        quality=92, subsampling=2), EXACT),
+        "jpeg-odd-size-422.jpg": (_save(Image.fromarray(_photo(61, 203, 3)), "JPEG",
+                                        quality=75, subsampling=1), EXACT),
+        "jpeg-tiny-420.jpg": (_save(Image.fromarray(_photo(40, 3, 5)), "JPEG", quality=90,
+                                    subsampling=2), EXACT),
+        "jpeg-tiny-422.jpg": (_save(Image.fromarray(_photo(9, 4, 6)), "JPEG", quality=90,
+                                    subsampling=1), EXACT),
+        "jpeg-4000x3000-420.jpg": (_save(Image.fromarray(_photo(3000, 4000, 7)), "JPEG",
+                                         quality=85), EXACT),
+        "jpeg-1201x1599-422-progressive.jpg": (
+            _save(Image.fromarray(_photo(1201, 1599, 8)), "JPEG", quality=80, subsampling=1,
+                  progressive=True), EXACT),
+        "jpeg-grey.jpg": (_save(grey, "JPEG", quality=90), EXACT),
+        "jpeg-cmyk.jpg": (_save(im.convert("CMYK"), "JPEG", quality=90), EXACT),
+        "jpeg-exif-rotate90.jpg": (_save(im, "JPEG", quality=90, exif=_exif(6)), EXACT),
+        "jpeg-exif-rotate180.jpg": (_save(im, "JPEG", quality=90, exif=_exif(3)), EXACT),
+        "jpeg-exif-mirror.jpg": (_save(im, "JPEG", quality=90, exif=_exif(2)), EXACT),
+        "jpeg-icc-srgb.jpg": (_save(im, "JPEG", quality=90, icc_profile=srgb), EXACT),
+        "jpeg-large-photo.jpg": (_save(Image.fromarray(_photo(1200, 1600, 4)), "JPEG",
+                                       quality=88), EXACT),
+        "png-rgb.png": (_save(im, "PNG"), EXACT),
+        "png-rgba-translucent.png": (_save(rgba, "PNG"), EXACT),
+        "png-grey.png": (_save(grey, "PNG"), EXACT),
+        "png-grey-transparent-value.png": (_save(grey, "PNG", transparency=int(rgb[0, 0, 0])),
+                                           EXACT),
+        "png-grey-alpha.png": (_save(rgba.convert("LA"), "PNG"), EXACT),
+        "png-1bit.png": (_save(im.convert("1"), "PNG"), EXACT),
+        "png-grey-16bit.png": (_png(rng.integers(0, 65536, (h, w)), 0, 16), EXACT),
+        "png-rgb-16bit.png": (_png(rng.integers(0, 65536, (h, w, 3)), 2, 16), EXACT),
+        "png-rgba-16bit.png": (_png(rng.integers(0, 65536, (h, w, 4)), 6, 16), EXACT),
+        "png-palette.png": (_save(pal, "PNG"), EXACT),
+        "png-palette-transparency.png": (_save(pal, "PNG", transparency=3), EXACT),
+        "png-exif-rotate180.png": (_save(im, "PNG", exif=_exif(3)), EXACT),
+        "png-icc-srgb.png": (_save(im, "PNG", icc_profile=srgb), EXACT),
+        "png-rgba-exif-rotate90.png": (_save(rgba, "PNG", exif=_exif(6)), EXACT),
+        "png-rgba-exif-mirror.png": (_save(rgba, "PNG", exif=_exif(2)), EXACT),
+        "gif-palette.gif": (_save(pal, "GIF"), EXACT),
+        "gif-grey.gif": (_save(grey, "GIF"), EXACT),
+        "gif-transparency.gif": (_save(pal, "GIF", transparency=3), EXACT),
+        "webp-lossy.webp": (_save(im, "WEBP", quality=80), EXACT),
+        "webp-lossless.webp": (_save(im, "WEBP", lossless=True), EXACT),
+        "webp-lossy-alpha.webp": (_save(rgba, "WEBP", quality=80), EXACT),
+        "webp-lossless-alpha.webp": (_save(rgba, "WEBP", lossless=True), EXACT),
+        "webp-exif-rotate90.webp": (_save(im, "WEBP", quality=80, exif=_exif(6)), EXACT),
+        "webp-alpha-exif-rotate90.webp": (_save(rgba, "WEBP", lossless=True, exif=_exif(6)),
+                                          EXACT),
+        "bmp-rgb.bmp": (_save(im, "BMP"), EXACT),
+        "bmp-grey.bmp": (_save(grey, "BMP"), EXACT),
+        "bmp-palette.bmp": (_save(pal, "BMP"), EXACT),
+        "bmp-1bit.bmp": (_save(im.convert("1"), "BMP"), EXACT),
+        "bmp-rgba.bmp": (_save(rgba, "BMP"), EXACT),
+        "tiff-rgb.tif": (_save(im, "TIFF"), "TIFF images cannot be decoded by a browser"),
+    }
+    out = {}
+    for name, (data, want) in files.items():
+        (folder / name).write_bytes(data)
+        out[name] = want
+    if videos_module is not None:
+        videos_module.make_video(str(folder / "video.mp4"), frames=20)
+        out["video.mp4"] = EXACT
+    return out

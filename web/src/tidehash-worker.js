@@ -1,0 +1,604 @@
+// The page's hashing worker (a module Web Worker started by tidehash.js).
+//
+// For each file: MD5 and SHA-256 of its bytes, streamed in slices (hash-wasm); for an
+// image, the pixels decoded by tidehash's policy and their PDQ hash and quality from the
+// project's own C kernels built for WebAssembly (tidehash-{scalar,simd128}.wasm). The
+// policy (src/tidehash/image.py): full resolution, EXIF orientation NOT applied, alpha
+// dropped without premultiplication, grey images hashed as grey. What this browser cannot
+// decode exactly as Pillow does is refused with a reason, never hashed differently.
+//
+// Messages in:  {id, op: "file", file, options} | {id, op: "pixels", pixels, width,
+//                height, channels, options} | {id, op: "ready", options}
+// Messages out: {id, type: "progress", phase, done, total} | {id, type: "result", record}
+//               | {id, type: "error", message}
+
+import { createMD5, createSHA256 } from "./hash-wasm.js";
+
+const SLICE = 4 << 20; // bytes read and digested at a time
+const HEAD = 64 << 10; // bytes read to tell the format
+// tidehash.image.DEFAULT_MAX_PIXELS: the engine's decompression-bomb guard
+const MAX_PIXELS = 2 * 89478485;
+// a browser holds an image file whole (and its pixels) in memory; larger ones are refused
+const MAX_IMAGE_BYTES = 512 << 20;
+
+// ------------------------------------------------------------------ the wasm kernels
+// A module with one v128 instruction: WebAssembly.validate accepts it iff SIMD128 works.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3,
+  2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+const kernels = {};
+
+function defaultVariant() {
+  return WebAssembly.validate(SIMD_PROBE) ? "simd128" : "scalar";
+}
+
+function kernel(variant) {
+  if (!kernels[variant]) {
+    const url = new URL(`./tidehash-${variant}.wasm`, import.meta.url);
+    kernels[variant] = WebAssembly.instantiateStreaming(fetch(url), {}).then(
+      ({ instance }) => instance.exports,
+      (err) => {
+        delete kernels[variant];
+        throw new Error(`could not load the hashing code (${variant}): ${err.message}`);
+      });
+  }
+  return kernels[variant];
+}
+
+function hex(bytes) {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+// PDQ of pixels already written into the module's memory by `fill(view)`.
+async function pdqOf(variant, width, height, channels, fill) {
+  const k = await kernel(variant);
+  const n = width * height * channels;
+  const px = k.th_alloc(n);
+  const out = k.th_alloc(32 + 4);
+  if (!px || !out) {
+    if (px) k.th_free(px);
+    if (out) k.th_free(out);
+    throw new Error("not enough memory in the page to hash an image this large");
+  }
+  try {
+    await fill(new Uint8Array(k.memory.buffer, px, n));
+    const rc = k.th_pdq(px, height, width, channels, 0, out, out + 32);
+    if (rc === -100) throw new Error("not enough memory in the page to hash an image this large");
+    if (rc !== 0) throw new Error(`the hashing code refused the pixels (status ${rc})`);
+    const mem = new Uint8Array(k.memory.buffer);
+    const quality = new DataView(k.memory.buffer).getInt32(out + 32, true);
+    return { pdq: hex(mem.subarray(out, out + 32)), quality };
+  } finally {
+    k.th_free(px);
+    k.th_free(out);
+  }
+}
+
+// ------------------------------------------------------------------ telling formats apart
+const u16be = (b, i) => (b[i] << 8) | b[i + 1];
+const u16le = (b, i) => b[i] | (b[i + 1] << 8);
+const u32be = (b, i) => ((b[i] << 24) >>> 0) + ((b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]);
+const u32le = (b, i) => ((b[i + 3] << 24) >>> 0) + ((b[i + 2] << 16) | (b[i + 1] << 8) | b[i]);
+const ascii = (b, i, n) => String.fromCharCode(...b.subarray(i, i + n));
+
+class Refusal extends Error {}
+
+// ISO base media brands of still images (HEIF, AVIF) rather than videos
+const IMAGE_BRANDS = new Set(["heic", "heix", "hevc", "heim", "heis", "hevm", "hevs", "mif1",
+  "msf1", "avif", "avis", "avio", "miaf"]);
+
+// What the first bytes say: {kind: "image", format} | {kind: "video", format} | a Refusal.
+function sniff(b) {
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return { kind: "image", format: "jpeg" };
+  if (b.length >= 8 && u32be(b, 0) === 0x89504e47 && u32be(b, 4) === 0x0d0a1a0a) return { kind: "image", format: "png" };
+  if (b.length >= 6 && (ascii(b, 0, 6) === "GIF87a" || ascii(b, 0, 6) === "GIF89a")) return { kind: "image", format: "gif" };
+  if (b.length >= 12 && ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 4) === "WEBP") return { kind: "image", format: "webp" };
+  if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) return { kind: "image", format: "bmp" };
+  if (b.length >= 12 && ascii(b, 4, 4) === "ftyp") {
+    const brands = [ascii(b, 8, 4)];
+    const size = u32be(b, 0);
+    for (let i = 16; i + 4 <= Math.min(size, b.length); i += 4) brands.push(ascii(b, i, 4));
+    if (IMAGE_BRANDS.has(brands[0]) || (brands[0] !== "isom" && brands.some((x) => IMAGE_BRANDS.has(x)))) {
+      throw new Refusal("HEIC and AVIF photos cannot be hashed in the browser exactly as the " +
+        "registry's engine hashes them: save the photo as JPEG (or use the tidehash command line)");
+    }
+    return { kind: "video", format: "mp4" };
+  }
+  if (b.length >= 4 && u32be(b, 0) === 0x1a45dfa3) return { kind: "video", format: "matroska" };
+  if (b.length >= 12 && ascii(b, 0, 4) === "RIFF" && ascii(b, 8, 4) === "AVI ") return { kind: "video", format: "avi" };
+  if (b.length >= 3 && ascii(b, 0, 3) === "FLV") return { kind: "video", format: "flv" };
+  if (b.length >= 4 && u32be(b, 0) === 0x000001ba) return { kind: "video", format: "mpeg" };
+  if (b.length >= 16 && u32be(b, 0) === 0x3026b275 && u32be(b, 4) === 0x8e66cf11) return { kind: "video", format: "asf" };
+  if (b.length >= 377 && b[0] === 0x47 && b[188] === 0x47 && b[376] === 0x47) return { kind: "video", format: "mpeg-ts" };
+  if (b.length >= 4 && (ascii(b, 0, 4) === "II*\0" || ascii(b, 0, 4) === "MM\0*")) {
+    throw new Refusal("TIFF images cannot be decoded by a browser: save the image as PNG or " +
+      "JPEG (or use the tidehash command line)");
+  }
+  if (b.length >= 4 && (u32be(b, 0) === 0x0000000c || u32be(b, 0) === 0xff4fff51)) {
+    throw new Refusal("JPEG 2000 images cannot be hashed in the browser: save the image as " +
+      "PNG or JPEG (or use the tidehash command line)");
+  }
+  throw new Refusal("not a recognised image or video format (the page hashes JPEG, PNG, GIF, " +
+    "WebP and BMP images, and takes the digests of videos)");
+}
+
+// ------------------------------------------------------------------ headers: size, grey, orientation
+// Each probe returns {width, height, grey, mime, ...}: `grey` when Pillow opens the file
+// as a grey image (modes 1, L, I;16), which tidehash hashes as grey, not as RGB.
+
+function probeJpeg(b) {
+  let i = 2;
+  const exif = [];
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) throw new Refusal("the JPEG file is damaged (a marker is missing)");
+    const m = b[i + 1];
+    if (m === 0xff) { i++; continue; }
+    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; }
+    const len = u16be(b, i + 2);
+    if (m === 0xe1 && len >= 8 && ascii(b, i + 4, 6) === "Exif\0\0") exif.push([i + 10, i + 2 + len]);
+    const sof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+    if (sof) {
+      if (m === 0xc3 || m === 0xc7 || m === 0xcb || m === 0xcf) {
+        throw new Refusal("lossless JPEG cannot be decoded by a browser");
+      }
+      const precision = b[i + 4], height = u16be(b, i + 5), width = u16be(b, i + 7), nf = b[i + 9];
+      const sampling = [];
+      for (let c = 0; c < nf; c++) sampling.push([b[i + 11 + 3 * c] >> 4, b[i + 11 + 3 * c] & 15]);
+      if (precision !== 8) throw new Refusal(`${precision}-bit JPEG cannot be decoded exactly by a browser`);
+      if (height === 0) throw new Refusal("this JPEG gives its height after the image data (DNL), which browsers do not read");
+      if (nf !== 1 && nf !== 3 && nf !== 4) throw new Refusal(`a JPEG with ${nf} colour components is not hashed in the page`);
+      return { width, height, grey: nf === 1, mime: "image/jpeg", exif, sampling };
+    }
+    if (m === 0xda || m === 0xd9) break;
+    i += 2 + len;
+  }
+  throw new Refusal("the JPEG file is damaged (no frame header)");
+}
+
+function probePng(b) {
+  if (b.length < 33 || ascii(b, 12, 4) !== "IHDR") throw new Refusal("the PNG file is damaged (no header)");
+  const width = u32be(b, 16), height = u32be(b, 20), depth = b[24], ctype = b[25];
+  const exif = [];
+  for (let i = 8; i + 12 <= b.length;) {
+    const len = u32be(b, i), type = ascii(b, i + 4, 4);
+    if (type === "eXIf" && i + 12 + len <= b.length) exif.push([i + 8, i + 8 + len, i + 4]);
+    if (type === "IDAT" || type === "IEND") break;
+    i += 12 + len;
+  }
+  return { width, height, grey: ctype === 0, depth, mime: "image/png", exif };
+}
+
+function gifPaletteIsGrey(b, at, entries) {
+  for (let i = 0; i < entries; i++) {
+    if (b[at + 3 * i] !== i || b[at + 3 * i + 1] !== i || b[at + 3 * i + 2] !== i) return false;
+  }
+  return true;
+}
+
+function probeGif(b) {
+  const width = u16le(b, 6), height = u16le(b, 8), flags = b[10];
+  let i = 13, palette = null, transparent = null;
+  if (flags & 0x80) { palette = [i, 2 << (flags & 7)]; i += 3 * (2 << (flags & 7)); }
+  while (i < b.length) {
+    const block = b[i];
+    if (block === 0x21) {
+      const label = b[i + 1];
+      if (label === 0xf9 && b[i + 2] >= 4 && (b[i + 3] & 1)) transparent = b[i + 6];
+      i += 2;
+      while (i < b.length && b[i] !== 0) i += 1 + b[i];
+      i += 1;
+    } else if (block === 0x2c) {
+      const x = u16le(b, i + 1), y = u16le(b, i + 3), w = u16le(b, i + 5), h = u16le(b, i + 7);
+      const f = b[i + 9];
+      if (f & 0x80) palette = [i + 10, 2 << (f & 7)];
+      if (x !== 0 || y !== 0 || w !== width || h !== height) {
+        throw new Refusal("this GIF's first frame does not cover the whole picture, which browsers " +
+          "and the registry's engine fill differently: save it as PNG");
+      }
+      if (!palette) throw new Refusal("a GIF without a colour table is not hashed in the page");
+      const grey = gifPaletteIsGrey(b, palette[0], palette[1]);
+      let fill = null;
+      if (transparent !== null) {
+        const at = palette[0] + 3 * transparent;
+        fill = transparent < palette[1] ? [b[at], b[at + 1], b[at + 2]] : [0, 0, 0];
+      }
+      return { width, height, grey, mime: "image/gif", exif: [], transparentFill: fill };
+    } else {
+      break;
+    }
+  }
+  throw new Refusal("the GIF file is damaged (no image in it)");
+}
+
+function probeBmp(b) {
+  const hsize = u32le(b, 14);
+  let width, height, bits, colors, entry;
+  if (hsize === 12) {
+    width = u16le(b, 18); height = u16le(b, 20); bits = u16le(b, 24); colors = 0; entry = 3;
+  } else if (hsize >= 40) {
+    width = u32le(b, 18) | 0; height = Math.abs(u32le(b, 22) | 0); bits = u16le(b, 28);
+    colors = u32le(b, 46); entry = 4;
+  } else {
+    throw new Refusal("this BMP header is not one browsers read");
+  }
+  let grey = false;
+  if (bits <= 8) {
+    colors = colors || (1 << bits);
+    const at = 14 + hsize;
+    const values = colors === 2 ? [0, 255] : Array.from({ length: colors }, (_, k) => k);
+    grey = values.every((v, k) => b[at + k * entry] === v && b[at + k * entry + 1] === v && b[at + k * entry + 2] === v);
+  }
+  return { width, height, grey, mime: "image/bmp", exif: [] };
+}
+
+function probeWebp(b) {
+  const first = ascii(b, 12, 4);
+  let width, height;
+  if (first === "VP8X") {
+    width = 1 + (b[24] | (b[25] << 8) | (b[26] << 16));
+    height = 1 + (b[27] | (b[28] << 8) | (b[29] << 16));
+  } else if (first === "VP8L") {
+    const v = u32le(b, 21);
+    width = 1 + (v & 0x3fff); height = 1 + ((v >>> 14) & 0x3fff);
+  } else if (first === "VP8 ") {
+    width = u16le(b, 26) & 0x3fff; height = u16le(b, 28) & 0x3fff;
+  } else {
+    throw new Refusal("the WebP file is damaged (no image in it)");
+  }
+  const exif = [];
+  for (let i = 12; i + 8 <= b.length;) {
+    const len = u32le(b, i + 4);
+    if (ascii(b, i, 4) === "EXIF" && i + 8 + len <= b.length) exif.push([i + 8, i + 8 + len]);
+    i += 8 + len + (len & 1);
+  }
+  return { width, height, grey: false, mime: "image/webp", exif };
+}
+
+const PROBES = { jpeg: probeJpeg, png: probePng, gif: probeGif, bmp: probeBmp, webp: probeWebp };
+
+// Sets the EXIF orientation (tag 0x0112 of IFD0) to 1 in b[start, end), a TIFF structure,
+// so that no browser rotates or flips the pixels: tidehash hashes them as stored.
+function neutraliseOrientation(b, start, end) {
+  if (end - start < 8) return false;
+  const le = b[start] === 0x49;
+  const r16 = (i) => (le ? u16le(b, i) : u16be(b, i));
+  const r32 = (i) => (le ? u32le(b, i) : u32be(b, i));
+  const ifd = start + r32(start + 4);
+  if (ifd + 2 > end) return false;
+  const n = r16(ifd);
+  let changed = false;
+  for (let k = 0; k < n; k++) {
+    const e = ifd + 2 + 12 * k;
+    if (e + 12 > end) break;
+    if (r16(e) === 0x0112 && r16(e + 2) === 3) {
+      if (le) { b[e + 8] = 1; b[e + 9] = 0; } else { b[e + 8] = 0; b[e + 9] = 1; }
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(b, start, end) {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+// A copy of the bytes with every EXIF orientation set to 1 (the original when none is set).
+function withoutOrientation(bytes, info) {
+  if (!info.exif.length) return bytes;
+  const copy = bytes.slice();
+  for (const [start, end, crcFrom] of info.exif) {
+    if (neutraliseOrientation(copy, start, end) && crcFrom !== undefined) {
+      const c = crc32(copy, crcFrom, end);
+      copy[end] = c >>> 24; copy[end + 1] = (c >>> 16) & 0xff; copy[end + 2] = (c >>> 8) & 0xff; copy[end + 3] = c & 0xff;
+    }
+  }
+  return copy;
+}
+
+// ------------------------------------------------------------------ decoding
+// Two ways, both measured against Pillow (tests/web/): WebCodecs' ImageDecoder gives the
+// decoder's own pixels for opaque images (colour management off); for images with alpha it
+// premultiplies, so those go through createImageBitmap (premultiplyAlpha "none",
+// colorSpaceConversion "none") into a WebGL texture read back with readPixels, which keeps
+// the stored colour of every pixel, transparent ones included.
+
+let gl = null;
+
+function glContext() {
+  if (gl && !gl.isContextLost()) return gl;
+  const canvas = new OffscreenCanvas(1, 1);
+  gl = canvas.getContext("webgl2", { premultipliedAlpha: false, antialias: false, alpha: true,
+    depth: false, stencil: false, preserveDrawingBuffer: false });
+  if (!gl) throw new Refusal("this browser cannot read the pixels of images with transparency " +
+    "exactly (no WebGL 2 in workers): try Chrome, Edge or Firefox, or flatten the image to JPEG");
+  return gl;
+}
+
+async function decodeWithWebGL(blob, width, height, write) {
+  const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none",
+    colorSpaceConversion: "none", imageOrientation: "from-image" }).catch(() => {
+    throw new Refusal("this browser cannot decode the image");
+  });
+  try {
+    if (bitmap.width !== width || bitmap.height !== height) {
+      throw new Refusal("this browser changed the image's size while decoding it");
+    }
+    const g = glContext();
+    const max = g.getParameter(g.MAX_TEXTURE_SIZE);
+    if (width > max || height > max) {
+      throw new Refusal(`this browser reads images with transparency up to ${max} pixels a side; ` +
+        "this one is larger");
+    }
+    const tex = g.createTexture();
+    const fb = g.createFramebuffer();
+    try {
+      g.bindTexture(g.TEXTURE_2D, tex);
+      g.pixelStorei(g.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+      g.pixelStorei(g.UNPACK_COLORSPACE_CONVERSION_WEBGL, g.NONE);
+      g.pixelStorei(g.UNPACK_FLIP_Y_WEBGL, false);
+      g.texImage2D(g.TEXTURE_2D, 0, g.RGBA8, width, height, 0, g.RGBA, g.UNSIGNED_BYTE, bitmap);
+      g.bindFramebuffer(g.FRAMEBUFFER, fb);
+      g.framebufferTexture2D(g.FRAMEBUFFER, g.COLOR_ATTACHMENT0, g.TEXTURE_2D, tex, 0);
+      if (g.checkFramebufferStatus(g.FRAMEBUFFER) !== g.FRAMEBUFFER_COMPLETE) {
+        throw new Refusal("this browser cannot read back the image's pixels");
+      }
+      g.pixelStorei(g.PACK_ALIGNMENT, 1);
+      // texture row 0 is the image's first line, and readPixels returns row 0 first
+      await write((view) => g.readPixels(0, 0, width, height, g.RGBA, g.UNSIGNED_BYTE, view));
+      if (g.getError() !== g.NO_ERROR) throw new Refusal("this browser could not read the image's pixels");
+    } finally {
+      g.bindFramebuffer(g.FRAMEBUFFER, null);
+      g.deleteFramebuffer(fb);
+      g.deleteTexture(tex);
+    }
+  } finally {
+    bitmap.close();
+  }
+}
+
+// Decodes `bytes` and hands its pixels to `write(pixels)`: {rgba: fill(view)} or, for a
+// JPEG the browser decoded to planes, {yuv: frame, hsub, vsub}. Returns how it decoded.
+async function decodeRGBA(bytes, info, write, how) {
+  const blob = new Blob([bytes], { type: info.mime });
+  if (how !== "webgl" && typeof ImageDecoder === "function") {
+    let decoder = null, frame = null;
+    try {
+      decoder = new ImageDecoder({ data: bytes, type: info.mime, premultiplyAlpha: "none",
+        colorSpaceConversion: "none", preferAnimation: false });
+      frame = (await decoder.decode({ frameIndex: 0 })).image;
+    } catch (err) {
+      if (decoder) decoder.close();
+      throw new Refusal("this browser cannot decode the image (it may be damaged)");
+    }
+    try {
+      if (frame.visibleRect.width !== info.width || frame.visibleRect.height !== info.height) {
+        throw new Refusal("this browser changed the image's size while decoding it");
+      }
+      if (frame.format === "BGRX" || frame.format === "RGBX") {
+        await write({ rgba: (view) => frame.copyTo(view, { format: "RGBA" }) });
+        return "ImageDecoder";
+      }
+      const sub = YUV_FORMATS[frame.format];
+      // (libjpeg upsamples chroma planes of 2 samples or fewer by replication, not the
+      // fancy filter th_ycbcr_to_rgb follows: those go the other way, below)
+      if (sub && info.mime === "image/jpeg" && jpegSubsampling(info) === sub.join("x") &&
+          (sub[0] === 1 || Math.ceil(info.width / 2) > 2)) {
+        // the IDCT's own planes (a large JPEG): upsampled and converted as libjpeg does
+        await write({ yuv: frame, hsub: sub[0], vsub: sub[1] });
+        return "ImageDecoder+ycbcr";
+      }
+    } finally {
+      frame.close();
+      decoder.close();
+    }
+  }
+  await decodeWithWebGL(blob, info.width, info.height, (fill) => write({ rgba: fill }));
+  return "WebGL";
+}
+
+// WebCodecs' planar formats a JPEG decodes to, and their chroma subsampling (h, v)
+const YUV_FORMATS = { I420: [2, 2], I422: [2, 1], I444: [1, 1] };
+
+// "2x2" for 4:2:0, "2x1" for 4:2:2, "1x1" for 4:4:4 (Cb and Cr alike), else null
+function jpegSubsampling(info) {
+  const s = info.sampling;
+  if (!s || s.length !== 3 || s[1][0] !== s[2][0] || s[1][1] !== s[2][1]) return null;
+  if (s[1][0] !== 1 || s[1][1] !== 1) return null;
+  const [h, v] = s[0];
+  if ((h === 2 && (v === 2 || v === 1)) || (h === 1 && v === 1)) return `${h}x${v}`;
+  return null;
+}
+
+// PDQ of a planar Y'CbCr frame: the planes copied into the module's memory, converted to
+// RGB there (th_ycbcr_to_rgb: libjpeg's fancy upsampling and tables), then hashed.
+async function pdqOfYuv(variant, frame, width, height, hsub, vsub, grey) {
+  const k = await kernel(variant);
+  const size = frame.allocationSize();
+  const planes = k.th_alloc(size);
+  const rgb = grey ? 0 : k.th_alloc(width * height * 3);
+  const out = k.th_alloc(32 + 4);
+  const oom = "not enough memory in the page to hash an image this large";
+  try {
+    if (!planes || !out || (!grey && !rgb)) throw new Error(oom);
+    const layout = await frame.copyTo(new Uint8Array(k.memory.buffer, planes, size));
+    const [py, pu, pv] = layout.map((p) => planes + p.offset);
+    let px = rgb, channels = 3;
+    if (grey) {
+      // a grey JPEG's one component is the Y plane; Pillow hashes it as it is
+      if (layout[0].stride !== width) {
+        throw new Refusal("this browser laid out the image's pixels in an unexpected way");
+      }
+      px = py; channels = 1;
+    } else {
+      const rc = k.th_ycbcr_to_rgb(py, layout[0].stride, pu, layout[1].stride, pv, layout[2].stride,
+        width, height, hsub, vsub, rgb);
+      if (rc === -100) throw new Error(oom);
+      if (rc !== 0) return null;
+    }
+    const rc = k.th_pdq(px, height, width, channels, 0, out, out + 32);
+    if (rc === -100) throw new Error(oom);
+    if (rc !== 0) throw new Error(`the hashing code refused the pixels (status ${rc})`);
+    const mem = new Uint8Array(k.memory.buffer);
+    const quality = new DataView(k.memory.buffer).getInt32(out + 32, true);
+    return { pdq: hex(mem.subarray(out, out + 32)), quality };
+  } finally {
+    if (planes) k.th_free(planes);
+    if (rgb) k.th_free(rgb);
+    if (out) k.th_free(out);
+  }
+}
+
+// ------------------------------------------------------------------ one file
+async function readAll(file, onSlice) {
+  const out = new Uint8Array(file.size);
+  for (let at = 0; at < file.size; at += SLICE) {
+    const part = new Uint8Array(await file.slice(at, Math.min(file.size, at + SLICE)).arrayBuffer());
+    out.set(part, at);
+    onSlice(part, at + part.length);
+  }
+  return out;
+}
+
+async function streamDigests(file, progress, keep) {
+  const md5 = await createMD5(), sha256 = await createSHA256();
+  md5.init(); sha256.init();
+  const digest = (part, done) => {
+    md5.update(part); sha256.update(part);
+    progress("digest", done, file.size);
+  };
+  let bytes = null;
+  if (keep) {
+    bytes = await readAll(file, digest);
+  } else {
+    for (let at = 0; at < file.size; at += SLICE) {
+      digest(new Uint8Array(await file.slice(at, Math.min(file.size, at + SLICE)).arrayBuffer()),
+        Math.min(file.size, at + SLICE));
+    }
+  }
+  return { md5: md5.digest("hex"), sha256: sha256.digest("hex"), bytes };
+}
+
+async function hashFile(file, options, progress) {
+  if (!(file instanceof Blob)) throw new TypeError("hashFile takes a File or a Blob");
+  if (file.size === 0) throw new Refusal("empty file");
+  const head = new Uint8Array(await file.slice(0, HEAD).arrayBuffer());
+  const kind = sniff(head);
+  if (kind.kind === "video") {
+    const { md5, sha256 } = await streamDigests(file, progress, false);
+    return { kind: "video", pdq: null, quality: null, md5, sha256 };
+  }
+  const info = PROBES[kind.format](head);
+  if (!(info.width > 0 && info.height > 0)) throw new Refusal(`image has no pixels (${info.width}x${info.height})`);
+  if (info.width * info.height > MAX_PIXELS) {
+    throw new Refusal(`${info.width}x${info.height} = ${info.width * info.height} pixels exceeds ` +
+      `the limit of ${MAX_PIXELS} (decompression-bomb guard)`);
+  }
+  if (file.size > MAX_IMAGE_BYTES) {
+    throw new Refusal(`an image file over ${MAX_IMAGE_BYTES >> 20} MB is too large to hash in the page`);
+  }
+  const t0 = performance.now();
+  const { md5, sha256, bytes } = await streamDigests(file, progress, true);
+  const t1 = performance.now();
+  // the whole file now: the headers may lie past the first slice
+  const full = PROBES[kind.format](bytes);
+  const decodable = withoutOrientation(bytes, full);
+  const variant = options.wasm || defaultVariant();
+  const { width, height } = full;
+  progress("decode", 0, 1);
+  let result, t2;
+  const decodedBy = await decodeRGBA(decodable, full, async (pixels) => {
+    t2 = performance.now();
+    progress("hash", 0, 1);
+    if (pixels.yuv) {
+      result = await pdqOfYuv(variant, pixels.yuv, width, height, pixels.hsub, pixels.vsub, full.grey);
+      if (result === null) throw new Refusal("this JPEG's layout cannot be converted exactly in the page");
+      return;
+    }
+    const fillRGBA = pixels.rgba;
+    if (!full.grey && !full.transparentFill) {
+      // RGBA straight into the module's memory; the kernel ignores the 4th byte
+      result = await pdqOf(variant, width, height, 4, fillRGBA);
+      return;
+    }
+    const rgba = new Uint8Array(width * height * 4);
+    await fillRGBA(rgba);
+    if (full.transparentFill) {
+      // GIF: Pillow keeps the transparent index's palette colour where a browser leaves 0
+      const [r, g, b] = full.transparentFill;
+      for (let i = 0; i < rgba.length; i += 4) {
+        if (rgba[i + 3] === 0) { rgba[i] = r; rgba[i + 1] = g; rgba[i + 2] = b; }
+      }
+    }
+    if (full.grey) {
+      result = await pdqOf(variant, width, height, 1, (view) => {
+        for (let i = 0, j = 0; j < view.length; i += 4, j++) view[j] = rgba[i];
+      });
+    } else {
+      result = await pdqOf(variant, width, height, 4, (view) => view.set(rgba));
+    }
+  }, options.decoder);
+  progress("hash", 1, 1);
+  const record = { kind: "image", pdq: result.pdq, quality: result.quality, md5, sha256 };
+  if (options.timings) {
+    record.timings = { read_and_digest: t1 - t0, decode: t2 - t1, pdq: performance.now() - t2,
+      decoded_by: decodedBy };
+  }
+  return record;
+}
+
+async function hashPixels(msg) {
+  const { pixels, width, height, channels } = msg;
+  if (![1, 3, 4].includes(channels)) throw new Refusal("channels must be 1, 3 or 4");
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) ||
+      pixels.length !== width * height * channels) {
+    throw new Refusal("pixels must hold width x height x channels bytes");
+  }
+  const variant = (msg.options && msg.options.wasm) || defaultVariant();
+  return pdqOf(variant, width, height, channels, (view) => view.set(pixels));
+}
+
+// ------------------------------------------------------------------ the message loop
+let queue = Promise.resolve();
+
+self.onmessage = (event) => {
+  const msg = event.data;
+  const progress = (phase, done, total) => self.postMessage({ id: msg.id, type: "progress", phase, done, total });
+  queue = queue.then(async () => {
+    try {
+      let record;
+      const options = msg.options || {};
+      if (options.decoder && options.decoder !== "auto" && options.decoder !== "webgl") {
+        throw new Refusal(`unknown decoder ${JSON.stringify(options.decoder)}: "auto" or "webgl"`);
+      }
+      if (options.wasm && options.wasm !== "scalar" && options.wasm !== "simd128") {
+        throw new Refusal(`unknown wasm build ${JSON.stringify(options.wasm)}: "scalar" or "simd128"`);
+      }
+      if (msg.op === "ready") {
+        const variant = options.wasm || defaultVariant();
+        await kernel(variant);
+        await createMD5(); await createSHA256();
+        record = { wasm: variant };
+      } else if (msg.op === "pixels") {
+        record = await hashPixels(msg);
+      } else {
+        record = await hashFile(msg.file, options, progress);
+      }
+      self.postMessage({ id: msg.id, type: "result", record });
+    } catch (err) {
+      self.postMessage({ id: msg.id, type: "error", message: (err && err.message) || String(err) });
+    }
+  });
+};
