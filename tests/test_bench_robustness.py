@@ -393,3 +393,58 @@ def test_importing_the_benchmark_loads_no_plotting_library():
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- videos
+def _photo_video(path, seed: int, frames: int = 30, size=(112, 80)) -> None:
+    """A slow pan over a photo-like picture, H.264 at CRF 18: what filmed video is like."""
+    import av
+
+    w, h = size
+    big = make_photo_like(w + frames, h, seed=seed)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": "18"}
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(big[:, i:i + w]),
+                                               format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def test_videos_by_vpdq(tmp_path):
+    from tidehash.bench.robustness import video
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    _photo_video(folder / "a.mp4", seed=7)
+    _photo_video(folder / "b.mp4", seed=8, size=(96, 96))
+    (folder / "notes.txt").write_text("not a video")
+    out = tmp_path / "r.json"
+    code = robustness_main(["--limit", "2", "--transforms", "jpeg", "--videos", str(folder),
+                            "--workers", "1", "--json", str(out), "--quiet"])
+    assert code == 0
+    fig = json.loads(out.read_text())
+    assert [v["label"] for v in fig["video"]["videos"]] == ["a.mp4", "b.mp4"]
+    assert all(v["frames"] == 30 and v["fps"] == 25 for v in fig["video"]["videos"])
+    rows = {(r["transform"], json.dumps(r["strength"])): r for r in fig["results"]
+            if r["hasher"] == "vpdq"}
+    assert set(rows) == {(n, json.dumps(s)) for n, s in video.video_variants()}
+    assert all(r["pairs"] == 2 and set(r["recall_at"]) == {"31", "47", "63", "70"}
+               for r in rows.values())
+    # a plain re-encode is found; a mirrored video is not (vPDQ has no dihedral search)
+    assert rows[("reencode", "23")]["recall_at"]["31"] == 1.0
+    assert rows[("mirror", '"horizontal"')]["recall_at"]["31"] == 0.0
+    imp = fig["video"]["impostors"]
+    assert imp["pairs"] == 2 * (1 + len(video.video_variants()))
+    assert imp["false_matches_at"]["31"] == 0
+    # the copies are the transform applied to every frame, at the video's rate
+    frames, rate = video.read_frames((folder / "a.mp4").read_bytes(), 10.0)
+    assert len(frames) == 30 and rate == 25
+    once = video.altered(frames, rate, "crop", 0.1)
+    assert once == video.altered(frames, rate, "crop", 0.1)
+    again, _ = video.read_frames(once, 10.0)
+    assert len(again) == 30 and again[0].size == (100, 72)

@@ -16,6 +16,8 @@ family it buys); and what the quality filter (PDQ quality >= 50) changes.
 
 With no ``--photos`` it runs on the real photographs that scikit-image bundles: a small
 sample, labelled so in every output. Impostor pairs are defined in ``analysis``.
+``--videos DIR`` also alters each video (H.264 re-encodes of altered frames) and matches
+the copies by vPDQ with python-threatexchange's rule (``video``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ def parser(prog: str = PROG) -> argparse.ArgumentParser:
     ap.add_argument("--distractors", metavar="DIR",
                     help="unrelated images (every image file in DIR) to count false positives "
                          "on; default: the other photos and their altered copies")
+    ap.add_argument("--videos", metavar="DIR",
+                    help="also alter the videos in DIR (H.264 re-encodes) and match them by vPDQ")
+    ap.add_argument("--video-seconds", type=bench_args.positive_float(3600.0), default=10.0,
+                    help="seconds of each video used (default 10)")
     ap.add_argument("--json", metavar="OUT", help="write every figure, machine and versions")
     ap.add_argument("--plot", metavar="OUT.png",
                     help="write recall-vs-threshold curves and distance histograms (PNG)")
@@ -115,7 +121,7 @@ def _load(args, log) -> tuple[list[sample.Photo], str, str, list[tuple[str, byte
     if args.seed:
         for p in photos:
             p.seed = zlib.crc32(p.name.encode()) + (args.seed << 32)
-    distractors = []
+    distractors: list = []
     if args.distractors:
         for p in sample.folder_photos(args.distractors, args.max_side or None, log):
             distractors.append((p.name, p.data))
@@ -125,7 +131,8 @@ def _load(args, log) -> tuple[list[sample.Photo], str, str, list[tuple[str, byte
 def run_benchmark(photos: Sequence[sample.Photo], chosen, *, workers: int = 1,
                   distractors: Sequence[tuple[str, bytes]] = (),
                   targets=analysis.FPR_TARGETS, label: str = "", short: str = "",
-                  seed: int = 0, log=lambda m: None) -> dict:
+                  seed: int = 0, videos: Sequence[tuple[str, bytes]] = (),
+                  video_seconds: float = 10.0, log=lambda m: None) -> dict:
     """Every figure of the benchmark, as written to --json."""
     t0 = time.perf_counter()
     corpus = run.build(photos, chosen, workers, distractors, log)
@@ -153,6 +160,14 @@ def run_benchmark(photos: Sequence[sample.Photo], chosen, *, workers: int = 1,
         "versions_line": ", ".join(f"{k} {v}" for k, v in ver.items() if v),
         "hash_seconds": t_hash,
     }
+    if videos:
+        from . import video
+
+        log(f"making and hashing {len(videos) * len(video.video_variants())} altered videos")
+        figures["video"] = video.analyse_videos(
+            video.run_videos(videos, workers, video_seconds, log))
+        figures["video"]["seconds_used"] = video_seconds
+        figures["results"].extend(figures["video"]["results"])
     figures["meta"]["primary_target"] = _primary(figures)
     figures["meta"]["runtime_seconds"] = time.perf_counter() - t0
     return figures
@@ -183,12 +198,22 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     if not photos:
         print(f"{prog}: no photos", file=sys.stderr)
         return 2
+    videos = []
+    if args.videos:
+        from .video import folder_videos
+
+        try:
+            videos = folder_videos(args.videos)
+        except ValueError as exc:
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return 2
     chosen = tf.variants(args.transforms)
     log(f"{label}\nmaking and hashing {len(photos) * len(chosen)} altered copies with "
         f"{args.workers} workers")
     figures = run_benchmark(photos, chosen, workers=args.workers, distractors=distractors,
                             targets=args.fpr_targets, label=label, short=short,
-                            seed=args.seed, log=log)
+                            seed=args.seed, videos=videos,
+                            video_seconds=args.video_seconds, log=log)
     figures["meta"]["argv"] = list(sys.argv[1:] if argv is None else argv)
     figures["meta"]["runtime_seconds"] = time.perf_counter() - t0
     from .report import format_report

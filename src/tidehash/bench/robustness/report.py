@@ -60,8 +60,9 @@ def format_report(figures: dict) -> str:
     head += " | pdq-dih  r31   rT | phash med max   rT | ph256 med max   rT"
     w(head)
     w("-" * len(head))
-    rows = {(r["hasher"], r["transform"], str(r["strength"])): r for r in figures["results"]}
-    for key in dict.fromkeys((r["transform"], str(r["strength"])) for r in figures["results"]):
+    image_rows = [r for r in figures["results"] if r["hasher"] in HASHERS]
+    rows = {(r["hasher"], r["transform"], str(r["strength"])): r for r in image_rows}
+    for key in dict.fromkeys((r["transform"], str(r["strength"])) for r in image_rows):
         def g(h, key=key):
             return rows.get((h,) + key)
         p, pd, ph, p2 = g("pdq"), g("pdq-dihedral"), g("phash"), g("phash-256")
@@ -116,6 +117,29 @@ def format_report(figures: dict) -> str:
               "thresholds for the targets after filtering: "
               + ", ".join(f"{t['target_fpr']:g}: {t['threshold']}"
                           for t in q["thresholds_filtered"]))
+    if figures.get("video"):
+        w("")
+        w(format_video(figures["video"]))
+    return "\n".join(out)
+
+
+def format_video(v: dict) -> str:
+    out = []
+    w = out.append
+    names = ", ".join(f"{x['label']} ({x['frames']} frames, {x['fps']:g} fps)" for x in v["videos"])
+    w(f"5. vPDQ on videos ({len(v['videos'])}: {names}; the first {v['seconds_used']:g} s): a copy "
+      "matches when >= 80 % of its frames are within the frame threshold of the original's")
+    w(f"   {'transform':<12}{'strength':>10}  q% median  min   found at  31    47    63    70")
+    for r in v["results"]:
+        q = r["query_match_percent"] or {}
+        rec = r["recall_at"]
+        w(f"   {r['transform']:<12}{str(r['strength']):>10}  {q.get('median', 0):9.0f} "
+          f"{q.get('min', 0):4.0f}           " + " ".join(_pct(rec[t]) for t in rec))
+    imp = v["impostors"]
+    w(f"   unrelated: {imp['pairs']} pairs ({imp['independent_video_pairs']} distinct pairs of "
+      f"videos), false matches at 31/47/63/70: "
+      + ", ".join(str(k) for k in imp["false_matches_at"].values())
+      + f"; the most frames matched at 31: {imp['max_query_match_percent_at_31']:.0f} %")
     return "\n".join(out)
 
 
