@@ -259,6 +259,18 @@ def test_an_unaltered_copy_is_at_distance_zero(small_photos):
         assert r["recall_at"]["31"] == 1.0
 
 
+def test_a_run_with_no_altered_family_still_writes_json(tmp_path, capsys):
+    """identity alone leaves every family empty: rates over no pairs are null, not NaN."""
+    out = tmp_path / "r.json"
+    assert robustness_main(["--limit", "2", "--transforms", "identity", "--workers", "1",
+                            "--json", str(out), "--quiet"]) == 0
+    assert "nan" not in capsys.readouterr().out.lower()
+    text = out.read_text()
+    assert "NaN" not in text
+    fig = json.loads(text)
+    assert fig["quality_filter"]["pdq"]["recall_at"]["31"] == {"all": None, "filtered": None}
+
+
 def test_workers_give_the_same_figures(small_photos):
     chosen = tf.variants(["noise", "crop-offset", "jpeg-chain"])
     one = run_benchmark(small_photos, chosen, workers=1)

@@ -226,10 +226,21 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         log(f"wrote {args.plot}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(figures, f, indent=1, allow_nan=False, default=_jsonable)
+            json.dump(_no_nan(figures), f, indent=1, allow_nan=False, default=_jsonable)
             f.write("\n")
         log(f"wrote {args.json}")
     return 0
+
+
+def _no_nan(x):
+    """NaN (a rate over no pairs, e.g. a family with no transform chosen) as null."""
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_no_nan(v) for v in x]
+    if isinstance(x, float) and x != x:
+        return None
+    return x
 
 
 def _jsonable(x):

@@ -167,7 +167,8 @@ def analyse(corpus: Corpus, chosen, matrices: dict[str, np.ndarray],
                 "genuine_pairs": int(kept.size), "genuine_pairs_kept": int(kept.sum()),
                 "impostor_pairs": int(impostors.size), "impostor_pairs_kept": int(imp_ok.size),
                 "recall_at": {str(t): {"all": metrics.recall_at(all_genuine, t),
-                                       "filtered": float(np.mean(kept & (all_genuine <= t)))}
+                                       "filtered": (float(np.mean(kept & (all_genuine <= t)))
+                                                    if kept.size else None)}
                               for t in thresholds_of(hasher)},
                 "fpr_at": {str(t): {"all": metrics.fpr_figures(impostors, t, confidence),
                                     "filtered": metrics.fpr_figures(imp_ok, t, confidence)}

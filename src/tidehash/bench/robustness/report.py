@@ -8,7 +8,7 @@ from .run import HASHERS
 
 
 def _pct(x) -> str:
-    return "  -  " if x is None else f"{100 * x:5.1f}"
+    return "  -  " if x is None or x != x else f"{100 * x:5.1f}"
 
 
 def _num(x) -> str:
