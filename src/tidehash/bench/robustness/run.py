@@ -10,7 +10,6 @@ exact, SIMD), with the 8 dihedral variants of each query for ``pdq-dihedral``.
 from __future__ import annotations
 
 import concurrent.futures
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -65,9 +64,6 @@ _PHOTOS: Sequence[Photo] = ()
 def _init_worker(photos: Sequence[Photo]) -> None:
     global _PHOTOS
     _PHOTOS = photos
-    # one process per core already: keep any BLAS pool from adding threads
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
 
 
 def _task(photo_index: int, name: str, strengths: tuple) -> list[tuple[object, Hashes]]:
