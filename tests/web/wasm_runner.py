@@ -24,6 +24,7 @@ class WasmPDQ:
         self.memory = ex["memory"]
         self._alloc, self._free = ex["th_alloc"], ex["th_free"]
         self._pdq, self._dct = ex["th_pdq"], ex["th_pdq_dct"]
+        self._ycbcr = ex["th_ycbcr_to_rgbx"]
 
     def _write(self, data: bytes) -> int:
         ptr = self._alloc(self.store, len(data))
@@ -50,6 +51,9 @@ class WasmPDQ:
             self._free(self.store, px)
             self._free(self.store, out)
         return raw, quality, rc
+
+    def ycbcr_to_rgbx(self, *args: int) -> int:
+        return self._ycbcr(self.store, *args)
 
     def dct(self) -> np.ndarray:
         ptr = self._alloc(self.store, 16 * 64 * 4)

@@ -327,9 +327,12 @@ function glContext() {
   return gl;
 }
 
-async function decodeWithWebGL(blob, width, height, write) {
-  const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none",
-    colorSpaceConversion: "none", imageOrientation: "from-image" }).catch(() => {
+async function decodeWithWebGL(blob, width, height, write, meanwhile) {
+  const decoding = createImageBitmap(blob, { premultiplyAlpha: "none",
+    colorSpaceConversion: "none", imageOrientation: "from-image" });
+  decoding.catch(() => {}); // awaited below, after `meanwhile`
+  await meanwhile();
+  const bitmap = await decoding.catch(() => {
     throw new Refusal("this browser cannot decode the image");
   });
   try {
@@ -371,15 +374,25 @@ async function decodeWithWebGL(blob, width, height, write) {
 
 // Decodes `bytes` and hands its pixels to `write(pixels)`: {rgba: fill(view)} or, for a
 // JPEG the browser decoded to planes, {yuv: frame, hsub, vsub}. Returns how it decoded.
-async function decodeRGBA(bytes, info, write, how) {
+async function decodeRGBA(bytes, info, write, how, meanwhile) {
   const blob = new Blob([bytes], { type: info.mime });
+  // `meanwhile` (the digests) runs once, while the browser decodes on its own threads
+  let pending = meanwhile;
+  const once = async () => { const f = pending; pending = async () => {}; await f(); };
   if (how !== "webgl" && typeof ImageDecoder === "function") {
     let decoder = null, frame = null;
     try {
       decoder = new ImageDecoder({ data: bytes, type: info.mime, premultiplyAlpha: "none",
         colorSpaceConversion: "none", preferAnimation: false });
-      frame = (await decoder.decode({ frameIndex: 0 })).image;
+      const decoding = decoder.decode({ frameIndex: 0 });
+      decoding.catch(() => {}); // awaited below, after `meanwhile`
+      await once();
+      frame = (await decoding).image;
     } catch (err) {
+      if (err instanceof Refusal || !(err instanceof DOMException || err instanceof TypeError)) {
+        if (decoder) decoder.close();
+        throw err;
+      }
       if (decoder) decoder.close();
       throw new Refusal("this browser cannot decode the image (it may be damaged)");
     }
@@ -405,7 +418,7 @@ async function decodeRGBA(bytes, info, write, how) {
       decoder.close();
     }
   }
-  await decodeWithWebGL(blob, info.width, info.height, (fill) => write({ rgba: fill }));
+  await decodeWithWebGL(blob, info.width, info.height, (fill) => write({ rgba: fill }), once);
   return "WebGL";
 }
 
@@ -423,19 +436,19 @@ function jpegSubsampling(info) {
 }
 
 // PDQ of a planar Y'CbCr frame: the planes copied into the module's memory, converted to
-// RGB there (th_ycbcr_to_rgb: libjpeg's fancy upsampling and tables), then hashed.
+// RGBX there (th_ycbcr_to_rgbx: libjpeg's fancy upsampling and tables), then hashed.
 async function pdqOfYuv(variant, frame, width, height, hsub, vsub, grey) {
   const k = await kernel(variant);
   const size = frame.allocationSize();
   const planes = k.th_alloc(size);
-  const rgb = grey ? 0 : k.th_alloc(width * height * 3);
+  const rgb = grey ? 0 : k.th_alloc(width * height * 4);
   const out = k.th_alloc(32 + 4);
   const oom = "not enough memory in the page to hash an image this large";
   try {
     if (!planes || !out || (!grey && !rgb)) throw new Error(oom);
     const layout = await frame.copyTo(new Uint8Array(k.memory.buffer, planes, size));
     const [py, pu, pv] = layout.map((p) => planes + p.offset);
-    let px = rgb, channels = 3;
+    let px = rgb, channels = 4;
     if (grey) {
       // a grey JPEG's one component is the Y plane; Pillow hashes it as it is
       if (layout[0].stride !== width) {
@@ -443,7 +456,7 @@ async function pdqOfYuv(variant, frame, width, height, hsub, vsub, grey) {
       }
       px = py; channels = 1;
     } else {
-      const rc = k.th_ycbcr_to_rgb(py, layout[0].stride, pu, layout[1].stride, pv, layout[2].stride,
+      const rc = k.th_ycbcr_to_rgbx(py, layout[0].stride, pu, layout[1].stride, pv, layout[2].stride,
         width, height, hsub, vsub, rgb);
       if (rc === -100) throw new Error(oom);
       if (rc !== 0) return null;
@@ -462,33 +475,27 @@ async function pdqOfYuv(variant, frame, width, height, hsub, vsub, grey) {
 }
 
 // ------------------------------------------------------------------ one file
-async function readAll(file, onSlice) {
-  const out = new Uint8Array(file.size);
-  for (let at = 0; at < file.size; at += SLICE) {
-    const part = new Uint8Array(await file.slice(at, Math.min(file.size, at + SLICE)).arrayBuffer());
-    out.set(part, at);
-    onSlice(part, at + part.length);
-  }
-  return out;
-}
-
-async function streamDigests(file, progress, keep) {
+async function digestBytes(bytes, progress) {
   const md5 = await createMD5(), sha256 = await createSHA256();
   md5.init(); sha256.init();
-  const digest = (part, done) => {
+  for (let at = 0; at < bytes.length; at += SLICE) {
+    const part = bytes.subarray(at, Math.min(bytes.length, at + SLICE));
     md5.update(part); sha256.update(part);
-    progress("digest", done, file.size);
-  };
-  let bytes = null;
-  if (keep) {
-    bytes = await readAll(file, digest);
-  } else {
-    for (let at = 0; at < file.size; at += SLICE) {
-      digest(new Uint8Array(await file.slice(at, Math.min(file.size, at + SLICE)).arrayBuffer()),
-        Math.min(file.size, at + SLICE));
-    }
+    progress("digest", at + part.length, bytes.length);
   }
-  return { md5: md5.digest("hex"), sha256: sha256.digest("hex"), bytes };
+  return { md5: md5.digest("hex"), sha256: sha256.digest("hex") };
+}
+
+// A video's digests: its bytes streamed through in slices, never whole in memory.
+async function streamDigests(file, progress) {
+  const md5 = await createMD5(), sha256 = await createSHA256();
+  md5.init(); sha256.init();
+  for (let at = 0; at < file.size; at += SLICE) {
+    const part = new Uint8Array(await file.slice(at, Math.min(file.size, at + SLICE)).arrayBuffer());
+    md5.update(part); sha256.update(part);
+    progress("digest", at + part.length, file.size);
+  }
+  return { md5: md5.digest("hex"), sha256: sha256.digest("hex") };
 }
 
 async function hashFile(file, options, progress) {
@@ -497,7 +504,7 @@ async function hashFile(file, options, progress) {
   const head = new Uint8Array(await file.slice(0, HEAD).arrayBuffer());
   const kind = sniff(head);
   if (kind.kind === "video") {
-    const { md5, sha256 } = await streamDigests(file, progress, false);
+    const { md5, sha256 } = await streamDigests(file, progress);
     return { kind: "video", pdq: null, quality: null, md5, sha256 };
   }
   const info = PROBES[kind.format](head);
@@ -510,8 +517,13 @@ async function hashFile(file, options, progress) {
     throw new Refusal(`an image file over ${MAX_IMAGE_BYTES >> 20} MB is too large to hash in the page`);
   }
   const t0 = performance.now();
-  const { md5, sha256, bytes } = await streamDigests(file, progress, true);
-  const t1 = performance.now();
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (bytes.length !== file.size) throw new Refusal("the file changed while it was read");
+  let md5, sha256, t1;
+  const digests = async () => {
+    ({ md5, sha256 } = await digestBytes(bytes, progress));
+    t1 = performance.now();
+  };
   // the whole file now: the headers may lie past the first slice
   const full = PROBES[kind.format](bytes);
   const decodable = withoutOrientation(bytes, full);
@@ -549,12 +561,12 @@ async function hashFile(file, options, progress) {
     } else {
       result = await pdqOf(variant, width, height, 4, (view) => view.set(rgba));
     }
-  }, options.decoder);
+  }, options.decoder, digests);
   progress("hash", 1, 1);
   const record = { kind: "image", pdq: result.pdq, quality: result.quality, md5, sha256 };
   if (options.timings) {
-    record.timings = { read_and_digest: t1 - t0, decode: t2 - t1, pdq: performance.now() - t2,
-      decoded_by: decodedBy };
+    record.timings = { read_and_digest: t1 - t0, decode_after_digest: t2 - t1,
+      pdq: performance.now() - t2, total: performance.now() - t0, decoded_by: decodedBy };
   }
   return record;
 }
