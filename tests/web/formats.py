@@ -1,10 +1,11 @@
 """Files in every format the engine reads, made for the page's browser tests: JPEG
 (baseline 4:2:0 / 4:2:2 / 4:4:4, progressive, odd sizes, 2-4 pixels wide, 12 MP, grey,
-CMYK, EXIF orientation, an ICC profile), PNG (RGB, RGBA with translucent and transparent
+CMYK, EXIF orientation, ICC profiles), PNG (RGB, RGBA with translucent and transparent
 pixels, grey, grey with a transparent value, grey+alpha, 1-bit, 16-bit grey / RGB / RGBA,
-palette, palette with transparency, EXIF orientation, an ICC profile), GIF (palette, grey,
-transparency), WebP (lossy, lossless, with alpha, EXIF orientation), BMP (RGB, grey,
-palette, 1-bit, 32-bit), TIFF, and an MP4. Each with what the page must do: ``EXACT`` (the
+palette, palette with transparency, EXIF orientation, ICC profiles, gamma, animated), GIF
+(palette, grey, transparency, animated, a first frame smaller than the picture), WebP
+(lossy, lossless, with alpha, EXIF orientation, ICC, animated), BMP (RGB, grey, palette,
+1-bit, 32-bit), TIFF, and an MP4. Each with what the page must do: ``EXACT`` (the
 engine's record) or a refusal whose message contains the given words."""
 
 from __future__ import annotations
@@ -57,6 +58,23 @@ def _png(arr: np.ndarray, ctype: int, depth: int, extra: bytes = b"") -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _with_chunks(png: bytes, chunks: bytes) -> bytes:
+    """A PNG with `chunks` inserted right after its header (IHDR ends at byte 33)."""
+    return png[:33] + chunks + png[33:]
+
+
+def _partial_gif(pal: Image.Image) -> bytes:
+    """A GIF whose logical screen is larger than its first frame."""
+    data = bytearray(_save(pal, "GIF"))
+    w, h = struct.unpack("<HH", data[6:10])
+    struct.pack_into("<HH", data, 6, w + 10, h + 10)
+    return bytes(data)
+
+
 def _save(im: Image.Image, fmt: str, **kw) -> bytes:
     out = io.BytesIO()
     im.save(out, fmt, **kw)
@@ -79,6 +97,12 @@ def make_files(folder: Path, videos_module=None) -> dict[str, str]:
     pal = im.convert("P", palette=Image.ADAPTIVE, colors=60)
     rng = np.random.default_rng(3)
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    # an RGB profile far from sRGB (a 3000 K white point): a browser that managed colour
+    # would change every pixel
+    warm = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB", colorTemp=3000)).tobytes()
+    gamma = _chunk(b"gAMA", struct.pack(">I", 100000))  # gamma 1.0
+    chrm = _chunk(b"cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000,
+                                       15000, 6000))
     files: dict[str, tuple[bytes, str]] = {
         "jpeg-420.jpg": (_save(im, "JPEG", quality=90, subsampling=2), EXACT),
         "jpeg-422.jpg": (_save(im, "JPEG", quality=90, subsampling=1), EXACT),
@@ -105,6 +129,7 @@ def make_files(folder: Path, videos_module=None) -> dict[str, str]:
         "jpeg-exif-rotate180.jpg": (_save(im, "JPEG", quality=90, exif=_exif(3)), EXACT),
         "jpeg-exif-mirror.jpg": (_save(im, "JPEG", quality=90, exif=_exif(2)), EXACT),
         "jpeg-icc-srgb.jpg": (_save(im, "JPEG", quality=90, icc_profile=srgb), EXACT),
+        "jpeg-icc-warm.jpg": (_save(im, "JPEG", quality=90, icc_profile=warm), EXACT),
         "jpeg-large-photo.jpg": (_save(Image.fromarray(_photo(1200, 1600, 4)), "JPEG",
                                        quality=88), EXACT),
         "png-rgb.png": (_save(im, "PNG"), EXACT),
@@ -121,16 +146,29 @@ def make_files(folder: Path, videos_module=None) -> dict[str, str]:
         "png-palette-transparency.png": (_save(pal, "PNG", transparency=3), EXACT),
         "png-exif-rotate180.png": (_save(im, "PNG", exif=_exif(3)), EXACT),
         "png-icc-srgb.png": (_save(im, "PNG", icc_profile=srgb), EXACT),
+        "png-icc-warm.png": (_save(im, "PNG", icc_profile=warm), EXACT),
+        "png-rgba-icc-warm.png": (_save(rgba, "PNG", icc_profile=warm), EXACT),
+        "png-gamma-1.png": (_with_chunks(_save(im, "PNG"), gamma), EXACT),
+        "png-gamma-1-chromaticities.png": (_with_chunks(_save(im, "PNG"), gamma + chrm), EXACT),
+        "png-rgba-gamma-1.png": (_with_chunks(_save(rgba, "PNG"), gamma), EXACT),
+        "png-animated.png": (_save(im, "PNG", save_all=True, append_images=[rgba, grey],
+                                   duration=100), EXACT),
         "png-rgba-exif-rotate90.png": (_save(rgba, "PNG", exif=_exif(6)), EXACT),
         "png-rgba-exif-mirror.png": (_save(rgba, "PNG", exif=_exif(2)), EXACT),
         "gif-palette.gif": (_save(pal, "GIF"), EXACT),
         "gif-grey.gif": (_save(grey, "GIF"), EXACT),
         "gif-transparency.gif": (_save(pal, "GIF", transparency=3), EXACT),
+        "gif-animated.gif": (_save(pal, "GIF", save_all=True, duration=100, loop=0,
+                                   append_images=[im.rotate(90).convert("P")]), EXACT),
+        "gif-first-frame-partial.gif": (_partial_gif(pal), "first frame does not cover"),
         "webp-lossy.webp": (_save(im, "WEBP", quality=80), EXACT),
         "webp-lossless.webp": (_save(im, "WEBP", lossless=True), EXACT),
         "webp-lossy-alpha.webp": (_save(rgba, "WEBP", quality=80), EXACT),
         "webp-lossless-alpha.webp": (_save(rgba, "WEBP", lossless=True), EXACT),
         "webp-exif-rotate90.webp": (_save(im, "WEBP", quality=80, exif=_exif(6)), EXACT),
+        "webp-icc-warm.webp": (_save(im, "WEBP", quality=80, icc_profile=warm), EXACT),
+        "webp-animated.webp": (_save(im, "WEBP", save_all=True, append_images=[grey.convert("RGB")],
+                                     duration=100, quality=80), EXACT),
         "webp-alpha-exif-rotate90.webp": (_save(rgba, "WEBP", lossless=True, exif=_exif(6)),
                                           EXACT),
         "bmp-rgb.bmp": (_save(im, "BMP"), EXACT),
