@@ -14,6 +14,7 @@ import videos
 import tidehash
 from tidehash import _native
 
+from .conftest import Page
 from .formats import EXACT, make_files
 
 WASM = ("scalar", "simd128")
@@ -147,3 +148,18 @@ def test_files_are_served_with_the_policy(registry_server):
         again = httpx.get(base + path, headers={"If-None-Match": r.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
     assert httpx.get(base + "/static/../../etc/passwd").status_code == 404
+
+
+def test_hashing_keeps_working_offline_after_ready(browser, registry_server, files):
+    """Once ready() has loaded the worker and the wasm, the network can go away."""
+    folder, _ = files
+    context = browser.new_context()
+    try:
+        tab = Page(context.new_page(), registry_server.base_url)
+        assert tab.page.evaluate("async () => (await th.ready()).wasm") == "simd128"
+        context.set_offline(True)
+        for name in ("jpeg-420.jpg", "png-rgba-translucent.png", "video.mp4"):
+            got = tab.hash_bytes((folder / name).read_bytes())
+            assert got.get("record") == engine_record(folder / name), (name, got)
+    finally:
+        context.close()
