@@ -2,10 +2,11 @@
 (baseline 4:2:0 / 4:2:2 / 4:4:4, progressive, odd sizes, 2-4 pixels wide, 12 MP, grey,
 CMYK, EXIF orientation, ICC profiles), PNG (RGB, RGBA with translucent and transparent
 pixels, grey, grey with a transparent value, grey+alpha, 1-bit, 16-bit grey / RGB / RGBA,
+2 and 4-bit grey and palette, 16-bit grey+alpha, transparent colours (8 and 16-bit),
 palette, palette with transparency, EXIF orientation, ICC profiles, gamma, animated), GIF
 (palette, grey, transparency, animated, a first frame smaller than the picture), WebP
 (lossy, lossless, with alpha, EXIF orientation, ICC, animated), BMP (RGB, grey, palette,
-1-bit, 32-bit), TIFF, and an MP4. Each with what the page must do: ``EXACT`` (the
+1-bit, 16-bit, 32-bit, top-down), TIFF, and an MP4. Each with what the page must do: ``EXACT`` (the
 engine's record) or a refusal whose message contains the given words."""
 
 from __future__ import annotations
@@ -72,6 +73,73 @@ def _partial_gif(pal: Image.Image) -> bytes:
     data = bytearray(_save(pal, "GIF"))
     w, h = struct.unpack("<HH", data[6:10])
     struct.pack_into("<HH", data, 6, w + 10, h + 10)
+    return bytes(data)
+
+
+def _png_rows(rows: list[bytes], w: int, h: int, depth: int, ctype: int,
+              extra: bytes = b"") -> bytes:
+    """A PNG of already packed rows (any bit depth and colour type)."""
+    raw = b"".join(b"\0" + r for r in rows)
+    header = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + extra
+            + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b""))
+
+
+def _pack(values: np.ndarray, depth: int) -> bytes:
+    """Samples of `depth` bits (1, 2, 4) packed high bits first, as PNG stores them."""
+    per = 8 // depth
+    out = bytearray()
+    for i in range(0, len(values), per):
+        b = 0
+        for k, v in enumerate(values[i:i + per]):
+            b |= int(v) << (8 - depth * (k + 1))
+        out.append(b)
+    return bytes(out)
+
+
+def _low_depth_pngs(rng: np.random.Generator) -> dict[str, bytes]:
+    """Grey and palette PNGs of 2 and 4 bits, grey+alpha and RGB of 16 bits (RGB with a
+    transparent colour too), RGB 8-bit with a transparent colour."""
+    h, w = 50, 70
+    out = {}
+    for depth in (2, 4):
+        g = rng.integers(0, 1 << depth, (h, w))
+        out[f"png-grey-{depth}bit.png"] = _png_rows([_pack(r, depth) for r in g], w, h, depth, 0)
+        plte = _chunk(b"PLTE", rng.integers(0, 256, (1 << depth) * 3).astype(np.uint8).tobytes())
+        out[f"png-palette-{depth}bit.png"] = _png_rows([_pack(r, depth) for r in g], w, h,
+                                                       depth, 3, plte)
+    la16 = rng.integers(0, 65536, (h, w, 2)).astype(">u2")
+    out["png-grey-alpha-16bit.png"] = _png_rows([r.tobytes() for r in la16], w, h, 16, 4)
+    rgb16 = rng.integers(0, 65536, (h, w, 3)).astype(">u2")
+    rgb16[5:10] = [1000, 2000, 3000]
+    out["png-rgb-16bit-transparent-colour.png"] = _png_rows(
+        [r.tobytes() for r in rgb16], w, h, 16, 2,
+        _chunk(b"tRNS", struct.pack(">HHH", 1000, 2000, 3000)))
+    rgb8 = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+    rgb8[5:10] = [10, 20, 30]
+    out["png-rgb-transparent-colour.png"] = _png_rows(
+        [r.tobytes() for r in rgb8], w, h, 8, 2, _chunk(b"tRNS", struct.pack(">HHH", 10, 20, 30)))
+    return out
+
+
+def _bmp_16bit(rng: np.random.Generator) -> bytes:
+    """A 16-bit (5-5-5) BMP, which Pillow reads and does not write."""
+    h, w = 40, 61
+    px = rng.integers(0, 1 << 15, (h, w)).astype("<u2")
+    pad = (-(w * 2)) % 4
+    data = b"".join(px[h - 1 - i].tobytes() + b"\0" * pad for i in range(h))
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 16, 0, len(data), 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 54 + len(data), 0, 0, 54) + info + data
+
+
+def _bmp_top_down(im: Image.Image) -> bytes:
+    """A BMP stored top line first (a negative height)."""
+    data = bytearray(_save(im, "BMP"))
+    w, h = im.size
+    row = (w * 3 + 3) // 4 * 4
+    struct.pack_into("<i", data, 22, -h)
+    rows = [data[54 + i * row: 54 + (i + 1) * row] for i in range(h)]
+    data[54:54 + h * row] = b"".join(reversed(rows))
     return bytes(data)
 
 
@@ -176,8 +244,11 @@ def make_files(folder: Path, videos_module=None) -> dict[str, str]:
         "bmp-palette.bmp": (_save(pal, "BMP"), EXACT),
         "bmp-1bit.bmp": (_save(im.convert("1"), "BMP"), EXACT),
         "bmp-rgba.bmp": (_save(rgba, "BMP"), EXACT),
+        "bmp-16bit.bmp": (_bmp_16bit(rng), "16-bit BMP colours are widened"),
+        "bmp-top-down.bmp": (_bmp_top_down(im), EXACT),
         "tiff-rgb.tif": (_save(im, "TIFF"), "TIFF images cannot be decoded by a browser"),
     }
+    files.update({name: (data, EXACT) for name, data in _low_depth_pngs(rng).items()})
     out = {}
     for name, (data, want) in files.items():
         (folder / name).write_bytes(data)

@@ -67,7 +67,7 @@ function call(message, transfer, onProgress) {
 function checkOptions(options) {
   if (options === undefined || options === null) return {};
   if (typeof options !== "object") throw new TypeError("options must be an object");
-  const { wasm, onProgress, decoder, timings } = options;
+  const { wasm, onProgress, decoder, timings, pixels } = options;
   if (wasm !== undefined && wasm !== "scalar" && wasm !== "simd128") {
     throw new TypeError('options.wasm must be "scalar" or "simd128"');
   }
@@ -77,7 +77,7 @@ function checkOptions(options) {
   if (onProgress !== undefined && typeof onProgress !== "function") {
     throw new TypeError("options.onProgress must be a function");
   }
-  return { wasm, onProgress, decoder, timings: Boolean(timings) };
+  return { wasm, onProgress, decoder, timings: Boolean(timings), pixels: Boolean(pixels) };
 }
 
 /**
@@ -88,14 +88,16 @@ function checkOptions(options) {
  *          build (default: SIMD128 where the browser has it); decoder "webgl": read every
  *          image through createImageBitmap + WebGL, the way browsers without WebCodecs'
  *          ImageDecoder do (default "auto": ImageDecoder for opaque images where it exists);
- *          timings: add {read_and_digest, decode, pdq} in ms to an image's record
+ *          timings: add {read_and_digest, decode_after_digest, pdq, total} (ms) and
+ *          decoded_by to an image's record; pixels: add pixels_sha256, the SHA-256 of
+ *          the pixels hashed (R, G, B bytes, or the grey bytes), for exactness tests
  * @returns {Promise<{kind: "image"|"video", pdq: string|null, quality: number|null,
  *                    md5: string, sha256: string}>}
  */
 export async function hashFile(file, options) {
   if (!(file instanceof Blob)) throw new TypeError("hashFile takes a File or a Blob");
-  const { wasm, onProgress, decoder, timings } = checkOptions(options);
-  return call({ op: "file", file, options: { wasm, decoder, timings } }, [], onProgress);
+  const { wasm, onProgress, decoder, timings, pixels } = checkOptions(options);
+  return call({ op: "file", file, options: { wasm, decoder, timings, pixels } }, [], onProgress);
 }
 
 /**

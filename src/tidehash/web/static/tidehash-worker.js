@@ -50,6 +50,29 @@ function hex(bytes) {
   return s;
 }
 
+// SHA-256 of the pixels as hashed, colour channels only (R, G, B, or the grey value):
+// what the tests compare with the engine's decoded pixels (options.pixels).
+async function pixelsDigest(view, channels) {
+  const sha = await createSHA256();
+  sha.init();
+  if (channels === 1 || channels === 3) {
+    sha.update(view);
+  } else {
+    const n = view.length / channels, line = new Uint8Array(3 * Math.min(n, 1 << 20));
+    for (let start = 0; start < n; start += line.length / 3) {
+      const count = Math.min(n - start, line.length / 3);
+      for (let i = 0; i < count; i++) {
+        const at = (start + i) * channels;
+        line[3 * i] = view[at]; line[3 * i + 1] = view[at + 1]; line[3 * i + 2] = view[at + 2];
+      }
+      sha.update(line.subarray(0, 3 * count));
+    }
+  }
+  return sha.digest("hex");
+}
+
+let wantPixelsDigest = false;
+
 // PDQ of pixels already written into the module's memory by `fill(view)`.
 async function pdqOf(variant, width, height, channels, fill) {
   const k = await kernel(variant);
@@ -68,7 +91,9 @@ async function pdqOf(variant, width, height, channels, fill) {
     if (rc !== 0) throw new Error(`the hashing code refused the pixels (status ${rc})`);
     const mem = new Uint8Array(k.memory.buffer);
     const quality = new DataView(k.memory.buffer).getInt32(out + 32, true);
-    return { pdq: hex(mem.subarray(out, out + 32)), quality };
+    const result = { pdq: hex(mem.subarray(out, out + 32)), quality };
+    if (wantPixelsDigest) result.pixels = await pixelsDigest(new Uint8Array(k.memory.buffer, px, n), channels);
+    return result;
   } finally {
     k.th_free(px);
     k.th_free(out);
@@ -221,6 +246,23 @@ function probeBmp(b) {
     colors = u32le(b, 46); entry = 4;
   } else {
     throw new Refusal("this BMP header is not one browsers read");
+  }
+  if (hsize >= 40) {
+    const compression = u32le(b, 30);
+    if (compression === 3 || compression === 6) {
+      // colour masks: browsers and Pillow widen samples of other than 8 bits differently
+      const masks = [u32le(b, 54), u32le(b, 58), u32le(b, 62)];
+      if (!masks.every((m) => [0xff, 0xff00, 0xff0000, 0xff000000].includes(m))) {
+        throw new Refusal("this BMP's colour masks are not whole bytes, which browsers widen " +
+          "differently from the registry's engine: save it as PNG");
+      }
+    } else if (compression !== 0) {
+      throw new Refusal("compressed BMP files are not hashed in the page: save it as PNG");
+    }
+  }
+  if (bits === 16) {
+    throw new Refusal("16-bit BMP colours are widened to 8 bits differently by browsers and " +
+      "the registry's engine: save the image as PNG");
   }
   let grey = false;
   if (bits <= 8) {
@@ -466,7 +508,11 @@ async function pdqOfYuv(variant, frame, width, height, hsub, vsub, grey) {
     if (rc !== 0) throw new Error(`the hashing code refused the pixels (status ${rc})`);
     const mem = new Uint8Array(k.memory.buffer);
     const quality = new DataView(k.memory.buffer).getInt32(out + 32, true);
-    return { pdq: hex(mem.subarray(out, out + 32)), quality };
+    const result = { pdq: hex(mem.subarray(out, out + 32)), quality };
+    if (wantPixelsDigest) {
+      result.pixels = await pixelsDigest(new Uint8Array(k.memory.buffer, px, width * height * channels), channels);
+    }
+    return result;
   } finally {
     if (planes) k.th_free(planes);
     if (rgb) k.th_free(rgb);
@@ -564,6 +610,7 @@ async function hashFile(file, options, progress) {
   }, options.decoder, digests);
   progress("hash", 1, 1);
   const record = { kind: "image", pdq: result.pdq, quality: result.quality, md5, sha256 };
+  if (result.pixels) record.pixels_sha256 = result.pixels;
   if (options.timings) {
     record.timings = { read_and_digest: t1 - t0, decode_after_digest: t2 - t1,
       pdq: performance.now() - t2, total: performance.now() - t0, decoded_by: decodedBy };
@@ -606,7 +653,12 @@ self.onmessage = (event) => {
       } else if (msg.op === "pixels") {
         record = await hashPixels(msg);
       } else {
-        record = await hashFile(msg.file, options, progress);
+        wantPixelsDigest = Boolean(options.pixels);
+        try {
+          record = await hashFile(msg.file, options, progress);
+        } finally {
+          wantPixelsDigest = false;
+        }
       }
       self.postMessage({ id: msg.id, type: "result", record });
     } catch (err) {
