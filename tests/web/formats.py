@@ -1,13 +1,14 @@
 """Files in every format the engine reads, made for the page's browser tests: JPEG
 (baseline 4:2:0 / 4:2:2 / 4:4:4, progressive, odd sizes, 2-4 pixels wide, 12 MP, grey,
-CMYK, EXIF orientation, ICC profiles), PNG (RGB, RGBA with translucent and transparent
-pixels, grey, grey with a transparent value, grey+alpha, 1-bit, 16-bit grey / RGB / RGBA,
-2 and 4-bit grey and palette, 16-bit grey+alpha, transparent colours (8 and 16-bit),
-palette, palette with transparency, EXIF orientation, ICC profiles, gamma, animated), GIF
-(palette, grey, transparency, animated, a first frame smaller than the picture), WebP
-(lossy, lossless, with alpha, EXIF orientation, ICC, animated), BMP (RGB, grey, palette,
-1-bit, 16-bit, 32-bit, top-down), TIFF, and an MP4. Each with what the page must do: ``EXACT`` (the
-engine's record) or a refusal whose message contains the given words."""
+CMYK, stored as RGB, restart markers, quality 5 and 100, EXIF orientation, ICC profiles),
+PNG (RGB, RGBA with translucent and transparent pixels, grey, grey with a transparent
+value, grey+alpha, 1-bit, 16-bit grey / RGB / RGBA, 2 and 4-bit grey and palette, 16-bit
+grey+alpha, transparent colours (8 and 16-bit), palette, palette with transparency, EXIF
+orientation, ICC profiles, gamma, animated), GIF (palette, grey, transparency, animated, a
+first frame smaller than the picture), WebP (lossy, lossless, with alpha, EXIF
+orientation, ICC, animated), BMP (RGB, grey, palette, 1-bit, 16-bit, 32-bit, top-down),
+TIFF, and an MP4. Each with what the page must do: ``EXACT`` (the engine's record and
+pixels) or a refusal whose message contains the given words."""
 
 from __future__ import annotations
 
@@ -192,6 +193,12 @@ def make_files(folder: Path, videos_module=None) -> dict[str, str]:
             _save(Image.fromarray(_photo(1201, 1599, 8)), "JPEG", quality=80, subsampling=1,
                   progressive=True), EXACT),
         "jpeg-grey.jpg": (_save(grey, "JPEG", quality=90), EXACT),
+        "jpeg-rgb-stored.jpg": (_save(im, "JPEG", quality=90, keep_rgb=True), EXACT),
+        "jpeg-restart-markers.jpg": (_save(im, "JPEG", quality=90, restart_marker_blocks=4),
+                                     EXACT),
+        "jpeg-quality-5.jpg": (_save(im, "JPEG", quality=5), EXACT),
+        "jpeg-quality-100.jpg": (_save(im, "JPEG", quality=100), EXACT),
+        "jpeg-cmyk-quality-50.jpg": (_save(im.convert("CMYK"), "JPEG", quality=50), EXACT),
         "jpeg-cmyk.jpg": (_save(im.convert("CMYK"), "JPEG", quality=90), EXACT),
         "jpeg-exif-rotate90.jpg": (_save(im, "JPEG", quality=90, exif=_exif(6)), EXACT),
         "jpeg-exif-rotate180.jpg": (_save(im, "JPEG", quality=90, exif=_exif(3)), EXACT),
