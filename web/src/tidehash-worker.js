@@ -16,6 +16,7 @@ import { createMD5, createSHA256 } from "./hash-wasm.js";
 
 const SLICE = 4 << 20; // bytes read and digested at a time
 const HEAD = 64 << 10; // bytes read to tell the format
+const WHOLE = 64 << 20; // files up to this size are read in one go (one read, not two)
 // tidehash.image.DEFAULT_MAX_PIXELS: the engine's decompression-bomb guard
 const MAX_PIXELS = 2 * 89478485;
 // a browser holds an image file whole (and its pixels) in memory; larger ones are refused
@@ -547,10 +548,14 @@ async function streamDigests(file, progress) {
 async function hashFile(file, options, progress) {
   if (!(file instanceof Blob)) throw new TypeError("hashFile takes a File or a Blob");
   if (file.size === 0) throw new Refusal("empty file");
-  const head = new Uint8Array(await file.slice(0, HEAD).arrayBuffer());
+  const start = performance.now();
+  // a file of up to WHOLE bytes is read once, whole; a larger one first by its head
+  const whole = file.size <= WHOLE ? new Uint8Array(await file.arrayBuffer()) : null;
+  if (whole && whole.length !== file.size) throw new Refusal("the file changed while it was read");
+  const head = whole ? whole.subarray(0, HEAD) : new Uint8Array(await file.slice(0, HEAD).arrayBuffer());
   const kind = sniff(head);
   if (kind.kind === "video") {
-    const { md5, sha256 } = await streamDigests(file, progress);
+    const { md5, sha256 } = whole ? await digestBytes(whole, progress) : await streamDigests(file, progress);
     return { kind: "video", pdq: null, quality: null, md5, sha256 };
   }
   const info = PROBES[kind.format](head);
@@ -562,8 +567,8 @@ async function hashFile(file, options, progress) {
   if (file.size > MAX_IMAGE_BYTES) {
     throw new Refusal(`an image file over ${MAX_IMAGE_BYTES >> 20} MB is too large to hash in the page`);
   }
-  const t0 = performance.now();
-  const bytes = new Uint8Array(await file.arrayBuffer());
+  const t0 = start;
+  const bytes = whole || new Uint8Array(await file.arrayBuffer());
   if (bytes.length !== file.size) throw new Refusal("the file changed while it was read");
   let md5, sha256, t1;
   const digests = async () => {
