@@ -28,9 +28,17 @@ from .audit import AuditPage, AuditQuery
 from .challenge import ChallengeError, Challenges
 from .db import Unavailable
 from .middleware import LastResort, Privacy
-from .models import CASE_STATUSES, Limits, RequestModels, format_loc, problem_errors
+from .models import (
+    CASE_STATUSES,
+    Limits,
+    RequestModels,
+    format_loc,
+    problem_errors,
+    validate_json,
+)
 from .problems import SCHEMA as PROBLEM_SCHEMA
-from .problems import STATUS_SLUGS, Problem, problem_response, response_of
+from .problems import STATUS_SLUGS, Problem, openapi_problems, problem_response, response_of
+from .problems import responses as problems
 from .settings import Settings
 
 API_TITLE = "tidehash registry"
@@ -42,12 +50,19 @@ STREAM_CHUNK = 1 << 18
 #: expiry or suspension made elsewhere (``tidehash admin``) takes effect within it,
 #: one made through this process's API at once
 AUTH_CACHE_SECONDS = 1.0
+#: bytes of a JSON body validated on the event loop; a bigger one in a worker thread
+INLINE_BODY = 64 << 10
 #: tries of a write's own publication (delay 0) while another publisher holds the lock
 PUBLISH_ATTEMPTS = 100
-_BEARER = HTTPBearer(auto_error=False, description="thp_... (platform) or tho_... (operator)")
+# two schemes of one header, so that the document says which token each route takes
+_BEARER = HTTPBearer(auto_error=False, scheme_name="PlatformToken",
+                     description="a platform's token, thp_...")
+_OPERATOR_BEARER = HTTPBearer(auto_error=False, scheme_name="OperatorToken",
+                              description="an operator's token, tho_...")
 _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="tidehash"'}
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
 log = logging.getLogger("tidehash.registry")
+_CONTENT_LENGTH = re.compile(r"^[0-9]+$", re.ASCII)  # not str.isdigit: it takes "²"
 
 
 class RegistryApp(FastAPI):
@@ -208,9 +223,9 @@ async def read_json(request: Request, model, max_body: int):
                       "send the body as Content-Type: application/json (UTF-8)")
     length = request.headers.get("content-length")
     if length is not None:
-        if not length.isdigit():
+        if not _CONTENT_LENGTH.match(length):
             raise Problem(400, "invalid-request", "Content-Length is not a number")
-        if int(length) > max_body:
+        if len(length) > 18 or int(length) > max_body:
             raise Problem(413, "body-too-large", f"the body is over {max_body} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -218,8 +233,13 @@ async def read_json(request: Request, model, max_body: int):
         if size > max_body:
             raise Problem(413, "body-too-large", f"the body is over {max_body} bytes")
         chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
-        return model.model_validate_json(b"".join(chunks))
+        if size <= INLINE_BODY:
+            return validate_json(model, raw)
+        # a big body (a video's frames; or a hostile one, whose errors cost seconds to
+        # list) is read in a worker thread, so that the other requests go on meanwhile
+        return await run_in_threadpool(validate_json, model, raw)
     except ValidationError as exc:
         raise Problem(400, "invalid-request", "the body does not follow the schema",
                       errors=problem_errors(exc)) from None
@@ -273,8 +293,10 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
         return Depends(dependency)
 
     def authorised(scope: str):
+        scheme = _OPERATOR_BEARER if scope == "admin" else _BEARER
+
         async def dependency(request: Request, svc: Svc,
-                             _credentials: Annotated[Any, Depends(_BEARER)]):
+                             _credentials: Annotated[Any, Depends(scheme)]):
             from .store import AuthError
 
             header = request.headers.get("authorization")
@@ -299,10 +321,9 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
             return principal
         return Depends(dependency)
 
-    problem_responses = {"default": {"description": "an error (RFC 9457 problem)",
-                                     "content": {"application/problem+json": {
-                                         "schema": {"$ref": "#/components/schemas/Problem"}}}}}
-    route = dict(responses=problem_responses)
+    # the problem statuses each route's own code raises; those its document implies
+    # (auth, body, parameters, 503) are added by openapi_problems
+    route = dict(responses={})
 
     # ------------------------------------------------------------------ liveness
     @app.get("/healthz", tags=["service"], **route)
@@ -341,25 +362,26 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                                     challenge_expires=expires)
         return JSONResponse(created, status_code=201, headers={"Cache-Control": "no-store"})
 
-    @app.post("/v1/cases/status", tags=["person"], **route,
+    @app.post("/v1/cases/status", tags=["person"], responses=problems(404),
               openapi_extra=_schema_refs(models.CaseStatus, schemas))
     async def case_status(svc: Svc, req: Annotated[Any, body(models.CaseStatus)]):
         return await _store_call(svc.store.case_status, req.case_id, req.secret)
 
-    @app.post("/v1/cases/withdraw", tags=["person"], **route,
+    @app.post("/v1/cases/withdraw", tags=["person"], responses=problems(404),
               openapi_extra=_schema_refs(models.CaseWithdraw, schemas))
     async def withdraw(svc: Svc, req: Annotated[Any, body(models.CaseWithdraw)]):
         return await _store_call(svc.store.withdraw, req.case_id, req.secret, req.items)
 
     # ------------------------------------------------------------------ platform side
     @app.get("/v1/list/snapshot", tags=["platform"],
-             responses={**problem_responses, 200: {"content": {NDJSON: {}},
-                                                   "description": "entries, then a trailer"}})
+             responses={**problems(416), 206: {
+                 "content": {NDJSON: {}}, "description": "the rest of the snapshot (Range)"},
+                 200: {"content": {NDJSON: {}}, "description": "entries, then a trailer"}})
     async def snapshot(request: Request, svc: Svc,
                        principal: Annotated[Any, authorised("list:read")]):
         return await _snapshot(request, svc, principal)
 
-    @app.get("/v1/list/changes", tags=["platform"], **route)
+    @app.get("/v1/list/changes", tags=["platform"], responses=problems(410))
     async def changes(svc: Svc, principal: Annotated[Any, authorised("list:read")],
                       cursor: Annotated[Optional[str], Query(max_length=64)] = None,
                       limit: Annotated[int, Query(ge=1, le=settings.max_changes_page)]
@@ -418,7 +440,8 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     # ------------------------------------------------------------------ operator side
     Admin = Annotated[Any, authorised("admin")]
 
-    @app.post("/v1/admin/platforms", status_code=201, tags=["operator"], **route,
+    @app.post("/v1/admin/platforms", status_code=201, tags=["operator"],
+              responses=problems(409),
               openapi_extra=_schema_refs(models.PlatformCreate, schemas))
     async def add_platform(svc: Svc, _p: Admin,
                            req: Annotated[Any, body(models.PlatformCreate)]):
@@ -456,7 +479,8 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     async def list_cases(svc: Svc, _p: Admin,
                          status: Annotated[Optional[Literal[CASE_STATUSES]], Query()] = None,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                         after: Annotated[Optional[str], Query(max_length=64)] = None):
+                         after: Annotated[Optional[str], Query(
+                             max_length=64, pattern=r"^[A-Za-z0-9-]*$")] = None):
         cases = await _store_call(svc.store.list_cases, status, limit, after,
                                   actor=_actor(_p))
         next_after = cases[-1]["case_id"] if len(cases) == limit else None
@@ -482,9 +506,9 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     schemas.update(_component(AuditPage))
 
     # ------------------------------------------------------------------ compatible views
-    from . import ncmec, stopncii  # (README: not in this JSON API's OpenAPI document)
-    app.include_router(ncmec.router(settings, _services), include_in_schema=False)
-    app.include_router(stopncii.router(settings, _services, read_json), include_in_schema=False)
+    from . import ncmec, stopncii
+    app.include_router(ncmec.router(settings, _services))
+    app.include_router(stopncii.router(settings, _services, read_json, schemas))
     from . import web  # the page: /, /tidehash.js and its worker, wasm and hash-wasm
     app.include_router(web.router(), include_in_schema=False)
 
@@ -493,8 +517,11 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
         if app.openapi_schema is None:
             document = get_openapi(title=API_TITLE, version="1", routes=app.routes,
                                    description=__doc__.split("\n\n")[0])
-            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
-            app.openapi_schema = document
+            components = document.setdefault("components", {})
+            components.setdefault("schemas", {}).update(schemas)
+            components.setdefault("securitySchemes", {}).update(
+                {**ncmec.SECURITY_SCHEMES, **stopncii.SECURITY_SCHEMES})
+            app.openapi_schema = openapi_problems(_one_parameter_each(document))
         return app.openapi_schema
 
     app.openapi = openapi
@@ -531,6 +558,17 @@ def _component(model) -> dict:
 def _actor(principal) -> str:
     """Who an audit row names: the kind and id of the token (never the token)."""
     return f"{principal.kind}:{principal.token_id}"
+
+
+def _one_parameter_each(document: dict) -> dict:
+    """A parameter the route's ``openapi_extra`` describes (a view reads its query and
+    path itself) replaces the one FastAPI made of the function's argument."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "parameters" in operation:
+                by_key = {(p.get("name"), p.get("in")): p for p in operation["parameters"]}
+                operation["parameters"] = list(by_key.values())
+    return document
 
 
 async def _store_call(fn, *args, **kwargs) -> Any:
@@ -668,6 +706,19 @@ def _close(chunks) -> None:
 
 # ---------------------------------------------------------------------------- errors
 
+def _allowed(app: FastAPI, scope) -> str:
+    """The Allow header of a 405: the methods of every route of the path (Starlette
+    names only those of the first route it matched, one of a path's two)."""
+    from starlette.routing import Match
+
+    methods: set = set()
+    for route in app.router.routes:
+        match, _child = route.matches(scope)
+        if match is Match.PARTIAL and getattr(route, "methods", None):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def on_problem(request, exc: Problem):
@@ -678,9 +729,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         slug = STATUS_SLUGS.get(exc.status_code, "invalid-request" if exc.status_code < 500
                                 else "internal")
         detail = exc.detail if isinstance(exc.detail, str) else slug
+        headers = exc.headers
         if exc.status_code == 404:
             detail = "no such route"
-        return problem_response(exc.status_code, slug, detail, headers=exc.headers)
+        elif exc.status_code == 405:
+            allowed = _allowed(app, request.scope)
+            if allowed:  # else Starlette's own (a route of an included router)
+                headers = {**(headers or {}), "Allow": allowed}
+        return problem_response(exc.status_code, slug, detail, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request, exc: RequestValidationError):

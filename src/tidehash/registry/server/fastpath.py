@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from .models import validate_json
+
 PATH = "/v1/lookup"
 _JSON = b"application/json"
 
@@ -44,7 +46,8 @@ class FastLookup:
         plain = (principal is not None and svc.lookup.ready and
                  (content_type == _JSON or (content_type or b"").lower() in
                   (_JSON, b"application/json; charset=utf-8", b"application/json;charset=utf-8"))
-                 and (length is None or (length.isdigit() and int(length) <= self.max_body)))
+                 and (length is None or (length.isdigit() and len(length) <= 18
+                                     and int(length) <= self.max_body)))
         if plain:
             try:
                 svc.store.require(principal, "lookup")
@@ -67,7 +70,7 @@ class FastLookup:
         body = b"".join(chunks)
         if last is None and not more:
             try:
-                request = self.model.model_validate_json(body)
+                request = validate_json(self.model, body)
             except ValidationError:
                 request = None
             if request is not None:

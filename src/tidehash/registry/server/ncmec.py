@@ -37,6 +37,7 @@ from starlette.responses import Response
 
 from . import views
 from .problems import Problem
+from .problems import responses as problems
 
 NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
 XML_TYPE = "application/xml; charset=utf-8"
@@ -48,6 +49,37 @@ _BASIC = 'Basic realm="tidehash", charset="UTF-8"'
 _TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?"
                    r"(Z|[+-]\d{2}:?\d{2})?$", re.ASCII)
 _INT = re.compile(r"^\d{1,18}$", re.ASCII)
+
+#: the OpenAPI security scheme of the view (app.py puts it in the document)
+SECURITY_SCHEMES = {"NCMECBasic": {
+    "type": "http", "scheme": "basic",
+    "description": "any user name, a platform token as the password (Bearer is taken too)"}}
+_TIME_SCHEMA = {"type": "string", "pattern": _TIME.pattern, "examples": ["2017-10-20T00:00:00Z"],
+                "description": "2017-10-20T00:00:00Z (.000 and +hh:mm taken; no zone: UTC)"}
+_SEQ_SCHEMA = {"type": "integer", "minimum": 0, "maximum": 1 << 62,
+               "description": "from a paging/next link"}
+_FINGERPRINT = {"type": "string", "pattern": "^([Mm][Dd]5|[Ss][Hh][Aa]256|[Pp][Dd][Qq])$"}
+
+
+def _xml_doc(root: str, description: str) -> dict:
+    """An OpenAPI 200 of the view: XML in NCMEC's namespace."""
+    return {"200": {"description": description, "content": {"application/xml": {"schema": {
+        "type": "object", "xml": {"name": root, "namespace": NAMESPACE}}}}}}
+
+
+def _doc(root: str, description: str, *statuses: int, parameters=(), body=None) -> dict:
+    """The OpenAPI of a route of the view: its parameters (the route reads the query
+    itself, to refuse unknown names), Basic auth, its XML answer, its problems."""
+    extra = {"security": [{"NCMECBasic": []}]}
+    if parameters:
+        extra["parameters"] = [
+            {"name": name, "in": where, "required": required, "schema": schema,
+             **({"example": schema["examples"][0]} if "examples" in schema else {})}
+            for name, where, required, schema in parameters]
+    if body is not None:
+        extra["requestBody"] = body
+    return dict(openapi_extra=extra, responses={**_xml_doc(root, description),
+                                                 **problems(*statuses)})
 
 #: the fingerprint types of the view: NCMEC's name -> the entry column
 FINGERPRINTS = {"MD5": "md5", "SHA256": "sha256", "PDQ": "pdq"}
@@ -188,6 +220,8 @@ def _parse_feedback(body: bytes) -> tuple[str, list[str]]:
         parser.Parse(body, True)
     except xml.parsers.expat.ExpatError as exc:
         raise _bad("body", f"not well-formed XML ({exc})") from None
+    except LookupError:  # an encoding Python does not know
+        raise _bad("body", "not well-formed XML (an unknown encoding); send UTF-8") from None
     if len(root) != 1 or root[0][0] != "feedbackSubmission":
         raise _bad("body", "a <feedbackSubmission> element")
     votes = root[0][1]
@@ -214,7 +248,7 @@ def router(settings, services) -> APIRouter:
             return principal, views.clock(svc).mark()
         return await run_in_threadpool(check)
 
-    @api.get("/status")
+    @api.get("/status", **_doc("status", "the caller as a member"))
     async def status(request: Request, svc=Svc):
         principal, _now = await platform(request, svc)
         root = ET.Element("status")
@@ -222,7 +256,7 @@ def router(settings, services) -> APIRouter:
         _member(root, views.PLATFORM_MEMBER_BASE + principal.platform_id, principal.platform)
         return _xml(root)
 
-    @api.get("/members")
+    @api.get("/members", **_doc("members", "one member per trust tier"))
     async def members(request: Request, svc=Svc):
         await platform(request, svc)
         root = ET.Element("members")
@@ -230,7 +264,12 @@ def router(settings, services) -> APIRouter:
             _member(root, member_id, name)
         return _xml(root)
 
-    @api.get("/entries")
+    @api.get("/entries", **_doc(
+        "queryResult", "the entries and tombstones of the window, a page", parameters=(
+            ("from", "query", True, _TIME_SCHEMA), ("to", "query", False, _TIME_SCHEMA),
+            ("size", "query", False, {"type": "integer", "minimum": 1, "maximum": MAX_SIZE}),
+            ("start", "query", False, {**_SEQ_SCHEMA, "minimum": 1}),
+            ("max", "query", False, _SEQ_SCHEMA), ("min", "query", False, _SEQ_SCHEMA))))
     async def entries(request: Request, svc=Svc):
         principal, now = await platform(request, svc)
         params = request.query_params
@@ -275,7 +314,9 @@ def router(settings, services) -> APIRouter:
             return _query_result(page, time_of, link)
         return _xml(await run_in_threadpool(read))
 
-    @api.get("/feedback/{fingerprint}/reasons")
+    @api.get("/feedback/{fingerprint}/reasons", **_doc(
+        "feedbackReasons", "the negative feedback reasons",
+        parameters=(("fingerprint", "path", True, _FINGERPRINT),)))
     async def reasons(fingerprint: str, request: Request, svc=Svc):
         await platform(request, svc, ("feedback:write", "list:read"))
         if fingerprint.upper() not in FINGERPRINTS:
@@ -287,7 +328,16 @@ def router(settings, services) -> APIRouter:
                           type=fingerprint.upper())
         return _xml(root)
 
-    @api.put("/entries/{member_id}/{entry_id}/{fingerprint}/feedback")
+    @api.put("/entries/{member_id}/{entry_id}/{fingerprint}/feedback", **_doc(
+        "queryResult", "the entry the feedback is on", parameters=(
+            ("member_id", "path", True, {"type": "string", "pattern": "^[0-9]{1,18}$"}),
+            ("entry_id", "path", True, {"type": "string", "pattern": "^[0-9a-fA-F]{16}$"}),
+            ("fingerprint", "path", True, _FINGERPRINT)),
+        body={"required": True, "content": {"application/xml": {"schema": {
+            "type": "object", "xml": {"name": "feedbackSubmission", "namespace": NAMESPACE},
+            "description": "<affirmative/>, or <negative><reasonIds><guid>G</guid>"
+                           "</reasonIds></negative>; at most 64 KiB, no DOCTYPE",
+            "properties": {"affirmative": {"type": "string", "maxLength": 0}}}}}}))
     async def feedback(member_id: str, entry_id: str, fingerprint: str, request: Request,
                        svc=Svc):
         from .store import parse_entry_id
@@ -299,6 +349,11 @@ def router(settings, services) -> APIRouter:
         value = parse_entry_id(entry_id)
         if value is None or not _INT.fullmatch(member_id):
             raise Problem(404, "not-found", f"no entry {entry_id[:32]!r}")
+        length = request.headers.get("content-length", "0")
+        if not re.fullmatch(r"[0-9]+", length, re.ASCII):
+            raise _bad("Content-Length", "a number")
+        if len(length) > 18 or int(length) > MAX_FEEDBACK_BODY:
+            raise Problem(413, "body-too-large", f"the body is over {MAX_FEEDBACK_BODY} bytes")
         body = b""
         async for chunk in request.stream():
             body += chunk

@@ -26,6 +26,7 @@ TITLES = {
     "range-not-satisfiable": "The range is not in the snapshot",
     "unavailable": "The service is unavailable; try again later",
     "not-acceptable": "Not acceptable",
+    "conflict": "Conflict",
     "internal": "Internal error",
 }
 
@@ -33,7 +34,8 @@ TITLES = {
 STATUS_SLUGS = {400: "invalid-request", 401: "unauthorized", 403: "forbidden",
                 404: "not-found", 405: "method-not-allowed", 406: "not-acceptable",
                 413: "body-too-large", 415: "unsupported-media-type",
-                416: "range-not-satisfiable", 503: "unavailable"}
+                409: "conflict", 410: "cursor-compacted", 416: "range-not-satisfiable",
+                503: "unavailable"}
 
 
 class Problem(Exception):
@@ -83,3 +85,46 @@ SCHEMA = {
             "properties": {"loc": {"type": "string"}, "msg": {"type": "string"}}}},
     },
 }
+
+
+def responses(*statuses: int) -> dict:
+    """The OpenAPI ``responses`` of a route that may answer these problem statuses
+    (a route declares the ones its own code raises; ``openapi_problems`` adds the ones
+    its document implies)."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {str(status): {"description": TITLES[STATUS_SLUGS[status]],
+                          "content": {MEDIA_TYPE: {"schema": schema}}}
+            for status in statuses}
+
+
+def openapi_problems(document: dict) -> dict:
+    """Every operation of an OpenAPI document with the problem responses it implies
+    declared: 401 / 403 with a security requirement, 400 / 413 / 415 with a request
+    body (an XML body: 400 / 413), 400 with a query parameter, 404 with a path
+    parameter (an unknown name), 503 (the database unreachable, the service starting)
+    everywhere but ``/healthz``; so a response of any other status, a 500 above all,
+    is outside the document (schemathesis holds the server to it)."""
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            implied = set() if path == "/healthz" else {503}
+            if operation.get("security"):
+                implied |= {401, 403}
+            body = operation.get("requestBody", {}).get("content", {})
+            if body:
+                implied |= {400, 413} | ({415} if any("json" in t for t in body) else set())
+            where = {p.get("in") for p in operation.get("parameters", ())}
+            if "query" in where:
+                implied.add(400)
+            if "path" in where:
+                implied.add(404)
+            declared = operation["responses"]
+            # FastAPI's own 422 for a parameter that fails validation: this app answers 400
+            declared.pop("422", None)
+            for status, response in responses(*sorted(implied)).items():
+                declared.setdefault(status, response)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document

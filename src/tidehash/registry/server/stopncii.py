@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from . import schema, views
 from .keys import case_pseudonym
 from .problems import Problem
+from .problems import responses as problems
 
 DEFAULT_PAGE = 1000
 MAX_PAGE = 10_000
@@ -53,6 +54,46 @@ FEEDBACK = {"Blocked": "confirmed", "NotBlocked": "disputed", "PendingReview": "
             "None": None, "Unknown": None, "QualityUnknown": None, "Withdrawn": None,
             "Deleted": None}
 _STATUS = {"active": "Active", "withdrawn": "Withdrawn", "removed": "Deleted"}
+
+#: the OpenAPI security schemes of the view (app.py puts them in the document): either
+#: header carries the platform token
+SECURITY_SCHEMES = {
+    "StopNCIIFunctionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key",
+                            "description": "a platform token"},
+    "StopNCIISubscriptionKey": {"type": "apiKey", "in": "header",
+                                "name": "Ocp-Apim-Subscription-Key",
+                                "description": "a platform token"}}
+_SECURITY = [{"StopNCIIFunctionKey": []}, {"StopNCIISubscriptionKey": []}]
+_HASH_STATUS = {"type": "string", "enum": list(_STATUS.values())}
+FETCH_SCHEMA = {
+    "type": "object", "additionalProperties": False,
+    "required": ["count", "nextPageToken", "nextSetTimestamp", "hasMoreRecords",
+                 "hashRecords"],
+    "properties": {
+        "count": {"type": "integer", "minimum": 0},
+        "nextPageToken": {"type": ["string", "null"]},
+        "nextSetTimestamp": {"type": "integer", "minimum": 0},
+        "hasMoreRecords": {"type": "boolean"},
+        "hashRecords": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["lastModtimestamp", "signalType", "hashValue", "hashStatus",
+                         "caseNumbers", "CSPFeedbacks"],
+            "properties": {
+                "lastModtimestamp": {"type": "integer", "minimum": 0},
+                "signalType": {"type": "string", "enum": ["ImagePDQ", "VideoMD5"]},
+                "hashValue": {"type": "string", "pattern": "^[0-9a-f]{32}([0-9a-f]{32})?$"},
+                "hashStatus": _HASH_STATUS,
+                "caseNumbers": {"type": "object", "additionalProperties": _HASH_STATUS},
+                "CSPFeedbacks": {"type": "array", "maxItems": 0}}}}}}
+FEEDBACK_RESULT_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["count", "stored"],
+    "properties": {"count": {"type": "integer", "minimum": 0},
+                   "stored": {"type": "integer", "minimum": 0}}}
+
+
+def _json_200(description: str, schema: dict) -> dict:
+    return {"200": {"description": description,
+                    "content": {"application/json": {"schema": schema}}}}
 
 
 def signal_type(text) -> str | None:
@@ -106,12 +147,17 @@ def _aggregate(statuses) -> str:
     return "withdrawn" if statuses == {"withdrawn"} else "removed"
 
 
-def router(settings, services, read_json) -> APIRouter:
+def router(settings, services, read_json, schemas: dict | None = None) -> APIRouter:
     """The routes; ``services``: the app's dependency giving its Services;
-    ``read_json(request, model, max_body)``: the app's reading of a JSON body."""
+    ``read_json(request, model, max_body)``: the app's reading of a JSON body;
+    ``schemas``: the OpenAPI document's component schemas, to add the body's to."""
     Svc = Depends(services)
     api = APIRouter(prefix="/stopncii/v1", tags=["stopncii"])
     model = feedback_model(settings.max_feedback)
+    body_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    if schemas is not None:
+        schemas.update(body_schema.pop("$defs", {}))
+        schemas["SubmitFeedback"] = body_schema
 
     class Tokens:
         """nextPageToken: lo, hi, start (seqs) and the window's two seconds, signed."""
@@ -157,7 +203,15 @@ def router(settings, services, read_json) -> APIRouter:
             return principal, views.clock(svc).mark()
         return await run_in_threadpool(check)
 
-    @api.get("/FetchHashes")
+    @api.get("/FetchHashes", responses={
+        **_json_200("the hashes that changed in the window, a page", FETCH_SCHEMA),
+        **problems(400)}, openapi_extra={"security": _SECURITY, "parameters": [
+            {"name": "startTimestamp", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}},
+            {"name": "pageSize", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+            {"name": "nextPageToken", "in": "query", "required": False,
+             "schema": {"type": "string", "maxLength": 200}}]})
     async def fetch_hashes(request: Request, svc=Svc):
         principal, now = await platform(request, svc, "list:read")
         params = request.query_params
@@ -226,7 +280,11 @@ def router(settings, services, read_json) -> APIRouter:
                     "hashRecords": records}
         return await run_in_threadpool(read)
 
-    @api.post("/SubmitFeedback")
+    @api.post("/SubmitFeedback", responses={
+        **_json_200("how many feedbacks were taken and stored", FEEDBACK_RESULT_SCHEMA),
+        **problems(400)}, openapi_extra={"security": _SECURITY, "requestBody": {
+            "required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/SubmitFeedback"}}}}})
     async def submit_feedback(request: Request, svc=Svc):
         principal, _now = await platform(request, svc, "feedback:write")
         req = await read_json(request, model, settings.max_body)

@@ -317,10 +317,14 @@ class Store:
         return {"platform": name, "platform_id": pid, **tok}
 
     def _platform_id(self, conn, name) -> int:
-        pid = conn.execute(select(schema.platform.c.id).where(
-            schema.platform.c.name == name)).scalar()
+        # a name no platform can have is not sent to the database (PostgreSQL refuses
+        # a NUL in text with an error)
+        pid = None
+        if isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
+            pid = conn.execute(select(schema.platform.c.id).where(
+                schema.platform.c.name == name)).scalar()
         if pid is None:
-            raise NotFound(f"no platform named {name!r}")
+            raise NotFound(f"no platform named {str(name)[:100]!r}")
         return pid
 
     def set_suspended(self, name: str, suspended: bool, *, actor: str = "cli") -> dict:
