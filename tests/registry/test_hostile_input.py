@@ -260,6 +260,21 @@ def test_hostile_query_values_are_4xx_problems(hostile, path, names):
                 assert len(r.content) < 8 << 10
 
 
+def test_an_unknown_query_parameter_is_a_400_on_every_route(hostile):
+    for path, ops in DOCUMENT["paths"].items():
+        if "{" in path:
+            continue
+        for method in ops:
+            body = GOOD_XML if path.startswith("/ncmec/") else b"{}"
+            r = hostile.send(method.upper(), path + "?cachebuster=1", body)
+            problem = assert_problem(r, 400, "invalid-request")
+            assert "cachebuster" in problem["detail"], (method, path, problem)
+    # the lookup fast path gives the route's answer, not a 200
+    good = json.dumps({"queries": [{"pdq": pdq(1)}]}).encode()
+    assert hostile.send("POST", "/v1/lookup", good).status_code == 200
+    assert_problem(hostile.send("POST", "/v1/lookup?x=1", good), 400, "invalid-request")
+
+
 PATH_VALUES = ["%00", "a%00b", "%ff%fe", "..%2f..%2fetc", "9" * 5000, "%C0%AF", "x" * 4000,
                "%E2%80%AE", "%20", "-1", "1e400"]
 PATH_ROUTES = sorted((m, p) for p, ops in DOCUMENT["paths"].items() for m, op in ops.items()

@@ -24,6 +24,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response, StreamingResponse
 
+from . import answers
+from .answers import ok
 from .audit import AuditPage, AuditQuery
 from .challenge import ChallengeError, Challenges
 from .db import Unavailable
@@ -262,7 +264,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     closes it); by default one is opened on ``settings.db_url`` at startup and closed at
     shutdown."""
     models = RequestModels(Limits.of(settings))
-    schemas: dict = {"Problem": PROBLEM_SCHEMA}
+    schemas: dict = {"Problem": PROBLEM_SCHEMA, **answers.SCHEMAS}
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -283,7 +285,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                 await run_in_threadpool(db.close)
 
     app = RegistryApp(title=API_TITLE, version="1", lifespan=lifespan, openapi_url=None,
-                      docs_url=None, redoc_url=None)
+                      docs_url=None, redoc_url=None, dependencies=[Depends(_known_query)])
     _install_error_handlers(app)
     app.fast_lookup = (models.LookupRequest, settings.max_body)
 
@@ -321,16 +323,16 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
             return principal
         return Depends(dependency)
 
-    # the problem statuses each route's own code raises; those its document implies
-    # (auth, body, parameters, 503) are added by openapi_problems
-    route = dict(responses={})
+    # Each route declares its answer (``ok``: a schema of ``answers``) and the problem
+    # statuses its own code raises; those its document implies (auth, body, parameters,
+    # 503) are added by openapi_problems.
 
     # ------------------------------------------------------------------ liveness
-    @app.get("/healthz", tags=["service"], **route)
+    @app.get("/healthz", tags=["service"], responses=ok("Health"))
     async def healthz():
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["service"], **route)
+    @app.get("/readyz", tags=["service"], responses=ok("Health"))
     async def readyz(svc: Svc):
         await run_in_threadpool(svc.changelog.state)  # the database answers (or 503)
         if not svc.lookup.ready:
@@ -338,11 +340,11 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
         return {"status": "ready"}
 
     # ------------------------------------------------------------------ person side
-    @app.get("/v1/challenge", tags=["person"], **route)
+    @app.get("/v1/challenge", tags=["person"], responses=ok("Challenge"))
     async def challenge(svc: Svc):
         return JSONResponse(svc.challenges.issue(), headers={"Cache-Control": "no-store"})
 
-    @app.post("/v1/cases", status_code=201, tags=["person"], **route,
+    @app.post("/v1/cases", status_code=201, tags=["person"], responses=ok("CaseCreated", 201),
               openapi_extra=_schema_refs(models.CaseCreate, schemas))
     async def create_case(svc: Svc,
                           case: Annotated[Any, body(models.CaseCreate)]):
@@ -362,12 +364,14 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                                     challenge_expires=expires)
         return JSONResponse(created, status_code=201, headers={"Cache-Control": "no-store"})
 
-    @app.post("/v1/cases/status", tags=["person"], responses=problems(404),
+    @app.post("/v1/cases/status", tags=["person"],
+              responses={**ok("CaseState"), **problems(404)},
               openapi_extra=_schema_refs(models.CaseStatus, schemas))
     async def case_status(svc: Svc, req: Annotated[Any, body(models.CaseStatus)]):
         return await _store_call(svc.store.case_status, req.case_id, req.secret)
 
-    @app.post("/v1/cases/withdraw", tags=["person"], responses=problems(404),
+    @app.post("/v1/cases/withdraw", tags=["person"],
+              responses={**ok("CaseState"), **problems(404)},
               openapi_extra=_schema_refs(models.CaseWithdraw, schemas))
     async def withdraw(svc: Svc, req: Annotated[Any, body(models.CaseWithdraw)]):
         return await _store_call(svc.store.withdraw, req.case_id, req.secret, req.items)
@@ -381,7 +385,8 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                        principal: Annotated[Any, authorised("list:read")]):
         return await _snapshot(request, svc, principal)
 
-    @app.get("/v1/list/changes", tags=["platform"], responses=problems(410))
+    @app.get("/v1/list/changes", tags=["platform"],
+             responses={**ok("Changes"), **problems(410)})
     async def changes(svc: Svc, principal: Annotated[Any, authorised("list:read")],
                       cursor: Annotated[Optional[str], Query(max_length=64)] = None,
                       limit: Annotated[int, Query(ge=1, le=settings.max_changes_page)]
@@ -411,7 +416,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
         except CursorCompacted as exc:
             raise Problem(410, "cursor-compacted", str(exc)) from None
 
-    @app.post("/v1/lookup", tags=["platform"], **route,
+    @app.post("/v1/lookup", tags=["platform"], responses=ok("LookupResults"),
               openapi_extra=_schema_refs(models.LookupRequest, schemas))
     async def lookup(svc: Svc, principal: Annotated[Any, authorised("lookup")],
                      req: Annotated[Any, body(models.LookupRequest)]):
@@ -429,7 +434,8 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                           errors=[{"loc": exc.loc, "msg": exc.msg}]) from None
         return Response(body, media_type="application/json")
 
-    @app.post("/v1/feedback", status_code=202, tags=["platform"], **route,
+    @app.post("/v1/feedback", status_code=202, tags=["platform"],
+              responses=ok("FeedbackStored", 202),
               openapi_extra=_schema_refs(models.FeedbackRequest, schemas))
     async def feedback(svc: Svc, principal: Annotated[Any, authorised("feedback:write")],
                        req: Annotated[Any, body(models.FeedbackRequest)]):
@@ -441,7 +447,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
     Admin = Annotated[Any, authorised("admin")]
 
     @app.post("/v1/admin/platforms", status_code=201, tags=["operator"],
-              responses=problems(409),
+              responses={**ok("PlatformCreated", 201), **problems(409)},
               openapi_extra=_schema_refs(models.PlatformCreate, schemas))
     async def add_platform(svc: Svc, _p: Admin,
                            req: Annotated[Any, body(models.PlatformCreate)]):
@@ -449,19 +455,22 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                                  actor=_actor(_p))
         return JSONResponse(made, status_code=201, headers={"Cache-Control": "no-store"})
 
-    @app.get("/v1/admin/platforms", tags=["operator"], **route)
+    @app.get("/v1/admin/platforms", tags=["operator"], responses=ok("Platforms"))
     async def list_platforms(svc: Svc, _p: Admin):
         return {"platforms": await _store_call(svc.store.list_platforms, actor=_actor(_p))}
 
-    @app.post("/v1/admin/platforms/{name}/suspend", tags=["operator"], **route)
+    @app.post("/v1/admin/platforms/{name}/suspend", tags=["operator"],
+              responses=ok("Suspended"))
     async def suspend(name: str, svc: Svc, _p: Admin):
         return await svc.changed_auth(svc.store.set_suspended, name, True, actor=_actor(_p))
 
-    @app.post("/v1/admin/platforms/{name}/resume", tags=["operator"], **route)
+    @app.post("/v1/admin/platforms/{name}/resume", tags=["operator"],
+              responses=ok("Suspended"))
     async def resume(name: str, svc: Svc, _p: Admin):
         return await svc.changed_auth(svc.store.set_suspended, name, False, actor=_actor(_p))
 
-    @app.post("/v1/admin/platforms/{name}/tokens", status_code=201, tags=["operator"], **route,
+    @app.post("/v1/admin/platforms/{name}/tokens", status_code=201, tags=["operator"],
+              responses=ok("TokenCreated", 201),
               openapi_extra=_schema_refs(models.TokenCreate, schemas))
     async def mint_token(name: str, svc: Svc, _p: Admin,
                          req: Annotated[Any, body(models.TokenCreate)]):
@@ -469,13 +478,14 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                                  actor=_actor(_p))
         return JSONResponse(made, status_code=201, headers={"Cache-Control": "no-store"})
 
-    @app.post("/v1/admin/tokens/{token_id}/revoke", tags=["operator"], **route)
+    @app.post("/v1/admin/tokens/{token_id}/revoke", tags=["operator"],
+              responses=ok("Revoked"))
     async def revoke_token(token_id: str, svc: Svc, _p: Admin):
         if not re.fullmatch(r"[0-9a-f]{16}", token_id):
             raise Problem(404, "not-found", f"no token {token_id!r}")
         return await svc.changed_auth(svc.store.revoke_token, token_id, actor=_actor(_p))
 
-    @app.get("/v1/admin/cases", tags=["operator"], **route)
+    @app.get("/v1/admin/cases", tags=["operator"], responses=ok("Cases"))
     async def list_cases(svc: Svc, _p: Admin,
                          status: Annotated[Optional[Literal[CASE_STATUSES]], Query()] = None,
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -486,7 +496,8 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
         next_after = cases[-1]["case_id"] if len(cases) == limit else None
         return {"cases": cases, "after": next_after}
 
-    @app.post("/v1/admin/entries/{entry_id}/remove", tags=["operator"], **route)
+    @app.post("/v1/admin/entries/{entry_id}/remove", tags=["operator"],
+              responses=ok("Removed"))
     async def remove_entry(entry_id: str, svc: Svc, _p: Admin):
         from .store import parse_entry_id
 
@@ -496,7 +507,7 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
             raise Problem(404, "not-found", f"no entry {entry_id[:32]!r}")
         return {"id": f"{value:016x}", "status": "removed"}
 
-    @app.get("/v1/admin/audit", tags=["operator"], response_model=None, **route,
+    @app.get("/v1/admin/audit", tags=["operator"], response_model=None,
              openapi_extra={"responses": {"200": {"description": "audit rows", "content": {
                  "application/json": {"schema": {
                      "$ref": "#/components/schemas/AuditPage"}}}}}})
@@ -558,6 +569,34 @@ def _component(model) -> dict:
 def _actor(principal) -> str:
     """Who an audit row names: the kind and id of the token (never the token)."""
     return f"{principal.kind}:{principal.token_id}"
+
+
+async def _known_query(request: Request) -> None:
+    """Every route: a query parameter it does not read is a 400 (as an unknown field of
+    a body is), not silently ignored."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params or not route.include_in_schema:
+        return  # (the page's files take any query: a link may carry one)
+    known = getattr(route, "tidehash_query_names", None)
+    if known is None:
+        known = set()
+        stack = [route.dependant]
+        while stack:  # the route's parameters and its dependencies'
+            dependant = stack.pop()
+            for p in dependant.query_params:
+                fields = getattr(p.field_info.annotation, "model_fields", None)
+                if fields is not None:  # a query model (Query() of a BaseModel): its fields
+                    known |= {f.alias or n for n, f in fields.items()}
+                known.add(p.alias)
+            stack.extend(dependant.dependencies)
+        known |= {p["name"] for p in (route.openapi_extra or {}).get("parameters", ())
+                  if p.get("in") == "query"}
+        route.tidehash_query_names = known
+    for name in request.query_params:
+        if name not in known:
+            raise Problem(400, "invalid-request", f"{name[:40]!r} is not a parameter of "
+                          "this route", errors=[{"loc": name[:40] or "query",
+                                                 "msg": "unknown parameter"}])
 
 
 def _one_parameter_each(document: dict) -> dict:

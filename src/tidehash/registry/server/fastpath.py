@@ -28,7 +28,8 @@ class FastLookup:
         self.max_body = max_body
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST" \
+                or scope.get("query_string"):  # the route refuses a query: its answer
             await self.app(scope, receive, send)
             return
         svc = getattr(self.owner.state, "services", None)

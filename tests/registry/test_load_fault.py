@@ -1,0 +1,28 @@
+"""A bounded load on a real server over PostgreSQL, with PostgreSQL stopped and started
+and then the server killed (SIGKILL) and started again in the middle of it
+(``loadfault``): no acknowledged write is lost, the change log has no gap and no
+repeat, and the clients (``Client``, ``Client.sync_list``) get going again by
+themselves, seeing 503s while the database is away. Correctness only: the figures are
+``benchmarks/bench_registry_load.py``'s."""
+
+from __future__ import annotations
+
+from . import loadfault
+
+
+def test_load_through_a_postgresql_restart_and_a_kill_9(pg_cluster, tmp_path):
+    report = loadfault.run(pg_cluster, str(tmp_path), seconds=2.0)
+    counts = loadfault.check(report)
+    fig = loadfault.figures(report)
+    print(counts)
+    print(loadfault.table(fig))
+    assert report.errors == []
+    assert counts["cases"] >= 10 and counts["withdrawals"] >= 1, counts
+    statuses = {phase: set(c) for phase, c in fig["outage"].items()}
+    # while PostgreSQL is away the answers are 503s (lookups may still come from memory);
+    # while the server is away there is no answer; never anything else
+    assert "503" in statuses["pg-down"] and statuses["pg-down"] <= {"200", "503"}, statuses
+    assert all(s <= {"0", "200", "503"} for s in statuses.values()), statuses
+    assert "200" in statuses["after"]
+    # every kind of client succeeded again after each fault, by itself
+    assert all(t is not None for t in fig["recovery_s"].values()), fig["recovery_s"]
