@@ -1,6 +1,7 @@
 """A bounded load on a real registry (``tidehash serve`` on 127.0.0.1 over a private
 PostgreSQL cluster) with two faults in the middle of it: PostgreSQL stopped and started
-again, then the server killed with SIGKILL and started again on the same port.
+again, then the server killed with SIGKILL and started again on the same port (on
+SQLite: the kill only).
 
 The load is made of clients that keep going by themselves, as a platform's jobs and
 people's browsers do (each retries its own operation after a failure, after a short
@@ -35,6 +36,7 @@ from tidehash.registry.client import Client, RegistryError
 from .servers import Server
 
 PHASES = ("steady", "pg-down", "pg-back", "server-down", "after")
+OPS = ("submit", "lookup", "changes", "sync", "withdraw")
 
 
 def image(n: int) -> dict:
@@ -186,13 +188,16 @@ class Load:
 
 def run(pg_cluster, workdir: str, *, seconds: float = 2.0, submitters: int = 2,
         lookups: int = 2, max_calls: int = 20_000, recover_timeout: float = 60.0) -> Report:
-    """One run (see the module docstring): ``seconds`` of each phase."""
+    """One run (see the module docstring): ``seconds`` of each phase. ``pg_cluster``
+    None: on an SQLite file in ``workdir``, without the PostgreSQL phases."""
     from tidehash.registry.server.db import Database
     from tidehash.registry.server.keys import Keys
     from tidehash.registry.server.store import Store
 
-    name = pg_cluster.create_database()
-    url = pg_cluster.url(name)
+    if pg_cluster is None:
+        url = f"sqlite:///{os.path.join(workdir, 'registry.db')}"
+    else:
+        url = pg_cluster.url(pg_cluster.create_database())
     db = Database(url)
     try:
         token = Store(db, Keys.load(db)).add_platform("load")["token"]
@@ -206,18 +211,19 @@ def run(pg_cluster, workdir: str, *, seconds: float = 2.0, submitters: int = 2,
         events["steady"] = time.monotonic()
         load.start()
         time.sleep(seconds)
-        load.phase = "pg-down"
-        events["pg-down"] = time.monotonic()
-        pg_cluster.stop("fast")
-        time.sleep(seconds)
-        load.phase = "pg-back"
-        pg_cluster.start()
-        events["pg-back"] = time.monotonic()
-        back = time.monotonic()
-        for op in ("submit", "lookup", "changes", "sync", "withdraw"):
-            events[f"pg-recovered-{op}"] = load.first_success_after(
-                op, back, back + recover_timeout)
-        time.sleep(seconds)
+        if pg_cluster is not None:
+            load.phase = "pg-down"
+            events["pg-down"] = time.monotonic()
+            pg_cluster.stop("fast")
+            time.sleep(seconds)
+            load.phase = "pg-back"
+            pg_cluster.start()
+            events["pg-back"] = time.monotonic()
+            back = time.monotonic()
+            for op in OPS:
+                events[f"pg-recovered-{op}"] = load.first_success_after(
+                    op, back, back + recover_timeout)
+            time.sleep(seconds)
         load.phase = "server-down"
         events["server-down"] = time.monotonic()
         server.kill()
@@ -227,7 +233,7 @@ def run(pg_cluster, workdir: str, *, seconds: float = 2.0, submitters: int = 2,
         load.phase = "after"
         events["after"] = time.monotonic()
         up = time.monotonic()
-        for op in ("submit", "lookup", "changes", "sync", "withdraw"):
+        for op in OPS:
             events[f"server-recovered-{op}"] = load.first_success_after(
                 op, up, up + recover_timeout)
         time.sleep(seconds)
@@ -342,18 +348,20 @@ def percentile(values: list, q: float) -> float:
 def figures(report: Report) -> dict:
     ev = report.events
     steady = [c for c in report.calls if c.phase == "steady"]
-    span = ev["pg-down"] - ev["steady"]
+    span = ev.get("pg-down", ev["server-down"]) - ev["steady"]
     out: dict = {"ops": {}, "outage": {}, "recovery_s": {}}
     for op in sorted({c.op for c in report.calls}):
         ok = [c.seconds for c in steady if c.op == op and c.status == 200]
         out["ops"][op] = {"per_s": len(ok) / span, "p50_ms": percentile(ok, .5) * 1e3,
                           "p95_ms": percentile(ok, .95) * 1e3,
                           "p99_ms": percentile(ok, .99) * 1e3, "calls": len(ok)}
-    for phase in PHASES:
+    for phase in (p for p in PHASES if p in ev):
         out["outage"][phase] = dict(sorted(Counter(
             str(c.status) for c in report.calls if c.phase == phase).items()))
-    for what, since in (("pg", ev["pg-back"]), ("server", ev["after"])):
-        for op in ("submit", "lookup", "changes", "sync", "withdraw"):
+    for what, since in (("pg", ev.get("pg-back")), ("server", ev["after"])):
+        if since is None:  # (no PostgreSQL phases on SQLite)
+            continue
+        for op in OPS:
             t = ev.get(f"{what}-recovered-{op}")
             out["recovery_s"][f"{what}:{op}"] = None if t is None else t - since
     return out

@@ -2,7 +2,8 @@
 and then the server killed (SIGKILL) and started again in the middle of it
 (``loadfault``): no acknowledged write is lost, the change log has no gap and no
 repeat, and the clients (``Client``, ``Client.sync_list``) get going again by
-themselves, seeing 503s while the database is away. Correctness only: the figures are
+themselves, seeing 503s while the database is away; on SQLite the same through the
+kill. Correctness only: the figures are
 ``benchmarks/bench_registry_load.py``'s."""
 
 from __future__ import annotations
@@ -25,4 +26,20 @@ def test_load_through_a_postgresql_restart_and_a_kill_9(pg_cluster, tmp_path):
     assert all(s <= {"0", "200", "503"} for s in statuses.values()), statuses
     assert "200" in statuses["after"]
     # every kind of client succeeded again after each fault, by itself
+    assert all(t is not None for t in fig["recovery_s"].values()), fig["recovery_s"]
+
+
+def test_load_through_a_kill_9_on_sqlite(tmp_path):
+    report = loadfault.run(None, str(tmp_path), seconds=2.0)
+    counts = loadfault.check(report)
+    fig = loadfault.figures(report)
+    print(counts)
+    print(loadfault.table(fig))
+    assert report.errors == []
+    assert counts["cases"] >= 10 and counts["withdrawals"] >= 1, counts
+    statuses = {phase: set(c) for phase, c in fig["outage"].items()}
+    assert set(statuses) == {"steady", "server-down", "after"}
+    assert "0" in statuses["server-down"], statuses
+    assert all(s <= {"0", "200", "503"} for s in statuses.values()), statuses
+    assert "200" in statuses["after"]
     assert all(t is not None for t in fig["recovery_s"].values()), fig["recovery_s"]
