@@ -147,7 +147,12 @@ SERVER_PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "
                    "pydantic", "httpx")
 #: the parts of tidehash.registry that run on a person's or a platform's machine
 REGISTRY_CLIENT = ("tidehash.registry", "tidehash.registry.client", "tidehash.registry.pow",
-                   "tidehash.registry.wire", "tidehash.registry.listsync")
+                   "tidehash.registry.wire", "tidehash.registry.listsync",
+                   "tidehash.registry.sources", "tidehash.registry.sources.base",
+                   "tidehash.registry.sources.ncmec", "tidehash.registry.sources.stopncii",
+                   "tidehash.registry.sources.tidehash")
+#: the protocols of the lists a platform follows: the standard library and tidehash only
+SOURCES = [name for name in REGISTRY_CLIENT if name.startswith("tidehash.registry.sources")]
 
 
 def _top_level_imports(path: pathlib.Path) -> set[str]:
@@ -194,4 +199,21 @@ def test_the_registry_clients_need_no_server_dependency():
             if target.split(".")[0] in SERVER_PACKAGES or \
                     target.startswith("tidehash.registry.server"):
                 found.append(f"{name} -> {target}")
+    assert found == []
+
+
+def test_the_sources_import_only_the_standard_library_and_tidehash():
+    import sys
+
+    # Python 3.9 has no sys.stdlib_module_names: the modules the sources use then
+    stdlib = getattr(sys, "stdlib_module_names", None) or {
+        "base64", "collections", "dataclasses", "datetime", "hashlib", "http", "json",
+        "os", "stat", "time", "urllib", "xml"}
+    assert all(name in MODULES for name in SOURCES)
+    found = [f"{name} -> {target}" for name in SOURCES
+             for target, _ in _imports(name, MODULES[name])
+             if not (target.split(".")[0] in stdlib
+                     or target == "__future__"
+                     or (target.startswith("tidehash")
+                         and not target.startswith("tidehash.registry.server")))]
     assert found == []

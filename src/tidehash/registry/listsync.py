@@ -216,8 +216,9 @@ def _fixed_arrays(signal: str, entries: list) -> dict:
     out = {"hashes": _hex_array(signal, [e[signal] for e in entries], width),
            "ids": ids.astype(np.int64), "quality": None}
     if signal == "pdq":
-        quality = [e.get("quality") for e in entries]
-        if any(type(q) is not int or not 0 <= q <= 100 for q in quality):
+        # no quality (NCMEC and StopNCII give none) is -1, the list's "unknown"
+        quality = [-1 if e.get("quality") is None else e["quality"] for e in entries]
+        if any(type(q) is not int or not -1 <= q <= 100 for q in quality):
             raise SyncError("pdq: a quality that is not an int in 0..100")
         out["quality"] = np.array(quality, np.int16)
     encoded = [_label(e).encode("utf-8", "surrogateescape") for e in entries]
@@ -701,6 +702,9 @@ def id_differences(before: HashList, after: HashList) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- the file
 def registry_state(hl: HashList, path: str, url: str) -> dict:
     state = hl.extra.get("registry")
+    if isinstance(state, dict) and state.get("source", "tidehash") != "tidehash":
+        raise SyncError(f"{path}: synced from {state.get('source')} at {state.get('url')}, "
+                        "not from a tidehash registry; sync each source into its own file")
     if not isinstance(state, dict) or not isinstance(state.get("seq"), int) \
             or not isinstance(state.get("cursor"), str):
         raise SyncError(f"{path}: a list file that tidehash sync did not write; "
@@ -742,3 +746,109 @@ def locked(path: str):
         yield
     finally:
         os.close(fd)
+
+
+# ----------------------------------------------------------------------------- sources
+#: refused entries listed in a sync's result (all are counted)
+LISTED_ERRORS = 1000
+
+
+def source_checkpoint(hl: HashList, path: str, source) -> object:
+    """The checkpoint a list file synced from ``source`` is at."""
+    state = hl.extra.get("registry")
+    if not isinstance(state, dict) or "checkpoint" not in state:
+        raise SyncError(f"{path}: a list file that tidehash sync --from {source.kind} did "
+                        "not write; sync into a new file")
+    if state.get("source") != source.kind or state.get("url") != source.url:
+        raise SyncError(f"{path}: synced from {state.get('source')} at {state.get('url')}, "
+                        f"not {source.kind} at {source.url}; sync each source into its "
+                        "own file")
+    return state["checkpoint"]
+
+
+def sync_source(path, source, *, apply_every: int = APPLY_EVERY) -> dict:
+    """Bring the list file ``path`` up to date with ``source`` (sources.Source): its
+    pages from the checkpoint kept in the file, applied as the registry's changes are
+    (an added entry replaces the one with its id, a removed id leaves every signal
+    group), the file replaced atomically with the checkpoint of the last page applied,
+    every ``apply_every`` changes and at the end. A pull that stops with a SourceError
+    first saves what came before it (so the next run goes on from there), then raises
+    it with ``.result`` set. Returns {"list", "from", "url", "mode", "entries", "added",
+    "removed", "updated", "pages", "errors" (a count), "refused" (the first
+    LISTED_ERRORS of them: page, entry, id, error), "retried", "checkpoint"}."""
+    from ..formats.binary import load_list
+    from .sources.base import SourceError
+
+    path = os.fspath(path)
+    with locked(path):
+        old = load_list(path, verify=False) if os.path.exists(path) else None
+        checkpoint = None if old is None else source_checkpoint(old, path, source)
+        hl = old
+        totals = {"added": 0, "removed": 0, "updated": 0}
+        pending: list = []
+        refused: list = []
+        counts = {"pages": 0, "errors": 0}
+        state = {"checkpoint": checkpoint, "saved": checkpoint, "dirty": old is None}
+
+        def flush() -> None:
+            nonlocal hl
+            if not pending and not state["dirty"]:
+                return
+            if hl is None:
+                hl = HashList({}, sources=[source.url], format=LIST_FORMAT)
+            elif hl is old:
+                hl = load_list(path)  # verified: a damaged list is not carried on
+            if pending:
+                hl, stats = apply_changes(hl, pending, source.url)
+                for name in totals:
+                    totals[name] += stats[name]
+            save_list(hl, path, extra={"registry": {
+                "url": source.url, "source": source.kind, "checkpoint": state["checkpoint"],
+                "entries": int(entry_ids(hl).shape[0]), "synced": _now()}})
+            pending.clear()
+            state["saved"], state["dirty"] = state["checkpoint"], False
+
+        def result() -> dict:
+            listed = hl if hl is not None else HashList({}, format=LIST_FORMAT)
+            return {"list": path, "from": source.kind, "url": source.url,
+                    "mode": "pages", "entries": int(entry_ids(listed).shape[0]), **totals,
+                    "pages": counts["pages"], "errors": counts["errors"],
+                    "refused": refused, "retried": getattr(getattr(source, "http", None),
+                                                           "retried", 0),
+                    "checkpoint": state["saved"]}
+
+        try:
+            for page in source.fetch(checkpoint):
+                counts["pages"] += 1
+                for entry in page.added:
+                    pending.append({"op": "upsert", "entry": entry.wire()})
+                for foreign in page.removed:
+                    pending.append({"op": "delete", "id": f"{_foreign_id(source, foreign):016x}"})
+                counts["errors"] += len(page.errors)
+                room = LISTED_ERRORS - len(refused)
+                if room > 0:
+                    refused.extend(page.errors[:room])
+                if page.errors or page.added or page.removed:
+                    state["dirty"] = True
+                state["checkpoint"] = page.checkpoint
+                if len(pending) >= apply_every:
+                    flush()
+        except SourceError as exc:
+            if pending or counts["pages"]:  # the pages before the error stand
+                flush()
+            exc.result = result()
+            raise
+        flush()
+        return result()
+
+
+def _foreign_id(source, foreign: str) -> int:
+    from .sources.base import entry_id_of
+
+    if source.kind == "tidehash":
+        return entry_id(foreign)
+    return entry_id_of(foreign)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
