@@ -191,3 +191,19 @@ def test_the_tidehash_source_pages_the_change_feed(live, tmp_path):
     checkpoint = load_list(listed).extra["registry"]["checkpoint"]
     assert set(checkpoint) == {"cursor", "seq"} and checkpoint["seq"] > 0
     assert list(source.fetch(checkpoint))[0].added == []
+    # from nothing: the snapshot, in pages, the checkpoint only on the last
+    pages = list(source.fetch(None))
+    assert pages[0].reset and not any(p.reset for p in pages[1:])
+    assert [p.checkpoint for p in pages[:-1]] == [None] * (len(pages) - 1)
+    assert pages[-1].checkpoint["seq"] == checkpoint["seq"]
+    assert sorted(e.id for p in pages for e in p.added) == sorted(state)
+    # a compacted cursor: the snapshot again, replacing what the list held
+    from tidehash.registry.server.changelog import Changelog
+
+    random_ops(live, rng, 8)
+    live.settle(0)
+    Changelog(live.db, live.keys).compact(0)
+    result = listsync.sync_source(listed, source)
+    assert result["pages"] >= 1
+    state = {int(e["id"], 16): e for e in Client(live.url, token=live.token).snapshot()}
+    assert held(load_list(listed)) == expected(state)

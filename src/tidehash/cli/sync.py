@@ -21,15 +21,15 @@ SOURCES = ("tidehash", "ncmec", "stopncii")
               help="the kind of list: a tidehash registry, NCMEC's hash-sharing API (v2, "
                    "XML) or StopNCII's hash API (JSON), or a registry's views of them")
 @click.option("--registry", "registry", default=None, metavar="URL",
-              help="(--from tidehash) the registry's address, e.g. "
-                   "https://registry.example.org")
+              help="the registry's address, e.g. https://registry.example.org (with "
+                   "--credentials: the source's, when the file has no url)")
 @click.option("--token-file", default=None, metavar="FILE",
               help="(--from tidehash) the platform's token (or the JSON `tidehash admin "
                    "platform add` printed); - reads it from stdin")
 @click.option("--credentials", "credentials", default=None, metavar="FILE",
               help="a JSON file with the source's address and secrets (chmod 600): ncmec "
                    '{"url", "user", "password"}, stopncii {"url", "subscription_key", '
-                   '"fetch_key"}, tidehash {"url", "token"}')
+                   '"fetch_key"}, tidehash {"url", "token"} or the token alone')
 @click.option("--into", "into", required=True, type=OutputPath(), metavar="LIST",
               help="the list file to keep current (created by the first sync)")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=None,
@@ -61,9 +61,9 @@ def sync_command(source, registry, token_file, credentials, into, limit, timeout
     if source != "tidehash" or credentials is not None:
         if credentials is None:
             raise click.UsageError(f"--from {source} needs --credentials FILE")
-        if registry is not None or token_file is not None:
-            raise click.UsageError("--credentials replaces --registry and --token-file")
-        return _sync_source(source, credentials, into, limit, timeout, fmt)
+        if token_file is not None:
+            raise click.UsageError("--credentials replaces --token-file")
+        return _sync_source(source, credentials, registry, into, limit, timeout, fmt)
     if registry is None or token_file is None:
         raise click.UsageError("--from tidehash needs --registry URL and --token-file FILE "
                                "(or --credentials FILE)")
@@ -77,12 +77,12 @@ def sync_command(source, registry, token_file, credentials, into, limit, timeout
     return 0
 
 
-def _sync_source(source, credentials, into, limit, timeout, fmt):
+def _sync_source(source, credentials, url, into, limit, timeout, fmt):
     from ..registry import listsync
     from ..registry.sources import CredentialsError, SourceError, open_source, read_credentials
 
     try:
-        secrets = read_credentials(credentials, source)
+        secrets = read_credentials(credentials, source, url)
         if source == "tidehash":
             # the registry's own sync (snapshot, then changes), with the file's token
             client = make_client(secrets["url"], token=secrets["token"], timeout=timeout)

@@ -820,6 +820,12 @@ def sync_source(path, source, *, apply_every: int = APPLY_EVERY) -> dict:
         try:
             for page in source.fetch(checkpoint):
                 counts["pages"] += 1
+                if page.reset:  # the source starts over: what it listed before goes
+                    if hl is not None:
+                        totals["removed"] += int(entry_ids(hl).shape[0])
+                    hl = HashList({}, sources=[source.url], format=LIST_FORMAT)
+                    pending.clear()
+                    state["dirty"] = True
                 for entry in page.added:
                     pending.append({"op": "upsert", "entry": entry.wire()})
                 for foreign in page.removed:
@@ -830,11 +836,13 @@ def sync_source(path, source, *, apply_every: int = APPLY_EVERY) -> dict:
                     refused.extend(page.errors[:room])
                 if page.errors or page.added or page.removed:
                     state["dirty"] = True
+                if page.checkpoint is None:  # not a place to stop (inside a snapshot)
+                    continue
                 state["checkpoint"] = page.checkpoint
                 if len(pending) >= apply_every:
                     flush()
         except SourceError as exc:
-            if pending or counts["pages"]:  # the pages before the error stand
+            if state["checkpoint"] != state["saved"]:  # the pages before the error stand
                 flush()
             exc.result = result()
             raise

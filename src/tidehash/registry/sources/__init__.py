@@ -12,8 +12,9 @@ Credentials come from a JSON file (never the command line, never a URL)::
     {"url": "https://api.stopncii.org/v1", "subscription_key": "...", "fetch_key": "..."}
     {"url": "https://registry.example.org", "token": "thp_..."}
 
-(ncmec, stopncii, tidehash). A file that every user of the machine can read is refused
-(chmod 600 it)."""
+(ncmec, stopncii, tidehash; for tidehash also the token alone, or the JSON `tidehash
+admin platform add` printed, with the URL given apart). A file that every user of the
+machine can read is refused (chmod 600 it)."""
 
 from __future__ import annotations
 
@@ -38,13 +39,45 @@ class CredentialsError(ValueError):
     secret)."""
 
 
-def read_credentials(path, kind: str) -> dict:
-    """The credentials of a ``kind`` source from the JSON file ``path``: an object with
-    FIELDS[kind] (strings), and nothing else but "comment". Refused: a file that every
-    user of the machine can read or write (chmod 600 it), too large, not JSON."""
+def read_credentials(path, kind: str, url: str | None = None) -> dict:
+    """The credentials of a ``kind`` source from the file ``path``: a JSON object with
+    FIELDS[kind] (strings; other fields are ignored, so the JSON `tidehash admin
+    platform add` printed is a tidehash credentials file), or for tidehash the token
+    alone. ``url``: the source's address when the file has none (a matcher's config
+    names it); given in both, they must agree. Refused (CredentialsError, naming the
+    file and never a secret): a file every user of the machine can read or write
+    (chmod 600 it), not a regular file, over 64 KiB, not JSON."""
     path = os.fspath(path)
     if kind not in FIELDS:
         raise CredentialsError(f"no source kind {kind!r} (one of {', '.join(KINDS)})")
+    raw = _read_private(path)
+    text = raw.decode("utf-8", "replace").strip()
+    if kind == "tidehash" and not text.startswith("{"):
+        words = text.split()
+        if len(words) != 1:
+            raise CredentialsError(f"credentials file {path}: expected a token (one word) "
+                                   "or a JSON object with \"token\"")
+        obj = {"token": words[0]}
+    else:
+        try:
+            obj = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise CredentialsError(f"credentials file {path}: not JSON (an object with "
+                                   f"{', '.join(FIELDS[kind])})") from None
+        if not isinstance(obj, dict):
+            raise CredentialsError(f"credentials file {path}: not a JSON object")
+    if url is not None:
+        if isinstance(obj.get("url"), str) and obj["url"].rstrip("/") != url.rstrip("/"):
+            raise CredentialsError(f"credentials file {path}: its url is not {url}")
+        obj = {**obj, "url": url}
+    missing = [k for k in FIELDS[kind] if not isinstance(obj.get(k), str) or not obj[k]]
+    if missing:
+        raise CredentialsError(f"credentials file {path} ({kind}): needs "
+                               f"{', '.join(missing)} (strings)")
+    return {k: obj[k] for k in FIELDS[kind]}
+
+
+def _read_private(path: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
@@ -55,31 +88,15 @@ def read_credentials(path, kind: str) -> dict:
             raise CredentialsError(f"credentials file {path}: not a regular file")
         if os.name == "posix" and info.st_mode & 0o007:
             raise CredentialsError(
-                f"credentials file {path}: other users can read or write it (mode "
-                f"{stat.S_IMODE(info.st_mode):03o}); chmod 600 it")
+                f"credentials file {path}: every user of the machine can read or write "
+                f"it (mode {stat.S_IMODE(info.st_mode):03o}); chmod 600 it")
         with os.fdopen(fd, "rb", closefd=False) as f:
             raw = f.read(MAX_CREDENTIALS + 1)
     finally:
         os.close(fd)
     if len(raw) > MAX_CREDENTIALS:
         raise CredentialsError(f"credentials file {path}: over {MAX_CREDENTIALS} bytes")
-    try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise CredentialsError(f"credentials file {path}: not JSON (an object with "
-                               f"{', '.join(FIELDS[kind])})") from None
-    if not isinstance(obj, dict):
-        raise CredentialsError(f"credentials file {path}: not a JSON object")
-    missing = [k for k in FIELDS[kind] if not isinstance(obj.get(k), str) or not obj[k]]
-    extra = sorted(set(obj) - set(FIELDS[kind]) - {"comment"})
-    if missing or extra:
-        what = []
-        if missing:
-            what.append(f"needs {', '.join(missing)} (strings)")
-        if extra:
-            what.append(f"has fields a {kind} source does not use: {', '.join(extra)}")
-        raise CredentialsError(f"credentials file {path} ({kind}): {'; '.join(what)}")
-    return {k: obj[k] for k in FIELDS[kind]}
+    return raw
 
 
 def open_source(kind: str, credentials: dict, **options) -> Source:

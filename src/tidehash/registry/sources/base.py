@@ -102,6 +102,8 @@ class Page:
     errors: list = field(default_factory=list)
     checkpoint: object = None
     number: int = 0  # the page's number in this pull, from 1
+    #: everything listed from this source before this page is gone (a snapshot starts)
+    reset: bool = False
 
 
 class Source:
@@ -312,16 +314,20 @@ class PageFormatError(Exception):
     """A page that is not a page of the source (the message says why)."""
 
 
-@dataclass
 class Element:
     """An XML element without its namespace: ``tag``, ``attrs``, ``children``,
-    ``text`` (stripped, at most 4,096 characters; None when longer)."""
+    ``text`` (stripped, at most 4,096 characters; None when longer), ``line``."""
 
-    tag: str
-    attrs: dict
-    children: list
-    text: str | None
-    line: int
+    __slots__ = ("tag", "attrs", "children", "text", "line", "_parts", "_size")
+
+    def __init__(self, tag: str, attrs: dict, line: int):
+        self.tag = tag
+        self.attrs = attrs
+        self.children: list = []
+        self.text: str | None = ""
+        self.line = line
+        self._parts: list = []
+        self._size = 0
 
     def child(self, tag: str):
         for c in self.children:
@@ -329,14 +335,17 @@ class Element:
                 return c
         return None
 
+    def __repr__(self) -> str:
+        return f"<{self.tag} line {self.line}: {len(self.children)} children>"
+
 
 def parse_xml(body: bytes) -> Element:
     """The document's root Element. Refused (PageFormatError): a DOCTYPE, any entity
     declaration or external entity (billion laughs, XXE), nesting deeper than
     MAX_DEPTH, a document that is not well-formed."""
     stack: list[Element] = []
-    texts: list[list] = []
     root: list[Element] = []
+    parser = expat.ParserCreate(namespace_separator="}")
 
     def refuse(*_args):
         raise PageFormatError("a DOCTYPE or an entity declaration (refused: a page "
@@ -345,32 +354,35 @@ def parse_xml(body: bytes) -> Element:
     def start(name, attrs):
         if len(stack) >= MAX_DEPTH:
             raise PageFormatError(f"nested deeper than {MAX_DEPTH} levels")
-        el = Element(name.rpartition("}")[2], {k.rpartition("}")[2]: v
-                                                for k, v in attrs.items()},
-                     [], None, parser.CurrentLineNumber)
+        if "}" in name:
+            name = name.rpartition("}")[2]
+        if attrs:
+            attrs = {k.rpartition("}")[2]: v for k, v in attrs.items()}
+        el = Element(name, attrs, parser.CurrentLineNumber)
         (stack[-1].children if stack else root).append(el)
         stack.append(el)
-        texts.append([0])
 
     def end(_name):
         el = stack.pop()
-        parts = texts.pop()
-        if parts[0] <= _TEXT:
-            el.text = "".join(parts[1:]).strip()
+        if el._size > _TEXT:
+            el.text = None
+        elif el._parts:
+            el.text = "".join(el._parts).strip()
+        el._parts = None
 
     def chars(data):
-        if texts:
-            parts = texts[-1]
-            parts[0] += len(data)
-            if parts[0] <= _TEXT:
-                parts.append(data)
+        if stack:
+            el = stack[-1]
+            el._size += len(data)
+            if el._size <= _TEXT:
+                el._parts.append(data)
 
-    parser = expat.ParserCreate(namespace_separator="}")
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
     parser.UnparsedEntityDeclHandler = refuse
     parser.ExternalEntityRefHandler = refuse
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.buffer_text = True
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = chars

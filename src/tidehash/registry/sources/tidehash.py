@@ -1,12 +1,15 @@
-"""A tidehash registry's change feed (``GET /v1/list/changes``) as a Source, for a
-consumer that keeps its own store (a matcher's bank). ``tidehash sync --from
+"""A tidehash registry as a Source, for a consumer that keeps its own store (a
+matcher's bank): the snapshot first (``GET /v1/list/snapshot``, checked against its
+trailer), then the change feed (``GET /v1/list/changes``). ``tidehash sync --from
 tidehash`` does not go through here: it takes the snapshot into the list file as arrays
-(``Client.sync_list``), and a Source has no snapshot.
+(``Client.sync_list``).
 
-The checkpoint is ``{"cursor": c, "seq": n}`` (None: from the first change). Entry ids
-are the registry's own (``Entry.foreign_id`` is the 16-hex-digit id, ``id`` its
-value), labels the case pseudonyms. A cursor the registry compacted away (410) is a
-SourceError with status 410: take a snapshot then (``Client.snapshot``)."""
+The checkpoint is ``{"cursor": c, "seq": n}``. From None, or from a cursor the registry
+compacted away (410), the pull reads the snapshot: its first page has ``reset`` set
+(drop everything listed from this source before), and its pages carry the checkpoint
+None until the last, which carries the trailer's cursor (a consumer stores nothing
+before it: an interrupted snapshot starts again). Entry ids are the registry's own
+(``foreign_id`` the 16-hex-digit id), labels the case pseudonyms."""
 
 from __future__ import annotations
 
@@ -50,19 +53,23 @@ class TidehashSource(Source):
         return f"TidehashSource({self.url!r})"
 
     def fetch(self, checkpoint) -> Iterator:
-        cursor, seq = None, 0
-        if checkpoint is not None:
-            if not isinstance(checkpoint, dict) or not isinstance(
-                    checkpoint.get("cursor"), str) or strict_int(
-                    checkpoint.get("seq"), 0, 1 << 62) is None:
-                raise SourceError(f"not a tidehash checkpoint: {checkpoint!r:.80}")
-            cursor, seq = checkpoint["cursor"], checkpoint["seq"]
+        if checkpoint is None:
+            yield from self._snapshot()
+            return
+        if not isinstance(checkpoint, dict) or not isinstance(
+                checkpoint.get("cursor"), str) or strict_int(
+                checkpoint.get("seq"), 0, 1 << 62) is None:
+            raise SourceError(f"not a tidehash checkpoint: {checkpoint!r:.80}")
+        cursor, seq = checkpoint["cursor"], checkpoint["seq"]
         number = 0
         while True:
             number += 1
             try:
                 page = self.client.changes(cursor, self.page_size)
             except RegistryError as exc:
+                if exc.status == 410 and number == 1:  # compacted away: the snapshot
+                    yield from self._snapshot()
+                    return
                 raise SourceError(exc.message, exc.status) from None
             changes = page.get("changes")
             if not isinstance(changes, list) or not isinstance(page.get("cursor"), str):
@@ -105,3 +112,25 @@ class TidehashSource(Source):
             yield out
             if not more:
                 return
+
+    def _snapshot(self) -> Iterator:
+        """The snapshot as pages of ``page_size`` entries (reset on the first)."""
+        snapshot = self.client.snapshot()
+        number, batch = 0, []
+        try:
+            for entry in snapshot:
+                if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) \
+                        or len(entry["id"]) != 16:
+                    raise SourceError(f"snapshot entry {number * self.page_size + len(batch) + 1}"
+                                      ": not an entry")
+                batch.append(RegistryEntry(entry))
+                if len(batch) >= self.page_size:
+                    number += 1
+                    yield Page(added=batch, number=number, reset=number == 1)
+                    batch = []
+        except RegistryError as exc:
+            raise SourceError(exc.message, exc.status) from None
+        trailer = snapshot.trailer
+        number += 1
+        yield Page(added=batch, number=number, reset=number == 1,
+                   checkpoint={"cursor": trailer["cursor"], "seq": trailer["seq"]})
