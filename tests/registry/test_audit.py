@@ -5,6 +5,7 @@ with raw SQL."""
 from __future__ import annotations
 
 import os
+import pathlib
 import subprocess
 import sys
 import threading
@@ -12,11 +13,14 @@ import threading
 import pytest
 from sqlalchemy import text
 
+import tidehash
 from tidehash.registry.server import audit, schema
 from tidehash.registry.server.db import Database
 from tidehash.registry.server.keys import Keys
 
-SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
+# the tidehash these tests import (src/ in a work tree, site-packages when installed): the
+# appender processes must import the same one, with its built extension
+SRC = str(pathlib.Path(tidehash.__file__).resolve().parents[1])
 
 
 @pytest.fixture
