@@ -83,9 +83,9 @@ def _get(url: str, timeout: float = 2) -> int:
 
 @contextlib.contextmanager
 def serve(db_url: str, log_dir: pathlib.Path, *, publish_delay: float = 0,
-          pow_difficulty: int = 4):
+          pow_difficulty: int = 4, options: tuple = ()):
     """`tidehash serve` in its own process on a free loopback port, until the block
-    ends (SIGTERM, then SIGKILL)."""
+    ends (SIGTERM, then SIGKILL); ``options``: more of its command-line options."""
     env = {k: v for k, v in os.environ.items() if k != "TIDEHASH_ISA"}
     env["PYTHONPATH"] = SRC
     for attempt in range(3):
@@ -95,7 +95,7 @@ def serve(db_url: str, log_dir: pathlib.Path, *, publish_delay: float = 0,
             process = subprocess.Popen(
                 [sys.executable, "-m", "tidehash.cli", "serve", "--db", db_url, "--host",
                  "127.0.0.1", "--port", str(port), "--publish-delay", str(publish_delay),
-                 "--pow-difficulty", str(pow_difficulty)],
+                 "--pow-difficulty", str(pow_difficulty), *options],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
         try:
             url = f"http://127.0.0.1:{port}"

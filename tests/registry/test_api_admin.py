@@ -139,7 +139,11 @@ def test_the_openapi_document_is_3_1_and_states_the_limits(db_url):
         "/ncmec/v2/status": {"get"}, "/ncmec/v2/members": {"get"},
         "/ncmec/v2/entries": {"get"}, "/ncmec/v2/feedback/{fingerprint}/reasons": {"get"},
         "/ncmec/v2/entries/{member_id}/{entry_id}/{fingerprint}/feedback": {"put"},
-        "/stopncii/v1/FetchHashes": {"get"}, "/stopncii/v1/SubmitFeedback": {"post"}}
+        "/stopncii/v1/FetchHashes": {"get"}, "/stopncii/v1/SubmitFeedback": {"post"},
+        "/v1/admin/review": {"get"}, "/v1/admin/review/{entry_id}": {"get"},
+        "/v1/admin/review/{entry_id}/release": {"post"},
+        "/v1/admin/review/{entry_id}/remove": {"post"},
+        "/v1/admin/negative": {"get", "post"}, "/v1/admin/negative/{negative_id}/remove": {"post"}}
     assert {p: set(ops) for p, ops in doc["paths"].items()} == expected
     schemas = doc["components"]["schemas"]
     body = doc["paths"]["/v1/cases"]["post"]["requestBody"]["content"]["application/json"]

@@ -113,7 +113,8 @@ def test_ncmec_status_members_and_escaped_names(live):
     assert b"odd &lt;a&gt; &amp; \"b\"&lt;/member&gt;" in raw.content
     assert raw.headers["content-type"] == "application/xml; charset=utf-8"
     members = client.members()
-    assert [(m.esp_id, m.esp_name) for m in members] == [(1, "tidehash: person submissions")]
+    assert [(m.esp_id, m.esp_name) for m in members] == [(1, "tidehash: person submissions"),
+                                                         (2, "tidehash: partner submissions")]
 
 
 def test_ncmec_tombstones_under_the_original_member_and_id(live):

@@ -352,12 +352,15 @@ def test_snapshot_lines_are_json_of_the_wire_shape(reg):
     """The directly formatted lines are exactly what json.dumps makes of the entry."""
     from tidehash.registry.server.changelog import _raw_entry, _snapshot_lines
     key = b"k" * 32
-    rows = [(5, "TH-A", "image", bytes(range(32)), 7, bytes(16), bytes(32), None, "2026-12-01"),
-            (2 ** 62, "TH-B", "image", bytes(32), 100, None, None, None, "2026-12-01"),
-            (9, "TH-C", "image", None, None, b"\x01" * 16, None, None, "2026-12-01"),
+    rows = [(5, "TH-A", "image", bytes(range(32)), 7, bytes(16), bytes(32), None, "2026-12-01",
+             "person"),
+            (2 ** 62, "TH-B", "image", bytes(32), 100, None, None, None, "2026-12-01", "person"),
+            (9, "TH-C", "image", None, None, b"\x01" * 16, None, None, "2026-12-01", "person"),
             (11, "TH-D", "video", None, None, bytes(16), bytes(32),
              '[{"frame":0,"quality":9,"pdq":"' + "ab" * 32 + '","timestamp":0.5}]',
-             "2026-11-30")]
+             "2026-11-30", "person"),
+            (12, "TH-E", "image", bytes(range(32)), 7, bytes(16), bytes(32), None, "2026-12-01",
+             "partner")]
     from tidehash.registry.server.keys import case_pseudonym
     want = "".join(json.dumps(_raw_entry(r, case_pseudonym(key, r[1])), separators=(",", ":"))
                    + "\n" for r in rows)

@@ -17,7 +17,10 @@ from ._registry import DEFAULT_DB_FILE, db_url, print_json
 #: extra is not installed (any other ImportError is a bug and is not hidden)
 _EXTRA_MODULES = {"fastapi", "starlette", "pydantic", "pydantic_core", "uvicorn",
                   "sqlalchemy", "alembic", "psycopg", "psycopg_binary", "anyio", "h11"}
-SCOPES = ("list:read", "lookup", "feedback:write")
+SCOPES = ("list:read", "lookup", "feedback:write", "submit:partner")
+#: a token's scopes when none are named (submit:partner only ever by name)
+DEFAULT_SCOPES = ("list:read", "lookup", "feedback:write")
+REVIEW_RULES = ("negative", "flood", "dispute", "sample")
 
 
 def _needs_extra(command: str):
@@ -56,7 +59,25 @@ db_option = click.option(
 @click.option("--pow-difficulty", type=click.IntRange(0, 32), default=None, metavar="N",
               help="leading zero bits a submission's proof of work needs (0: none); "
                    "default: the server's setting")
-def serve_command(db, host, port, publish_delay, pow_difficulty):
+@click.option("--flood-platforms", type=click.IntRange(min=1), default=None, metavar="N",
+              help="abuse control: distinct platforms matching one entry within the flood "
+                   "window that withdraw it pending review (default 10)")
+@click.option("--flood-window-hours", type=click.IntRange(min=1), default=None, metavar="H",
+              help="the flood window: the current clock hour and H before it (default 1)")
+@click.option("--flood-rate-factor", type=click.IntRange(min=1), default=None, metavar="F",
+              help="matches in the window F times the median of the other matched "
+                   "entries' withdraw an entry pending review (default 20) ...")
+@click.option("--flood-rate-min", type=click.IntRange(min=1), default=None, metavar="N",
+              help="... when they are at least N (default 100)")
+@click.option("--dispute-platforms", type=click.IntRange(min=1), default=None, metavar="K",
+              help="distinct platforms reporting not_ncii / disputed that queue an entry "
+                   "for review (default 3)")
+@click.option("--negative-radius", type=click.IntRange(0, 63), default=None, metavar="R",
+              help="PDQ radius of a negative-list hash added without one (default 16)")
+@click.option("--review-sample", type=click.FloatRange(0, 1), default=None, metavar="P",
+              help="share of ordinary submissions also held for review, as cover for the "
+                   "negative list (default 0)")
+def serve_command(db, host, port, publish_delay, pow_difficulty, **abuse):
     """Run the registry: the person routes (challenge, cases, status, withdrawal),
     the platform routes (snapshot, changes, lookup, feedback) and the operator
     routes, over one database (created and migrated on first use). Stops on
@@ -72,6 +93,7 @@ def serve_command(db, host, port, publish_delay, pow_difficulty):
         options["publish_delay"] = publish_delay
     if pow_difficulty is not None:
         options["pow_difficulty"] = pow_difficulty
+    options.update({name: value for name, value in abuse.items() if value is not None})
     settings = server["settings"].Settings(db_url=url, **options)
     server["run"].serve(settings, host, port)
     return 0
@@ -157,7 +179,8 @@ def admin_group(ctx, db):
 
 scope_option = click.option(
     "--scope", "scopes", type=click.Choice(SCOPES), multiple=True,
-    help="a scope of the token (repeat); default: all three")
+    help="a scope of the token (repeat); default: list:read, lookup, feedback:write "
+         "(submit:partner, a trusted submitter's, only when named)")
 expires_option = click.option("--expires-days", type=click.IntRange(min=1), default=None,
                               help="the token expires after this many days (default: never)")
 
@@ -222,7 +245,7 @@ def token_group():
 def token_mint_command(ctx, platform, scopes, expires_days):
     """Mint another token for PLATFORM (shown only this once)."""
     return _exit_code(ctx, lambda op: print_json(op.store.mint_token(
-        platform, list(scopes) or list(SCOPES), expires_days)))
+        platform, list(scopes) or list(DEFAULT_SCOPES), expires_days)))
 
 
 @token_group.command("revoke")
@@ -266,12 +289,7 @@ def entry_remove_command(ctx, entry_id):
     """Remove entry ID (16 hex digits, as the list shows it) from the list: a
     tombstone is published, and platforms drop it at their next sync. Exit 1 when
     there is no such active entry."""
-    try:
-        number = int(entry_id, 16)
-        if len(entry_id) != 16 or number >= 1 << 63:
-            raise ValueError
-    except ValueError:
-        raise click.BadParameter("an entry id is 16 hex digits", param_hint="ID") from None
+    number = _entry_number(entry_id)
     found = []
 
     def action(op):
@@ -284,6 +302,108 @@ def entry_remove_command(ctx, entry_id):
     if code:
         raise click.exceptions.Exit(code)
     return 0
+
+
+def _entry_number(entry_id: str) -> int:
+    try:
+        number = int(entry_id, 16)
+        if len(entry_id) != 16 or number >= 1 << 63:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter("an entry id is 16 hex digits", param_hint="ID") from None
+    return number
+
+
+#: who acted, in the audit log, for a decision made with `tidehash admin`
+CLI_ACTOR = "cli"
+
+
+@admin_group.group("review")
+def review_group():
+    """The review queue: entries flagged by the abuse-control rules (negative list,
+    flood, dispute, sample), with hashes and counts only."""
+
+
+@review_group.command("list")
+@click.option("--rule", type=click.Choice(REVIEW_RULES), default=None,
+              help="only entries with an open flag of this rule")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--after", default=None, metavar="ID", help="the page after this entry id")
+@click.pass_context
+def review_list_command(ctx, rule, limit, after):
+    """Entries with an open flag, one JSON object a line: id, kind, tier, status,
+    hashes, counts (match platforms and matches in the flood window, disputes) and
+    the flags (rule, day, the counts that raised it)."""
+    start = None if after is None else _entry_number(after)
+    return _exit_code(ctx, lambda op: _echo_lines(op.store.review.list(rule, limit, start)))
+
+
+@review_group.command("show")
+@click.argument("entry_id", metavar="ID")
+@click.pass_context
+def review_show_command(ctx, entry_id):
+    """Entry ID with every flag it ever had and the decisions made."""
+    number = _entry_number(entry_id)
+    return _exit_code(ctx, lambda op: print_json(op.store.review.show(number)))
+
+
+@review_group.command("release")
+@click.argument("entry_id", metavar="ID")
+@click.pass_context
+def review_release_command(ctx, entry_id):
+    """Release entry ID: a held entry is published again (under a new id if it had been
+    published before), a disputed one stays. Published at the server's next tick."""
+    number = _entry_number(entry_id)
+    return _exit_code(ctx, lambda op: print_json(op.store.review.release(number,
+                                                                         actor=CLI_ACTOR)))
+
+
+@review_group.command("remove")
+@click.argument("entry_id", metavar="ID")
+@click.pass_context
+def review_remove_command(ctx, entry_id):
+    """Remove flagged entry ID from the list for good (a tombstone if it was published)."""
+    number = _entry_number(entry_id)
+    return _exit_code(ctx, lambda op: print_json(op.store.review.remove(number,
+                                                                        actor=CLI_ACTOR)))
+
+
+@admin_group.group("negative")
+def negative_group():
+    """The negative list: hashes that must never be published (memes, logos, stock
+    images)."""
+
+
+@negative_group.command("add")
+@click.argument("signal", type=click.Choice(("pdq", "md5", "sha256")))
+@click.argument("value")
+@click.option("--radius", type=click.IntRange(0, 63), default=None,
+              help="pdq: the Hamming radius (default 16); md5 / sha256 match exactly")
+@click.option("--label", default="", help="what the hash is (a note for reviewers)")
+@click.pass_context
+def negative_add_command(ctx, signal, value, radius, label):
+    """Add a hash; every active entry it hits is held for review (a published one is
+    tombstoned at the server's next tick). Prints {"negative", "held"}."""
+    return _exit_code(ctx, lambda op: print_json(op.store.review.negative_add(
+        signal, value.lower(), radius, label, actor=CLI_ACTOR)))
+
+
+@negative_group.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=1000, show_default=True)
+@click.option("--after", type=click.IntRange(min=0), default=None, metavar="N")
+@click.pass_context
+def negative_list_command(ctx, limit, after):
+    """The negative list, one JSON object a line."""
+    return _exit_code(ctx, lambda op: _echo_lines(op.store.review.negative_list(limit, after)))
+
+
+@negative_group.command("remove")
+@click.argument("negative_id", type=click.IntRange(1, 2**31 - 1), metavar="N")
+@click.pass_context
+def negative_remove_command(ctx, negative_id):
+    """Take hash N off the negative list (the entries it held stay in the queue)."""
+    return _exit_code(ctx, lambda op: print_json(op.store.review.negative_remove(
+        negative_id, actor=CLI_ACTOR)))
 
 
 @admin_group.command("publish")

@@ -31,21 +31,22 @@ def array(items: dict) -> dict:
 
 FRAME = obj({"frame": COUNT, "quality": COUNT, "pdq": HEX64, "timestamp": {"type": "number"}})
 ENTRY = obj({"id": HEX16, "case": STR, "kind": KIND, "added": DAY},
-            {"pdq": HEX64, "quality": COUNT, "md5": HEX32, "sha256": HEX64,
-             "vpdq": array(FRAME)})
+            {"tier": {"const": "partner"}, "pdq": HEX64, "quality": COUNT, "md5": HEX32,
+             "sha256": HEX64, "vpdq": array(FRAME)})
 CASE_ITEMS = array(obj({"item": COUNT, "kind": KIND, "status": ITEM_STATUS}))
 TOKEN = obj({"token": STR, "token_id": HEX16, "scopes": SCOPES,
              "expires": {"type": ["string", "null"]}})
 MATCH = obj({"id": HEX16, "signal": {"type": "string",
                                      "enum": ["pdq", "md5", "sha256", "vpdq"]}},
-            {"distance": COUNT, "weak": BOOL, "variant": STR,
+            {"tier": {"const": "partner"}, "distance": COUNT, "weak": BOOL, "variant": STR,
              "query_match": {"type": "number"}, "compared_match": {"type": "number"}})
 
 SCHEMAS = {
     "Health": obj({"status": {"type": "string", "enum": ["ok", "ready"]}}),
     "Challenge": obj({"challenge": STR, "difficulty": COUNT, "expires_in": COUNT,
                       "algorithm": STR}),
-    "CaseCreated": obj({"case_id": STR, "secret": STR, "items": CASE_ITEMS}),
+    "CaseCreated": obj({"case_id": STR, "secret": STR, "items": CASE_ITEMS},
+                       {"tier": {"const": "partner"}}),
     "CaseState": obj({"case_id": STR, "created": DAY, "items": CASE_ITEMS}),
     "Changes": obj({"changes": array({"oneOf": [
         obj({"seq": COUNT, "op": {"const": "upsert"}, "entry": ENTRY}),

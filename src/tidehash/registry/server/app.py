@@ -99,7 +99,10 @@ class Services:
         # no hold, writes publish themselves and the tick is a safety net)
         interval = settings.publish_delay if settings.publish_delay > 0 else 1.0
         self.publisher = Publisher(self.changelog, interval)
-        self.store = Store(database, self.keys, on_write=self._written)
+        from .abuse import Rules
+
+        self.store = Store(database, self.keys, on_write=self._written,
+                           rules=Rules.of(settings))
         self.challenges = Challenges(lambda data: self.keys.mac("challenge", data),
                                      settings.pow_difficulty, settings.challenge_ttl)
         self.lookup = _lookup_service(self.changelog, settings)
@@ -294,33 +297,36 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
             return await read_json(request, model, settings.max_body)
         return Depends(dependency)
 
+    async def principal_of(request: Request, svc: Services, scope: str):
+        from .store import AuthError
+
+        header = request.headers.get("authorization")
+        if header is None:
+            raise Problem(401, "unauthorized", "send Authorization: Bearer <token>",
+                          headers=_WWW_AUTHENTICATE)
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token:
+            raise Problem(401, "unauthorized", "the Authorization header is not "
+                          "\"Bearer <token>\"", headers=_WWW_AUTHENTICATE)
+        try:
+            principal = svc.tokens.get(token)
+            if principal is None:
+                principal = await run_in_threadpool(svc.store.authenticate, token)
+                svc.tokens.put(token, principal)
+            svc.store.require(principal, scope)
+        except AuthError as exc:
+            raise Problem(exc.status, "unauthorized" if exc.status == 401 else "forbidden",
+                          exc.detail,
+                          headers=_WWW_AUTHENTICATE if exc.status == 401 else None) from None
+        return principal
+
     def authorised(scope: str):
         scheme = _OPERATOR_BEARER if scope == "admin" else _BEARER
 
         async def dependency(request: Request, svc: Svc,
                              _credentials: Annotated[Any, Depends(scheme)]):
-            from .store import AuthError
-
-            header = request.headers.get("authorization")
-            if header is None:
-                raise Problem(401, "unauthorized", "send Authorization: Bearer <token>",
-                              headers=_WWW_AUTHENTICATE)
-            scheme, _, token = header.strip().partition(" ")
-            token = token.strip()
-            if scheme.lower() != "bearer" or not token or " " in token:
-                raise Problem(401, "unauthorized", "the Authorization header is not "
-                              "\"Bearer <token>\"", headers=_WWW_AUTHENTICATE)
-            try:
-                principal = svc.tokens.get(token)
-                if principal is None:
-                    principal = await run_in_threadpool(svc.store.authenticate, token)
-                    svc.tokens.put(token, principal)
-                svc.store.require(principal, scope)
-            except AuthError as exc:
-                raise Problem(exc.status, "unauthorized" if exc.status == 401 else "forbidden",
-                              exc.detail,
-                              headers=_WWW_AUTHENTICATE if exc.status == 401 else None) from None
-            return principal
+            return await principal_of(request, svc, scope)
         return Depends(dependency)
 
     # Each route declares its answer (``ok``: a schema of ``answers``) and the problem
@@ -346,10 +352,23 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
 
     @app.post("/v1/cases", status_code=201, tags=["person"], responses=ok("CaseCreated", 201),
               openapi_extra=_schema_refs(models.CaseCreate, schemas))
-    async def create_case(svc: Svc,
+    async def create_case(request: Request, svc: Svc,
                           case: Annotated[Any, body(models.CaseCreate)]):
+        """A person's case (anonymous, with its proof of work), or a partner's: with
+        ``Authorization: Bearer`` a token of scope ``submit:partner`` (no proof of work;
+        any other Authorization is ignored)."""
         nonce = expires = None
-        if svc.challenges.required:
+        tier = {}
+        if request.headers.get("authorization") is not None:
+            # a partner (NGO, hotline) submits with its submit:partner token: no proof
+            # of work. Any other Authorization is ignored, as it always was on the
+            # person routes: the submission is a person's (the answer says which)
+            try:
+                principal = await principal_of(request, svc, "submit:partner")
+                tier = {"tier": "partner", "partner_id": principal.platform_id}
+            except Problem:
+                pass
+        if not tier and svc.challenges.required:
             if case.pow is None:
                 raise Problem(400, "challenge", "this registry needs a solved challenge "
                               "(GET /v1/challenge)", errors=[{"loc": "pow", "msg": "required"}])
@@ -361,7 +380,9 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
             nonce, expires = spend.nonce, spend.expires
         items = [item.wire() for item in case.items]
         created = await _store_call(svc.store.create_case, items, challenge_nonce=nonce,
-                                    challenge_expires=expires)
+                                    challenge_expires=expires, **tier)
+        if tier:
+            created = {**created, "tier": "partner"}
         return JSONResponse(created, status_code=201, headers={"Cache-Control": "no-store"})
 
     @app.post("/v1/cases/status", tags=["person"],
@@ -515,6 +536,11 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
         return await _store_call(_audit_page, svc, query, _actor(_p))
 
     schemas.update(_component(AuditPage))
+
+    from . import review_routes
+    review_routes.install(app, Svc=Svc, Admin=Admin, body=body, models=models,
+                          schema_refs=_schema_refs, schemas=schemas,
+                          store_call=_store_call)
 
     # ------------------------------------------------------------------ compatible views
     from . import ncmec, stopncii

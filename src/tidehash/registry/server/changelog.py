@@ -72,6 +72,8 @@ def _entry_fields(row, pseudonym_key: bytes | None, cache: dict | None) -> dict:
                 cache[row.case_id] = p
         out["case"] = p
     out["kind"] = row.kind
+    if row.tier != "person":
+        out["tier"] = row.tier
     if row.pdq is not None:
         out["pdq"] = bytes(row.pdq).hex()
         out["quality"] = row.quality
@@ -90,12 +92,15 @@ def _hex(value) -> str | None:
 
 
 def _raw_entry(row: tuple, pseudonym: str | None) -> dict:
-    """The wire dict of a raw entry row (see ``_active_batches``)."""
-    entry_id, _case_id, kind, pdq, quality, md5, sha256, vpdq, day = row
+    """The wire dict of a raw entry row (see ``_active_batches``). A partner's entry
+    has ``"tier": "partner"``; a person's has no tier (the shape every client knows)."""
+    entry_id, _case_id, kind, pdq, quality, md5, sha256, vpdq, day, tier = row
     out = {"id": f"{entry_id:016x}"}
     if pseudonym is not None:
         out["case"] = pseudonym
     out["kind"] = kind
+    if tier != "person":
+        out["tier"] = tier
     if pdq is not None:
         out["pdq"] = bytes(pdq).hex()
         out["quality"] = quality
@@ -112,15 +117,17 @@ def _raw_entry(row: tuple, pseudonym: str | None) -> dict:
 def _snapshot_lines(rows: list[tuple], key: bytes) -> str:
     """The snapshot lines of a batch of raw rows: the shapes every image has are
     formatted directly (the same bytes json.dumps gives, a test checks), the rest
-    through json."""
+    (partners' entries among them) through json."""
     blake2b = hashlib.blake2b
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     parts = []
     append = parts.append
     for row in rows:
-        entry_id, case_id, kind, pdq, quality, md5, sha256, vpdq, day = row
+        entry_id, case_id, kind, pdq, quality, md5, sha256, vpdq, day, tier = row
         p = blake2b(case_id.encode(), key=key, digest_size=11).hexdigest()
-        if vpdq is None and pdq is not None and md5 is not None and sha256 is not None:
+        if tier != "person":
+            append(dumps(_raw_entry(row, p)) + "\n")
+        elif vpdq is None and pdq is not None and md5 is not None and sha256 is not None:
             append(f'{{"id":"{entry_id:016x}","case":"{p}","kind":"{kind}","pdq":"'
                    f'{pdq.hex()}","quality":{quality},"md5":"{md5.hex()}","sha256":"'
                    f'{sha256.hex()}","added":"{day}"}}\n')
@@ -134,7 +141,7 @@ def _snapshot_lines(rows: list[tuple], key: bytes) -> str:
 
 _E = schema.entry.c
 _ENTRY_COLUMNS = (_E.id, _E.case_id, _E.kind, _E.pdq, _E.quality, _E.md5, _E.sha256, _E.vpdq,
-                  _E.created_day)
+                  _E.created_day, _E.tier)
 
 
 class Changelog:
@@ -175,6 +182,10 @@ class Changelog:
                 q = q.where(cond)
             rows = conn.execute(q).all()
             changes = self._net_changes(conn, {r.entry_id for r in rows})
+            if rows and self.db.dialect == "postgresql":
+                # a submission held for review (never published) is rewritten with the
+                # batch it would have been published in, as a published one is
+                self._restamp_held(conn, [r.entry_id for r in rows])
             _sysrandom.shuffle(changes)
             head = p.head
             if changes:
@@ -217,6 +228,24 @@ class Changelog:
             cases = select(_E.case_id).where(_E.id.in_(entry_ids[i:i + 900]))
             conn.execute(update(schema.case).where(c.id.in_(cases))
                          .values(created_day=c.created_day))
+
+    @classmethod
+    def _restamp_held(cls, conn, entry_ids: list) -> None:
+        held = []
+        for i in range(0, len(entry_ids), 900):
+            held += conn.execute(select(_E.id).where(and_(
+                _E.id.in_(entry_ids[i:i + 900]), _E.status == "held",
+                _E.added_seq.is_(None)))).scalars().all()
+        if not held:
+            return
+        r = schema.review.c
+        for i in range(0, len(held), 900):
+            chunk = held[i:i + 900]
+            conn.execute(update(schema.entry).where(_E.id.in_(chunk))
+                         .values(created_day=_E.created_day))
+            conn.execute(update(schema.review).where(r.entry_id.in_(chunk))
+                         .values(opened_day=r.opened_day))
+        cls._restamp_cases(conn, held)
 
     @staticmethod
     def _net_changes(conn, entry_ids: set) -> list[tuple[int, str]]:
@@ -294,12 +323,13 @@ class Changelog:
         return out, head
 
     def _active_batches(self, conn, seq: int) -> Iterator[list[tuple]]:
-        """Batches of raw rows (id, case_id, kind, pdq, quality, md5, sha256, vpdq, day)
+        """Batches of raw rows (id, case_id, kind, pdq, quality, md5, sha256, vpdq, day,
+        tier)
         of the entries active at ``seq``, in id order (the table's own order: one pass,
         no sort). Straight from the driver's cursor (a server-side one on PostgreSQL):
         at ten million entries a row object per entry would cost more than the scan."""
         mark = "?" if self.db.dialect == "sqlite" else "%s"
-        sql = ('SELECT id, case_id, kind, pdq, quality, md5, sha256, vpdq, created_day '
+        sql = ('SELECT id, case_id, kind, pdq, quality, md5, sha256, vpdq, created_day, tier '
                f'FROM entry WHERE added_seq IS NOT NULL AND added_seq <= {mark} '
                f'AND (removed_seq IS NULL OR removed_seq > {mark}) ORDER BY id')
         raw = conn.connection.driver_connection
@@ -379,8 +409,10 @@ class Changelog:
             floor = max(p.floor, p.head - keep)
             deleted = conn.execute(delete(schema.change).where(
                 schema.change.c.seq <= floor)).rowcount
+            # a held entry keeps its hashes: a reviewer may publish it again
             purged = conn.execute(update(schema.entry).where(and_(
-                _E.removed_seq.is_not(None), _E.removed_seq <= floor, or_(
+                _E.removed_seq.is_not(None), _E.removed_seq <= floor, _E.status != "held",
+                or_(
                     _E.pdq.is_not(None), _E.md5.is_not(None), _E.sha256.is_not(None),
                     _E.vpdq.is_not(None))))
                 .values(pdq=None, quality=None, md5=None, sha256=None, vpdq=None)).rowcount

@@ -279,6 +279,7 @@ class LookupState:
         self._dead_frames = 0    # dead frames still in the VPDQIndex
         self._live_frames = 0
         self._mih_rows: int | None = None  # Index rows when its MIH tables were built
+        self._partner: set[int] = set()  # entry ids of partners' entries (trust tier)
         self.compactions = 0
 
     # ------------------------------------------------------------------ contents
@@ -324,8 +325,11 @@ class LookupState:
         ids_hex, pdq_hex, pdq_keys, pdq_quality, digests = fresh()
         md5_hex, md5_keys = digests["md5"]
         sha_hex, sha_keys = digests["sha256"]
+        partner = set()
         for e in entries:
             ids_hex.append(e["id"])
+            if e.get("tier") == "partner":
+                partner.add(int(e["id"], 16))
             p = e.get("pdq")
             if p is not None:
                 pdq_hex.append(p)
@@ -412,6 +416,7 @@ class LookupState:
             self._dead_frames = 0
             self._live_frames = live_frames
             self._mih_rows = mih_rows
+            self._partner = partner
         return n
 
     # ------------------------------------------------------------------ apply
@@ -473,8 +478,13 @@ class LookupState:
                 if e.get("vpdq"):
                     new_videos.append((key, e["vpdq"]))
                 ids.delta[entry_id] = key
+                if e.get("tier") == "partner":
+                    self._partner.add(entry_id)
+                else:
+                    self._partner.discard(entry_id)
             elif op == "delete":
                 entry_id = int(c["id"], 16)
+                self._partner.discard(entry_id)
                 old = ids.get(entry_id, alive)
                 if old >= 0:
                     kill(old)
@@ -572,6 +582,12 @@ class LookupState:
             for pos, ks in zip(positions, found):
                 live = sorted(keys.entry[k] for k in ks if k < keys.n and keys.alive[k])
                 out[pos] = [{"id": f"{e:016x}", "signal": signal} for e in live]
+        partner = self._partner
+        if partner:  # a partner's entry says so (a person's, the most, carry no tier)
+            for matches in out:
+                for m in matches:
+                    if int(m["id"], 16) in partner:
+                        m["tier"] = "partner"
         return out
 
     def _match_pdq(self, keys: _Keys, index: Index, dihedral: bool, radius: int,

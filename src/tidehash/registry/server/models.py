@@ -35,9 +35,13 @@ QUALITY_WEAK = 50
 MAX_RADIUS = 63
 DEFAULT_RADIUS = 31
 MAX_COMMENT = 500
-SCOPES = ("list:read", "lookup", "feedback:write")
+SCOPES = ("list:read", "lookup", "feedback:write", "submit:partner")
 VERDICTS = ("matched", "confirmed", "not_ncii", "disputed")
 CASE_STATUSES = ("pending", "active", "withdrawn", "removed")
+#: the abuse-control rules that flag an entry for review (``abuse.py``)
+REVIEW_RULES = ("negative", "flood", "dispute", "sample")
+NEGATIVE_SIGNALS = ("pdq", "md5", "sha256")
+_NEGATIVE_DIGITS = {"pdq": 64, "md5": 32, "sha256": 64}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,6 +303,38 @@ def RequestModels(limits: Limits = Limits()):  # noqa: N802 (it builds classes)
         scopes: Optional[Scopes] = None
         expires_days: Optional[ExpiresDays] = None
 
+    class NegativeCreate(_Strict):
+        signal: Literal[NEGATIVE_SIGNALS]
+        value: Annotated[str, Field(min_length=32, max_length=64,
+                                    description="the hash: 64 hex digits (pdq, sha256) "
+                                    "or 32 (md5)")]
+        radius: Optional[Annotated[int, Field(ge=0, le=MAX_RADIUS, description=(
+            "pdq only: the Hamming radius (default: the server's negative_radius)"))]] = None
+        label: Annotated[str, Field(max_length=200, description="the operator's note "
+                                    "(what the hash is: a meme, a logo)")] = ""
+
+        @field_validator("value")
+        @classmethod
+        def _value_fits_signal(cls, value: str, info: ValidationInfo) -> str:
+            signal = info.data.get("signal")
+            if signal is None:  # the signal itself failed: that is the error to report
+                return value
+            digits = _NEGATIVE_DIGITS[signal]
+            if len(value) != digits:
+                raise PydanticCustomError("hex_length", "a {signal} hash is {digits} "
+                                          "hexadecimal digits", {"signal": signal,
+                                                                 "digits": digits})
+            value = _hex_checker(digits)(value)
+            return _not_all_zero(value) if signal == "pdq" else value
+
+        @field_validator("radius")
+        @classmethod
+        def _radius_is_pdq(cls, radius: Optional[int], info: ValidationInfo):
+            if info.data.get("signal") in ("md5", "sha256") and radius not in (None, 0):
+                raise PydanticCustomError("radius", "an md5 / sha256 hash matches exactly: "
+                                          "no radius")
+            return radius
+
     # class names are the schema names in the OpenAPI document
     return _Namespace(
         limits=limits, VPDQFrame=VPDQFrame, ImageItem=ImageItem, VideoItem=VideoItem,
@@ -306,7 +342,7 @@ def RequestModels(limits: Limits = Limits()):  # noqa: N802 (it builds classes)
         PDQQuery=PDQQuery, MD5Query=MD5Query, SHA256Query=SHA256Query, VPDQQuery=VPDQQuery,
         LookupRequest=LookupRequest, FeedbackItem=FeedbackItem,
         FeedbackRequest=FeedbackRequest, PlatformCreate=PlatformCreate,
-        TokenCreate=TokenCreate, PowSolution=PowSolution)
+        TokenCreate=TokenCreate, PowSolution=PowSolution, NegativeCreate=NegativeCreate)
 
 
 class _Namespace:

@@ -41,6 +41,10 @@ case = Table(
     Column("id", String(24), primary_key=True),
     Column("secret_hash", LargeBinary, nullable=False),
     Column("created_day", String(10), nullable=False),
+    # "person" (the anonymous path) or "partner" (an NGO or hotline with a credential)
+    Column("tier", String(8), nullable=False, server_default="person"),
+    # the partner (a platform row with the submit:partner scope) that submitted it
+    Column("partner_id", Integer),
     sqlite_with_rowid=False,
 )
 
@@ -55,12 +59,20 @@ entry = Table(
     Column("md5", LargeBinary),
     Column("sha256", LargeBinary),
     Column("vpdq", Text),
-    # active, withdrawn (by the person) or removed (by the operator)
+    # active, withdrawn (by the person), removed (by the operator), held (for review:
+    # never published, or tombstoned until a reviewer decides) or replaced (released
+    # from a hold after it had been published: republished as a new version)
     Column("status", String(12), nullable=False),
     Column("created_day", String(10), nullable=False),
     Column("added_seq", BigInteger),
     Column("removed_seq", BigInteger),
-    Index("ix_entry_case", "case_id", "item", unique=True),
+    # the case's tier (copied: the views read the entry table alone)
+    Column("tier", String(8), nullable=False, server_default="person"),
+    # an item's versions: a held entry released after it had been published comes back
+    # under a new entry id, one version up (the old one stays tombstoned, so snapshots
+    # and windows at older seqs replay unchanged)
+    Column("version", Integer, nullable=False, server_default="0"),
+    Index("ix_entry_case", "case_id", "item", "version", unique=True),
     Index("ix_entry_added", "added_seq"),
     Index("ix_entry_removed", "removed_seq"),
 )
@@ -135,7 +147,11 @@ feedback = Table(
     Column("verdict", String(12), nullable=False),
     Column("comment", Text),
     Column("day", String(10), nullable=False),
+    # unix hour of the feedback (a platform's action, nothing about a person): the flood
+    # rule counts matches in a window of hours
+    Column("hour", BigInteger),
     Index("ix_feedback_entry", "entry_id"),
+    Index("ix_feedback_hour", "hour"),
 )
 
 # the audit log (``audit.py``): operator actions and list downloads, hash-chained; about
@@ -156,4 +172,46 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", LargeBinary, nullable=False),
+)
+
+# hashes that must never be published (memes, logos, stock images); pdq with a radius,
+# md5 / sha256 exact
+negative = Table(
+    "negative", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("signal", String(8), nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("radius", SmallInteger, nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("created_day", String(10), nullable=False),
+    Index("ix_negative_value", "signal", "value", unique=True),
+    # ids never reused (PostgreSQL's sequence does not either): (count, max id) then
+    # changes with every add and remove, and a server's cached copy knows it is stale
+    sqlite_autoincrement=True,
+)
+
+# the operators' review queue: one row per (entry, rule) flag; ``open_entry`` is the
+# entry id while the flag is open and null once decided (so the unique index allows one
+# open flag per entry and rule). A random id and no SQLite rowid: a flag raised at
+# submission (negative list) must not order the submissions.
+review = Table(
+    "review", metadata,
+    Column("id", RowKey, primary_key=True, autoincrement=False),
+    Column("entry_id", BigInteger, nullable=False),
+    Column("rule", String(12), nullable=False),
+    # the flag's number among its entry's flags (1, 2, ...): their order, with no time
+    Column("serial", Integer, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("open_entry", BigInteger),
+    Column("platforms", Integer, nullable=False),
+    Column("matches", Integer, nullable=False),
+    Column("disputes", Integer, nullable=False),
+    Column("negative_id", Integer),
+    Column("distance", SmallInteger),
+    Column("opened_day", String(10), nullable=False),
+    Column("decided_day", String(10)),
+    Column("released_as", BigInteger),
+    Index("ix_review_open", "open_entry", "rule", unique=True),
+    Index("ix_review_entry", "entry_id"),
+    sqlite_with_rowid=False,
 )

@@ -14,7 +14,9 @@ class Settings:
     """``db_url``: ``sqlite:///PATH`` (the embedded default) or
     ``postgresql+psycopg://...``; ``publish_delay``: seconds a change is held before
     publication (0: at once); ``pow_difficulty``: leading zero bits a submission's proof
-    of work needs (0: none, for tests); the rest are limits on requests."""
+    of work needs (0: none, for tests); ``flood_*``, ``dispute_platforms`` and
+    ``review_sample`` are the abuse-control thresholds (``abuse.py``, README "Abuse
+    control"); the rest are limits on requests."""
 
     db_url: str = f"sqlite:///{DEFAULT_DB_FILE}"
     publish_delay: float = 60.0
@@ -31,6 +33,23 @@ class Settings:
     #: seconds over which a token's empty list pages (polls at the head) are counted
     #: into one audit row (0: a row each; ``audit.Downloads``)
     audit_poll_window: float = 60.0
+    #: flood: distinct platforms reporting a match of one entry within the window that
+    #: withdraw it pending review
+    flood_platforms: int = 10
+    #: flood: the window, in clock hours before the current one (1: this hour and the
+    #: last)
+    flood_window_hours: int = 1
+    #: flood: matches in the window at least this many times the median of the other
+    #: matched entries' (and at least ``flood_rate_min``) withdraw it pending review
+    flood_rate_factor: int = 20
+    flood_rate_min: int = 100
+    #: dispute: distinct platforms reporting not_ncii / disputed that queue an entry
+    dispute_platforms: int = 3
+    #: PDQ radius of a negative-list hash added without one
+    negative_radius: int = 16
+    #: share (0..1) of ordinary submissions also held for review: cover, so that a held
+    #: item does not tell its submitter it hit the negative list
+    review_sample: float = 0.0
 
     def __post_init__(self):
         if not isinstance(self.db_url, str) or not self.db_url:
@@ -42,10 +61,22 @@ class Settings:
                 raise ValueError(f"{name} must be a finite number of seconds >= 0, "
                                  f"got {value!r}")
         for name in ("pow_difficulty", "challenge_ttl", "max_body", "max_items", "max_frames",
-                     "max_lookup_queries", "max_feedback", "changes_page", "max_changes_page"):
+                     "max_lookup_queries", "max_feedback", "changes_page", "max_changes_page",
+                     "negative_radius"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        for name in ("flood_platforms", "flood_window_hours", "flood_rate_factor",
+                     "flood_rate_min", "dispute_platforms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if self.negative_radius > 63:
+            raise ValueError(f"negative_radius must be at most 63, got {self.negative_radius}")
+        if isinstance(self.review_sample, bool) or not isinstance(
+                self.review_sample, (int, float)) or not 0 <= self.review_sample <= 1:
+            raise ValueError(f"review_sample must be a number in [0, 1], "
+                             f"got {self.review_sample!r}")
         if self.pow_difficulty > 32:
             raise ValueError(f"pow_difficulty must be at most 32, got {self.pow_difficulty}")
 

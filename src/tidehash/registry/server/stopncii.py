@@ -11,6 +11,8 @@ platform token as its keys pulls it and sends feedback.
   state at the end of that window: ``hashStatus`` ``Active`` if any case holding it is,
   else ``Withdrawn`` if every case withdrew it, else ``Deleted`` (the operator removed
   it); ``caseNumbers``: the platform's pseudonym of each case -> that case's status;
+  ``caseTiers`` (the registry's own field; clients that do not know it ignore it): the
+  same pseudonyms -> the case's trust tier, ``person`` or ``partner``;
   ``lastModtimestamp``: the view's time of the hash's last change. ``nextPageToken``
   (signed; the window's bounds and the next key) pages the same window; on the last page
   it is null and ``hasMoreRecords`` false. ``nextSetTimestamp``: the time to start the
@@ -77,13 +79,15 @@ FETCH_SCHEMA = {
         "hashRecords": {"type": "array", "items": {
             "type": "object", "additionalProperties": False,
             "required": ["lastModtimestamp", "signalType", "hashValue", "hashStatus",
-                         "caseNumbers", "CSPFeedbacks"],
+                         "caseNumbers", "caseTiers", "CSPFeedbacks"],
             "properties": {
                 "lastModtimestamp": {"type": "integer", "minimum": 0},
                 "signalType": {"type": "string", "enum": ["ImagePDQ", "VideoMD5"]},
                 "hashValue": {"type": "string", "pattern": "^[0-9a-f]{32}([0-9a-f]{32})?$"},
                 "hashStatus": _HASH_STATUS,
                 "caseNumbers": {"type": "object", "additionalProperties": _HASH_STATUS},
+                "caseTiers": {"type": "object", "additionalProperties": {
+                    "type": "string", "enum": ["person", "partner"]}},
                 "CSPFeedbacks": {"type": "array", "maxItems": 0}}}}}}
 FEEDBACK_RESULT_SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["count", "stored"],
@@ -261,15 +265,17 @@ def router(settings, services, read_json, schemas: dict | None = None) -> APIRou
                 if not es:
                     continue
                 cases: dict = {}
+                tiers: dict = {}
                 for e in es:
-                    cases.setdefault(case_pseudonym(pkey, e.case_id), []).append(
-                        views.status_at(e, hi))
+                    p = case_pseudonym(pkey, e.case_id)
+                    cases.setdefault(p, []).append(views.status_at(e, hi))
+                    tiers[p] = views.tier_of(e)
                 last = max(k for e in es for k in _events(e, hi))
                 records.append({
                     "lastModtimestamp": time_of(last), "signalType": h[0], "hashValue": h[1],
                     "hashStatus": _STATUS[_aggregate(s for v in cases.values() for s in v)],
                     "caseNumbers": {p: _STATUS[_aggregate(v)] for p, v in cases.items()},
-                    "CSPFeedbacks": []})
+                    "caseTiers": tiers, "CSPFeedbacks": []})
             if more:
                 token = tokens.encode(lo, hi, page[-1].key + 1, t_lo, t_hi)
                 next_set = max(t_lo, time_of(page[-1].key) - 1)

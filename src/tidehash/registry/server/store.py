@@ -18,13 +18,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exc, func, insert, select, update
+from sqlalchemy import and_, delete, exc, func, insert, or_, select, update
 
-from . import audit, schema
+from . import abuse, audit, schema
 from .db import Database
+from .errors import BadRequest, Conflict, NotFound
 from .keys import Keys
 
-PLATFORM_SCOPES = ("list:read", "lookup", "feedback:write")
+PLATFORM_SCOPES = ("list:read", "lookup", "feedback:write", "submit:partner")
+#: a new platform token's scopes when none are named (``submit:partner`` is only ever
+#: given by name: it makes the holder a trusted submitter)
+DEFAULT_SCOPES = ("list:read", "lookup", "feedback:write")
+TIERS = ("person", "partner")
 OPERATOR_SCOPES = ("admin",)
 VERDICTS = ("matched", "confirmed", "not_ncii", "disputed")
 CASE_STATUSES = ("pending", "active", "withdrawn", "removed")
@@ -32,23 +37,6 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CASE_CHARS = 16
 _TOKEN_RE = re.compile(r"^(thp|tho)_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
 _ENTRY_ID_MAX = (1 << 63) - 1
-
-
-class NotFound(Exception):
-    """No such case, or not this secret (the two are one answer)."""
-
-
-class BadRequest(Exception):
-    """A request that is well formed but cannot be done; ``loc`` names what is wrong."""
-
-    def __init__(self, loc: str, msg: str):
-        super().__init__(f"{loc}: {msg}")
-        self.loc = loc
-        self.msg = msg
-
-
-class Conflict(Exception):
-    """The thing exists already (a platform name)."""
 
 
 class AuthError(Exception):
@@ -108,10 +96,15 @@ def parse_entry_id(text) -> int | None:
 class Store:
     """See the module docstring."""
 
-    def __init__(self, db: Database, keys: Keys, *, on_write: Callable[[], None] | None = None):
+    def __init__(self, db: Database, keys: Keys, *, on_write: Callable[[], None] | None = None,
+                 rules: abuse.Rules | None = None, clock: Callable[[], float] = time.time):
         self.db = db
         self.keys = keys
         self.on_write = on_write
+        self.rules = abuse.Rules() if rules is None else rules
+        self.clock = clock  # the flood rule's hours (tests set it)
+        self.review = abuse.Review(self, self.rules)
+        self._negative = abuse.NegativeCache()
         # compared against when a case is unknown, so that both answers cost the same
         self._dummy_hash = keys.mac("secret", b"\0" * 32)
 
@@ -119,11 +112,21 @@ class Store:
         if self.on_write is not None:
             self.on_write()
 
+    def hour(self) -> int:
+        """The current unix hour (the flood rule's clock)."""
+        return int(self.clock()) // 3600
+
     # ------------------------------------------------------------------ person side
     def create_case(self, items: list[dict], challenge_nonce: str | None = None,
-                    challenge_expires: int | None = None) -> dict:
+                    challenge_expires: int | None = None, *, tier: str = "person",
+                    partner_id: int | None = None) -> dict:
         """Store a case of validated wire items; returns the case id, the secret (the
-        only time it exists outside the person's hands) and the items' status."""
+        only time it exists outside the person's hands) and the items' status.
+        ``tier``: "person" (the anonymous path) or "partner" (``partner_id`` the
+        partner's platform id). An item that hits the negative list (or the review
+        sample) is stored held, and answered "pending" like every other item."""
+        if tier not in TIERS or (tier == "partner") != (partner_id is not None):
+            raise ValueError(f"tier {tier!r} with partner {partner_id!r}")
         secret = secrets.token_urlsafe(24)
         day = today()
         for _attempt in range(3):
@@ -134,12 +137,18 @@ class Store:
                     if challenge_nonce is not None:
                         self._spend(conn, challenge_nonce, challenge_expires)
                     epoch = conn.execute(select(schema.publisher.c.epoch)).scalar_one()
+                    flags = abuse.submission_flags(conn, items, self.rules, self._negative)
                     conn.execute(insert(schema.case).values(
                         id=case_id, secret_hash=self.keys.mac("secret", secret.encode()),
-                        created_day=day))
+                        created_day=day, tier=tier, partner_id=partner_id))
                     conn.execute(insert(schema.entry), [
-                        _entry_row(entry_id, case_id, n, item, day)
+                        _entry_row(entry_id, case_id, n, item, day, tier,
+                                   "held" if n in flags else "active")
                         for n, (entry_id, item) in enumerate(zip(ids, items))])
+                    if flags:
+                        abuse.open_flags(conn, [
+                            abuse._review_row(ids[n], f.pop("rule"), day, **f)
+                            for n, f in sorted(flags.items())])
                     conn.execute(insert(schema.outbox), [
                         {"entry_id": entry_id, "op": "upsert", "epoch": epoch}
                         for entry_id in ids])
@@ -188,12 +197,17 @@ class Store:
             raise NotFound("no case with this id and secret")
         return cid, row.created_day
 
-    def _items(self, conn, cid: str) -> list[dict]:
+    @staticmethod
+    def _current(conn, cid: str) -> dict:
+        """item number -> the row of its current version."""
         e = schema.entry.c
-        rows = conn.execute(select(e.item, e.kind, e.status, e.added_seq)
-                            .where(e.case_id == cid).order_by(e.item)).all()
+        rows = conn.execute(select(e.id, e.item, e.kind, e.status, e.added_seq)
+                            .where(e.case_id == cid).order_by(e.item, e.version)).all()
+        return {r.item: r for r in rows}  # the last version of each item wins
+
+    def _items(self, conn, cid: str) -> list[dict]:
         return [{"item": r.item, "kind": r.kind, "status": _item_status(r.status, r.added_seq)}
-                for r in rows]
+                for r in self._current(conn, cid).values()]
 
     def case_status(self, case_id, secret) -> dict:
         with self.db.connect() as conn:
@@ -206,20 +220,21 @@ class Store:
         with self.db.begin() as conn:
             cid, day = self._check_secret(conn, case_id, secret)
             e = schema.entry.c
-            rows = conn.execute(select(e.id, e.item, e.status).where(e.case_id == cid)).all()
-            by_item = {r.item: r for r in rows}
+            by_item = self._current(conn, cid)
             wanted = sorted(by_item) if items is None else items
             for i, n in enumerate(wanted):
                 if n not in by_item:
                     raise BadRequest(f"items[{i}]", f"this case has no item {n} "
                                      f"(items 0..{len(by_item) - 1})")
-            ids = [by_item[n].id for n in set(wanted) if by_item[n].status == "active"]
+            ids = [by_item[n].id for n in set(wanted)
+                   if by_item[n].status in ("active", "held")]
             if ids:
                 epoch = conn.execute(select(schema.publisher.c.epoch)).scalar_one()
                 conn.execute(update(schema.entry).where(e.id.in_(ids)).values(
                     status="withdrawn"))
                 conn.execute(insert(schema.outbox), [
                     {"entry_id": i, "op": "delete", "epoch": epoch} for i in ids])
+                abuse.close_flags(conn, ids, "withdrawn", today())
                 changed = True
             result = {"case_id": cid, "created": day, "items": self._items(conn, cid)}
         if changed:
@@ -287,7 +302,9 @@ class Store:
 
     @staticmethod
     def _scopes(scopes, allowed) -> tuple:
-        scopes = tuple(allowed if scopes is None else scopes)
+        if scopes is None:
+            scopes = DEFAULT_SCOPES if allowed is PLATFORM_SCOPES else allowed
+        scopes = tuple(scopes)
         for i, s in enumerate(scopes):
             if s not in allowed:
                 raise BadRequest(f"scopes[{i}]", f"unknown scope {s!r} "
@@ -396,7 +413,8 @@ class Store:
         if after is not None:
             q = q.where(c.id > after)
         if status is not None:
-            cond = {"pending": and_(e.status == "active", e.added_seq.is_(None)),
+            cond = {"pending": or_(and_(e.status == "active", e.added_seq.is_(None)),
+                                   e.status == "held"),
                     "active": and_(e.status == "active", e.added_seq.is_not(None)),
                     "withdrawn": e.status == "withdrawn",
                     "removed": e.status == "removed"}[status]
@@ -411,7 +429,10 @@ class Store:
         out = {r.id: {"case_id": r.id, "created": r.created_day,
                       "items": dict.fromkeys(CASE_STATUSES, 0)} for r in cases}
         for cid, st, unpublished, n in counts:
-            key = ("pending" if unpublished else "active") if st == "active" else st
+            if st == "replaced":  # an older version of a released item
+                continue
+            key = ("pending" if unpublished else "active") if st == "active" else \
+                "pending" if st == "held" else st
             out[cid]["items"][key] += n
         # who looked at the case list (its filter and size; never the case ids)
         with self.db.begin() as conn:
@@ -427,13 +448,14 @@ class Store:
             row = conn.execute(select(e.status).where(e.id == entry_id)).first()
             if row is None:
                 return False
-            active = row.status == "active"
+            active = row.status in ("active", "held")
             if active:
-                epoch = conn.execute(select(schema.publisher.c.epoch)).scalar_one()
+                epoch = abuse.lock_publisher(conn)
                 conn.execute(update(schema.entry).where(e.id == entry_id)
                              .values(status="removed"))
                 conn.execute(insert(schema.outbox).values(entry_id=entry_id, op="delete",
                                                           epoch=epoch))
+                abuse.close_flags(conn, [entry_id], "removed", today())
             # "removed": whether it was on the list (not why it was not: that would
             # tell of the person's withdrawal)
             audit.record(conn, actor=actor, action="entry.remove", detail={
@@ -453,7 +475,8 @@ class Store:
             if item.get("verdict") not in VERDICTS:
                 raise BadRequest(f"feedback[{i}].verdict", f"one of {', '.join(VERDICTS)}")
             ids.append(entry_id)
-        day = today()
+        day, hour = today(), self.hour()
+        flagged = {}
         with self.db.begin() as conn:
             known = set(conn.execute(select(schema.entry.c.id).where(
                 schema.entry.c.id.in_(set(ids)))).scalars())
@@ -463,18 +486,31 @@ class Store:
             if items:
                 conn.execute(insert(schema.feedback), [
                     {"platform_id": platform_id, "entry_id": entry_id,
-                     "verdict": item["verdict"], "comment": item.get("comment"), "day": day}
+                     "verdict": item["verdict"], "comment": item.get("comment"), "day": day,
+                     "hour": hour}
                     for entry_id, item in zip(ids, items)])
+                given: dict = {}
+                for entry_id, item in zip(ids, items):
+                    given.setdefault(entry_id, set()).add(item["verdict"])
+                flagged = abuse.after_feedback(conn, self.rules, given, hour, day)
+        if flagged.get("flood"):
+            self._written()  # the held entries' tombstones
         return len(items)
 
 
 def _item_status(status: str, added_seq) -> str:
+    """What the person sees: a held item is "pending" like every item not (or no longer)
+    published, whatever the rule that holds it (answering otherwise would reveal the
+    negative list)."""
     if status == "active":
         return "pending" if added_seq is None else "active"
+    if status in ("held", "replaced"):
+        return "pending"
     return status
 
 
-def _entry_row(entry_id: int, case_id: str, n: int, item: dict, day: str) -> dict:
+def _entry_row(entry_id: int, case_id: str, n: int, item: dict, day: str, tier: str = "person",
+               status: str = "active") -> dict:
     def raw(key):
         value = item.get(key)
         return None if value is None else bytes.fromhex(value)
@@ -484,4 +520,5 @@ def _entry_row(entry_id: int, case_id: str, n: int, item: dict, day: str) -> dic
             "pdq": raw("pdq"), "quality": item.get("quality"), "md5": raw("md5"),
             "sha256": raw("sha256"),
             "vpdq": None if vpdq is None else json.dumps(vpdq, separators=(",", ":")),
-            "status": "active", "created_day": day, "added_seq": None, "removed_seq": None}
+            "status": status, "created_day": day, "added_seq": None, "removed_seq": None,
+            "tier": tier, "version": 0}

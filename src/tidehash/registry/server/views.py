@@ -39,7 +39,7 @@ SLACK = 2
 _E = schema.entry.c
 _V = schema.view_clock.c
 WINDOW_COLUMNS = (_E.id, _E.case_id, _E.kind, _E.pdq, _E.quality, _E.md5, _E.sha256,
-                  _E.status, _E.added_seq, _E.removed_seq)
+                  _E.status, _E.added_seq, _E.removed_seq, _E.tier)
 
 
 @dataclass(frozen=True)
@@ -142,15 +142,16 @@ def status_at(entry, hi: int) -> str:
 
 # ---------------------------------------------------------------------------- members
 
-#: trust tier -> (NCMEC member id, name). Every entry is a person's submission for now;
-#: a partner tier is one more line here and one more case in ``tier_of``.
-TIER_MEMBERS = {"person": (1, "tidehash: person submissions")}
+#: trust tier -> (NCMEC member id, name): a person's submission (the anonymous path) or a
+#: partner's (an NGO or hotline with a ``submit:partner`` credential)
+TIER_MEMBERS = {"person": (1, "tidehash: person submissions"),
+                "partner": (2, "tidehash: partner submissions")}
 #: a platform's own NCMEC member id is this plus its platform id (never a tier's)
 PLATFORM_MEMBER_BASE = 1000
 
 
 def tier_of(entry) -> str:
-    return "person"
+    return entry.tier
 
 
 def member_of(entry) -> tuple[int, str]:
