@@ -21,6 +21,15 @@ def registry_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def flow_files(tmp_path_factory):
+    """The person's flow's files (tests/web/flow.py): photos, a plain picture, an MP4,
+    a text file."""
+    from .flow import make_flow_files
+
+    return make_flow_files(tmp_path_factory.mktemp("flow-files"))
+
+
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 

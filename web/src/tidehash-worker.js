@@ -9,6 +9,7 @@
 //
 // Messages in:  {id, op: "file", file, options} | {id, op: "pixels", pixels, width,
 //                height, channels, options} | {id, op: "ready", options}
+//               | {id, op: "pow", challenge, difficulty}
 // Messages out: {id, type: "progress", phase, done, total} | {id, type: "result", record}
 //               | {id, type: "error", message}
 
@@ -634,6 +635,44 @@ async function hashPixels(msg) {
   return pdqOf(variant, width, height, channels, (view) => view.set(pixels));
 }
 
+// ------------------------------------------------------------------ the proof of work
+// The registry's challenge (src/tidehash/registry/pow.py): the first decimal nonce from 0
+// such that SHA-256(challenge + ":" + nonce) starts with `difficulty` zero bits, as
+// tidehash.registry.client solves it. The hash of the prefix is computed once and its
+// state reloaded for every nonce (hash-wasm's save / load).
+const POW_MAX_DIFFICULTY = 32;
+const POW_PROGRESS_EVERY = 1 << 14;
+
+function leadingZeroBitsAtLeast(digest, bits) {
+  let i = 0;
+  for (; bits >= 8; bits -= 8, i++) if (digest[i] !== 0) return false;
+  return bits === 0 || (digest[i] >> (8 - bits)) === 0;
+}
+
+async function solvePow(msg, progress) {
+  const { challenge, difficulty } = msg;
+  if (typeof challenge !== "string" || !/^[\x21-\x7e]+$/.test(challenge)) {
+    throw new Refusal("the challenge must be a string of printable ASCII");
+  }
+  if (!Number.isInteger(difficulty) || difficulty < 0 || difficulty > POW_MAX_DIFFICULTY) {
+    throw new Refusal(`the difficulty must be an integer in 0..${POW_MAX_DIFFICULTY}`);
+  }
+  const sha = await createSHA256();
+  sha.init();
+  sha.update(challenge + ":");
+  const prefix = sha.save();
+  const expected = 2 ** difficulty;
+  for (let nonce = 0; ; nonce++) {
+    sha.load(prefix);
+    sha.update(String(nonce));
+    if (leadingZeroBitsAtLeast(sha.digest("binary"), difficulty)) {
+      progress("pow", nonce + 1, expected);
+      return { nonce: String(nonce), tries: nonce + 1 };
+    }
+    if (nonce % POW_PROGRESS_EVERY === POW_PROGRESS_EVERY - 1) progress("pow", nonce + 1, expected);
+  }
+}
+
 // ------------------------------------------------------------------ the message loop
 let queue = Promise.resolve();
 
@@ -657,6 +696,8 @@ self.onmessage = (event) => {
         record = { wasm: variant };
       } else if (msg.op === "pixels") {
         record = await hashPixels(msg);
+      } else if (msg.op === "pow") {
+        record = await solvePow(msg, progress);
       } else {
         wantPixelsDigest = Boolean(options.pixels);
         try {

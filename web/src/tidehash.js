@@ -4,6 +4,7 @@
 //   const record = await hashFile(file, { onProgress: (p) => ... });
 //   // {kind: "image", pdq: "<64 hex>", quality: 0..100, md5: "<32 hex>", sha256: "<64 hex>"}
 //   // {kind: "video", pdq: null, quality: null, md5, sha256}
+//   const nonce = await solveChallenge(challenge, difficulty);  // a registry's proof of work
 //
 // The record has the fields of tidehash.hash_file's (Python), with the same values for the
 // same file: PDQ from the project's own C kernels compiled to WebAssembly, the pixels decoded
@@ -111,6 +112,22 @@ export async function hashPixels(pixels, width, height, channels, options) {
   }
   const { wasm } = checkOptions(options);
   return call({ op: "pixels", pixels, width, height, channels, options: { wasm } });
+}
+
+/**
+ * Solve a registry's proof-of-work challenge (GET /v1/challenge's `challenge` and
+ * `difficulty`) in the worker, as tidehash.registry.client does: resolves to the decimal
+ * nonce string that POST /v1/cases takes as {"pow": {challenge, nonce}}. About
+ * 2**difficulty SHA-256 computations; onProgress gets {phase: "pow", done: tries so far,
+ * total: 2**difficulty, the expected number}.
+ * @returns {Promise<string>}
+ */
+export async function solveChallenge(challenge, difficulty, options) {
+  if (typeof challenge !== "string") throw new TypeError("challenge must be a string");
+  if (!Number.isInteger(difficulty)) throw new TypeError("difficulty must be an integer");
+  const { onProgress } = checkOptions(options);
+  const result = await call({ op: "pow", challenge, difficulty }, [], onProgress);
+  return result.nonce;
 }
 
 /**
