@@ -6,6 +6,7 @@ active set (for StopNCII, apart from pytx's withdrawal bug, pinned by its own te
 from __future__ import annotations
 
 import random
+import time
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -415,3 +416,37 @@ def test_pytx_clients_get_401_and_403(live):
         with pytest.raises(requests.HTTPError) as err:
             live.stopncii_client(token).fetch_hashes()
         assert err.value.response.status_code == status
+
+
+def test_stopncii_record_of_a_hash_a_case_added_and_withdrew_inside_one_window(live):
+    """A StopNCII record is per hash: a second case that adds a hash and withdraws it
+    between two pulls changed that hash's record (its caseNumbers), and a hash that came
+    and went inside one window is there as Withdrawn; the pull from the checkpoint and
+    the pull from the start agree on every record."""
+    first = live.submit(image(7))
+    live.settle(0)
+    client = live.stopncii_client()
+    since = 0
+    for page in client.fetch_hashes_iter(since):
+        since = page.nextSetTimestamp
+    shared = live.submit(image(8, pdq=image(7)["pdq"]))
+    alone = live.submit(image(9))
+    deadline = time.monotonic() + 30
+    while not {e["case_id"] for e in live.all_entries()} >= {shared["case_id"],
+                                                            alone["case_id"]}:
+        assert time.monotonic() < deadline, "the two cases were never published"
+        time.sleep(0.1)
+    live.withdraw(shared)
+    live.withdraw(alone)
+    live.settle(0)
+    later = {r.hashValue: r for page in client.fetch_hashes_iter(since)
+             for r in page.hashRecords}
+    pseudonym = lambda case: live.keys.pseudonym(live.platform_id, case["case_id"])  # noqa: E731
+    assert {v: (r.hashStatus.value, {p: s.value for p, s in r.caseNumbers.items()})
+            for v, r in later.items()} == {
+        image(7)["pdq"]: ("Active", {pseudonym(first): "Active",
+                                     pseudonym(shared): "Withdrawn"}),
+        image(9)["pdq"]: ("Withdrawn", {pseudonym(alone): "Withdrawn"})}
+    from_start = stopncii_statuses(client)
+    for v, r in later.items():
+        assert from_start[("ImagePDQ", v)].caseNumbers == r.caseNumbers

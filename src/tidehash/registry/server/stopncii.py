@@ -247,7 +247,8 @@ def router(settings, services, read_json, schemas: dict | None = None) -> APIRou
                     first = lo + 1
                 else:
                     lo, hi, first, t_lo, t_hi = window
-                rows = views.window(conn, lo, hi, first, size + 1, extra=_HAS_HASH)
+                rows = views.window(conn, lo, hi, first, size + 1, extra=_HAS_HASH,
+                                    transient=True)
                 page, more = rows[:size], len(rows) > size
                 order: dict = {}
                 for r in page:

@@ -21,8 +21,9 @@ changes afterwards, so a window is the same set every time it is read, whatever 
 published since, and compaction of the change log does not touch it): an upsert for each
 entry added in the window and not removed by hi (key added_seq), a tombstone for each
 entry added at or before lo and removed in the window (key removed_seq); an entry added
-and removed inside the window is not there at all. Rows come in key order from a given
-key, so a page is (lo, hi, start) and the next page starts after the last key."""
+and removed inside the window is not there at all (but it is in the StopNCII view: see
+``window``). Rows come in key order from a given key, so a page is (lo, hi, start) and
+the next page starts after the last key."""
 
 from __future__ import annotations
 
@@ -109,10 +110,13 @@ class _Retry(Exception):
 
 
 def window(conn, lo: int, hi: int, start: int, size: int, kinds=None,
-           extra=None) -> list[Row]:
+           extra=None, transient: bool = False) -> list[Row]:
     """Up to ``size`` rows of the window (lo, hi] with key >= ``start``, in key order
     (see the module docstring). ``kinds``: only these entry kinds; ``extra``: a further
-    condition on the entry (the StopNCII view: the entry has its hash)."""
+    condition on the entry (the StopNCII view: the entry has its hash); ``transient``:
+    an entry added and removed inside the window is there too, as a tombstone at its
+    removed_seq (the StopNCII view, whose records are per hash: that entry's case is one
+    of its hash's cases, so the hash's record changed even if the entry came and went)."""
     start = max(start, lo + 1)
     if start > hi or size <= 0:
         return []
@@ -123,8 +127,10 @@ def window(conn, lo: int, hi: int, start: int, size: int, kinds=None,
         _E.added_seq >= start, _E.added_seq <= hi,
         or_(_E.removed_seq.is_(None), _E.removed_seq > hi), *conds))
         .order_by(_E.added_seq).limit(size)).all()
+    if not transient:
+        conds.append(_E.added_seq <= lo)
     downs = conn.execute(select(*WINDOW_COLUMNS).where(and_(
-        _E.removed_seq >= start, _E.removed_seq <= hi, _E.added_seq <= lo, *conds))
+        _E.removed_seq >= start, _E.removed_seq <= hi, _E.added_seq.is_not(None), *conds))
         .order_by(_E.removed_seq).limit(size)).all()
     rows = [Row(r.added_seq, False, r) for r in ups] + [Row(r.removed_seq, True, r)
                                                           for r in downs]
