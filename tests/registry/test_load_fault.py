@@ -11,15 +11,21 @@ from __future__ import annotations
 from . import loadfault
 
 
-def test_load_through_a_postgresql_restart_and_a_kill_9(pg_cluster, tmp_path):
-    report = loadfault.run(pg_cluster, str(tmp_path), seconds=2.0)
+def run_load(cluster, folder: str):
+    """Run the bounded load with its faults; check the common outcome; return the
+    figures and the set of statuses seen in each phase."""
+    report = loadfault.run(cluster, folder, seconds=2.0)
     counts = loadfault.check(report)
     fig = loadfault.figures(report)
     print(counts)
     print(loadfault.table(fig))
     assert report.errors == []
     assert counts["cases"] >= 10 and counts["withdrawals"] >= 1, counts
-    statuses = {phase: set(c) for phase, c in fig["outage"].items()}
+    return fig, {phase: set(c) for phase, c in fig["outage"].items()}
+
+
+def test_load_through_a_postgresql_restart_and_a_kill_9(pg_cluster, tmp_path):
+    fig, statuses = run_load(pg_cluster, str(tmp_path))
     # while PostgreSQL is away the answers are 503s (lookups may still come from memory);
     # while the server is away there is no answer; never anything else
     assert "503" in statuses["pg-down"] and statuses["pg-down"] <= {"200", "503"}, statuses
@@ -30,14 +36,7 @@ def test_load_through_a_postgresql_restart_and_a_kill_9(pg_cluster, tmp_path):
 
 
 def test_load_through_a_kill_9_on_sqlite(tmp_path):
-    report = loadfault.run(None, str(tmp_path), seconds=2.0)
-    counts = loadfault.check(report)
-    fig = loadfault.figures(report)
-    print(counts)
-    print(loadfault.table(fig))
-    assert report.errors == []
-    assert counts["cases"] >= 10 and counts["withdrawals"] >= 1, counts
-    statuses = {phase: set(c) for phase, c in fig["outage"].items()}
+    fig, statuses = run_load(None, str(tmp_path))
     assert set(statuses) == {"steady", "server-down", "after"}
     assert "0" in statuses["server-down"], statuses
     assert all(s <= {"0", "200", "503"} for s in statuses.values()), statuses
