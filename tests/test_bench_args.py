@@ -194,7 +194,8 @@ def test_sizes_and_megapixels_agree():
     ("search", "--budget", "nan", "--quick", "--no-faiss"),
     ("hash", "--sizes", "inf", "--quick"), ("fast", "--sizes", "inf", "--quick"),
     ("fast", "--sizes", "nan", "--quick"), ("phash", "--hash-sizes", "1000", "--quick"),
-    ("formats", "--n", "0"),
+    ("formats", "--n", "0"), ("matcher", "--hit-fraction", "nan"),
+    ("matcher", "--concurrency", "0"), ("matcher", "--warmup", "inf"),
 ])
 def test_cli_route_exits_2_without_traceback(argv):
     env = {**os.environ, "PYTHONPATH": SRC}

@@ -16,6 +16,12 @@ registry server over N PDQ entries under a load generator on the same machine (l
 snapshot, sync, changes, submissions) and prints the figures against the registry issue's
 targets. See ``tidehash.bench.registry``.
 
+``python -m tidehash.bench matcher [--entries 1000000] [--target NAME=URL] [--ceiling]
+[--json OUT]`` starts tidehash's matcher over a random PDQ bank and drives it, and any other
+lookup URL (HMA's ``/m/raw_lookup``), with the same lookups at 1 / 8 / 32 connections:
+lookups/s, latency percentiles, errors, memory per server process, new entry to first match.
+See ``tidehash.bench.matcher``.
+
 ``python -m tidehash.bench robustness [--photos DIR] [--distractors DIR] [--json OUT]
 [--plot OUT.png]`` alters photos (JPEG, resize, crops, rotations, overlays, ...), hashes the
 copies with PDQ, PDQ dihedral and pHash 64 / 256, and reports recall per transform, the
@@ -41,5 +47,6 @@ COMMANDS = {
     "formats": "hash-list reading / writing speed and memory, list files, NumPy anchors",
     "phash": "pHash: tidehash.phash vs imagehash.phash, warm or cold cache, every ISA",
     "registry": "the registry under load: lookups, snapshot, sync, changes, submissions",
+    "matcher": "a platform's matcher under lookup load: tidehash vs any lookup URL (HMA)",
     "robustness": "matching quality: recall per transform, false positives, threshold guidance",
 }
