@@ -217,3 +217,51 @@ def test_the_sources_import_only_the_standard_library_and_tidehash():
                      or (target.startswith("tidehash")
                          and not target.startswith("tidehash.registry.server")))]
     assert found == []
+
+
+# ----------------------------------------------------------------------------- the scan
+#: what the back-scan needs (the ``scan`` extra): the engine must not import any of it
+SCAN_PACKAGES = ("pyarrow", "fsspec", "dask", "distributed")
+
+
+def test_the_engine_never_imports_the_scan():
+    """Only tidehash.scan itself and the command line's scan command (inside its
+    functions) import tidehash.scan; nothing else imports the scan extra."""
+    assert "tidehash.scan.run" in MODULES and "tidehash.cli.scan" in MODULES
+    found = [f"{name} -> {target}" for name, path in MODULES.items()
+             if not name.startswith(("tidehash.scan", "tidehash.cli.scan"))
+             for target, _ in _imports(name, path)
+             if target.startswith("tidehash.scan") or target.split(".")[0] in SCAN_PACKAGES]
+    assert found == []
+
+
+def test_the_scan_loads_its_extra_only_when_it_runs():
+    """``import tidehash.scan`` and ``tidehash --help`` load none of the scan extra
+    (each module imports it inside the functions that use it)."""
+    found = [f"{name} -> {target}" for name, path in MODULES.items()
+             if name.startswith(("tidehash.scan", "tidehash.cli"))
+             for target in _module_level_targets(name, path)
+             if target.split(".")[0] in SCAN_PACKAGES or
+             (name.startswith("tidehash.cli") and target.startswith("tidehash.scan"))]
+    assert found == []
+    # the check sees relative imports: the scan's own, at module level
+    assert "tidehash.scan.run" in _module_level_targets(
+        "tidehash.scan.matching", MODULES["tidehash.scan.matching"])
+
+
+def _module_level_targets(name: str, path: pathlib.Path) -> set[str]:
+    """Modules imported at module level, relative imports resolved (``_imports``
+    restricted to the module's body)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                out.add(".".join(base + ([node.module] if node.module else [])))
+            else:
+                out.add(node.module or "")
+    return out

@@ -21,6 +21,7 @@ from .hashing import hash_command
 from .index import index_group
 from .info import bench_command, info_command
 from .match import match_command
+from .scan import scan_group
 from .serve import admin_group, serve_command
 from .sync import sync_command
 
@@ -34,7 +35,7 @@ def cli():
 
 
 for _command in (hash_command, compare_command, convert_command, index_group,
-                 match_command, info_command, bench_command,
+                 match_command, info_command, bench_command, scan_group,
                  # the registry's: tidehash.registry is imported inside them only
                  serve_command, admin_group, submit_command, case_group, withdraw_command,
                  sync_command):

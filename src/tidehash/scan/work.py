@@ -1,0 +1,217 @@
+"""What runs on a worker: one shard hashed, one shard matched.
+
+Both are plain functions of paths (the plan, the shard, the list file) and small
+options, so any concurrent.futures.Executor can run them: a process pool, a Dask
+cluster (whose workers may be other machines: the paths must be valid there), a
+thread pool. Nothing large is pickled: a worker reads its files itself, and maps
+the list file into memory once per process."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+
+from ..errors import DecodeError, ImageTooLargeError
+from ..files import hash_file
+from .plan import is_url
+from .shards import META_KIND, META_SHARD, hash_schema, match_schema, write_table_atomically
+
+#: the algorithms every file is hashed with (a video's PDQ is its vPDQ)
+ALGORITHMS = ("pdq", "md5", "sha256")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "vanished"
+    if isinstance(exc, PermissionError):
+        return "permission"
+    if isinstance(exc, OSError):
+        return "unreadable"
+    if isinstance(exc, ImageTooLargeError):
+        return "too_large"
+    if isinstance(exc, DecodeError):
+        if exc.reason.startswith(("no video frame could be decoded", "no video stream")):
+            return "no_frames"
+        return "corrupt"
+    return "failed"
+
+
+def _open(key: str):
+    if is_url(key):
+        import fsspec
+
+        return fsspec.open(key, "rb").open()
+    return open(key, "rb")
+
+
+def hash_item(key: str, options: dict) -> dict:
+    """The shard row of one file (see tidehash.scan.shards), errors included.
+
+    The file is opened here, not by hash_file, so that a vanished file and a
+    permission error are told apart from a corrupt one by the OS's own error."""
+    row: dict = {"key": key, "ok": False}
+    try:
+        with _open(key) as f:
+            rec = hash_file(f, algorithms=ALGORITHMS, dihedral=options["dihedral"],
+                            seconds_per_hash=options["seconds_per_hash"],
+                            max_pixels=options["max_pixels"])
+    except Exception as exc:  # noqa: BLE001 -- a scan goes past a bad file and records it
+        if isinstance(exc, DecodeError):
+            message = exc.reason
+        elif isinstance(exc, OSError):
+            message = exc.strerror or str(exc)
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        row.update(error=message, reason=_reason(exc))
+        return row
+    row.update(ok=True, kind=rec.kind, md5=rec.md5, sha256=rec.sha256, warning=rec.warning)
+    if rec.pdq is not None:
+        row.update(pdq=rec.pdq.hex, quality=rec.pdq.quality)
+    if rec.pdq_dihedral is not None:
+        row["pdq_dihedral"] = [h.hex for h in rec.pdq_dihedral]
+    if rec.vpdq is not None:
+        row["vpdq"] = [{"frame_number": f.frame_number, "quality": f.quality, "pdq": f.hex,
+                        "timestamp": f.timestamp} for f in rec.vpdq]
+    return row
+
+
+def _size(key: str) -> int | None:
+    try:
+        if is_url(key):
+            import fsspec
+
+            fs, path = fsspec.core.url_to_fs(key)
+            return int(fs.size(path))
+        return os.stat(key).st_size
+    except Exception:  # noqa: BLE001 -- the size is informative; the row says what failed
+        return None
+
+
+def hash_shard(plan_path: str, shard: int, out_path: str, options: dict) -> dict:
+    """Hash the files of shard ``shard`` of the plan and write its Parquet shard
+    (temporary file, renamed). Returns a summary: files, errors by reason, the
+    worker's pid and the seconds spent."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    start = time.perf_counter()
+    items = pq.ParquetFile(plan_path).read_row_group(shard).to_pylist()
+    rows = []
+    errors: dict[str, int] = {}
+    for item in items:
+        row = hash_item(item["key"], options)
+        size = item["size"]
+        row["size"] = size if size is not None or not row["ok"] else _size(item["key"])
+        row["etag"] = item["etag"]
+        if not row["ok"]:
+            errors[row["reason"]] = errors.get(row["reason"], 0) + 1
+        rows.append(row)
+    table = pa.Table.from_pylist(rows, schema=hash_schema())
+    write_table_atomically(table, out_path,
+                           metadata={META_SHARD: str(shard).encode(), META_KIND: b"hash"})
+    return {"shard": shard, "files": len(rows), "errors": errors, "pid": os.getpid(),
+            "seconds": time.perf_counter() - start}
+
+
+# ----------------------------------------------------------------------------- matching
+@functools.lru_cache(maxsize=4)
+def _matcher(list_path: str, stamp: tuple, options: tuple):
+    """One Matcher per process and list file (memory-mapped when it is a list or an
+    index file); ``stamp`` (size, mtime) makes a rewritten file a new one."""
+    from ..match import Matcher
+
+    return Matcher.load(list_path, **dict(options))
+
+
+def matcher_for(list_path: str, options: dict):
+    st = os.stat(list_path)
+    return _matcher(os.path.abspath(list_path), (st.st_size, st.st_mtime_ns),
+                    tuple(sorted(options.items())))
+
+
+def match_table(table, matcher) -> list[dict]:
+    """The match rows of a hash shard's table against ``matcher``: PDQ (the 8
+    variants with dihedral matching), MD5 / SHA-256 where the list holds them, and
+    the video rule for videos; one row per listed entry behind each match."""
+    from ..hashes import VPDQFeature, hex_to_array
+    from ..pdq import DIHEDRAL_NAMES
+
+    cols = table.to_pydict()
+    keys = cols["key"]
+    ok = cols["ok"]
+    out: list[dict] = []
+    found: list[list] = [[] for _ in keys]
+    qualities = cols["quality"]
+    for signal in ("md5", "sha256"):
+        if not len(matcher.hash_list[signal]):
+            continue
+        at = [i for i, v in enumerate(cols[signal]) if ok[i] and v is not None]
+        if at:
+            for i, ms in zip(at, matcher.match_digest_batch(signal, [cols[signal][i]
+                                                                     for i in at])):
+                found[i] += ms
+    at = [i for i, v in enumerate(cols["pdq"]) if ok[i] and v is not None]
+    if at:
+        variants = matcher.dihedral
+        if variants:
+            missing = [keys[i] for i in at if cols["pdq_dihedral"][i] is None]
+            if missing:
+                raise ValueError(f"{missing[0]}: hashed without its dihedral variants "
+                                 "(scan hash --dihedral); cannot match with dihedral")
+            flat = [h for i in at for h in cols["pdq_dihedral"][i]]
+            codes = hex_to_array(flat).reshape(len(at), 8, 32)
+        else:
+            codes = hex_to_array([cols["pdq"][i] for i in at])
+        for i, ms in zip(at, matcher.match_pdq_batch(codes, [qualities[i] for i in at])):
+            found[i] += ms
+    for i, frames in enumerate(cols["vpdq"]):
+        if ok[i] and frames is not None:
+            feats = [VPDQFeature(f["frame_number"], f["quality"], f["pdq"], f["timestamp"])
+                     for f in frames]
+            found[i] += matcher.match_video(feats)
+    for i, matches in enumerate(found):
+        for m in matches:
+            base = {"key": keys[i], "signal": m.signal, "row": m.row}
+            if m.signal == "vpdq":
+                base.update(query_match_percent=m.query_match_percent,
+                            compared_match_percent=m.compared_match_percent)
+            else:
+                base["distance"] = m.distance
+            if m.signal == "pdq":
+                base.update(quality=qualities[i], weak=m.weak)
+            if m.variant is not None:
+                base["variant"] = DIHEDRAL_NAMES[m.variant]
+            for entry in m.entries:
+                out.append(dict(base, id=entry.id, label=entry.label, source=entry.source,
+                                entry_key=entry.key))
+    return out
+
+
+_MATCH_COLUMNS = ("key", "ok", "pdq", "quality", "pdq_dihedral", "md5", "sha256", "vpdq")
+
+
+def match_shard(shard_path: str, list_path: str, options: dict, out_path: str | None = None
+                ) -> dict:
+    """Match one hash shard against the list file at ``list_path`` (mapped once per
+    process). Returns a summary with the match rows (matches are few), or, with
+    ``out_path``, writes them there as Parquet and returns only their count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    start = time.perf_counter()
+    columns = [c for c in _MATCH_COLUMNS
+               if c != "pdq_dihedral" or options.get("dihedral")]
+    table = pq.read_table(shard_path, columns=columns)
+    if "pdq_dihedral" not in table.column_names:
+        table = table.append_column("pdq_dihedral", pa.nulls(len(table),
+                                                             pa.list_(pa.string())))
+    rows = match_table(table, matcher_for(list_path, options))
+    summary = {"shard": shard_path, "hashes": len(table), "pid": os.getpid(),
+               "seconds": time.perf_counter() - start, "matches": len(rows)}
+    if out_path is not None:
+        write_table_atomically(pa.Table.from_pylist(rows, schema=match_schema()), out_path,
+                               metadata={META_KIND: b"match"})
+    else:
+        summary["rows"] = rows
+    return summary
