@@ -12,6 +12,8 @@ import functools
 import os
 import time
 
+import numpy as np
+
 from ..errors import DecodeError, ImageTooLargeError
 from ..files import hash_file
 from .plan import is_url
@@ -130,56 +132,94 @@ def matcher_for(list_path: str, options: dict):
                     tuple(sorted(options.items())))
 
 
+def hex_column(array) -> np.ndarray:
+    """A pyarrow string array of 64-digit hex (no nulls) as (N, 32) uint8, decoded
+    from the array's buffers in one go (no Python string per row)."""
+    import pyarrow as pa
+
+    array = array.cast(pa.large_string()) if array.type != pa.large_string() else array
+    n = len(array)
+    if n == 0:
+        return np.zeros((0, 32), np.uint8)
+    _, offsets, data = array.buffers()
+    ends = np.frombuffer(offsets, np.int64, n + 1, array.offset * 8)
+    if array.null_count or not np.all(np.diff(ends) == 64):
+        raise ValueError("a stored PDQ hash that is not 64 hex digits")
+    text = memoryview(data)[int(ends[0]):int(ends[-1])].tobytes().decode("ascii")
+    return np.frombuffer(bytes.fromhex(text), np.uint8).reshape(n, 32)  # ValueError if bad
+
+
 def match_table(table, matcher) -> list[dict]:
     """The match rows of a hash shard's table against ``matcher``: PDQ (the 8
     variants with dihedral matching), MD5 / SHA-256 where the list holds them, and
-    the video rule for videos; one row per listed entry behind each match."""
-    from ..hashes import VPDQFeature, hex_to_array
+    the video rule for videos; one row per listed entry behind each match.
+
+    Every stored PDQ hash is searched at once in the Matcher's Index, and the
+    Matcher is then asked only about the hashes that found something (most find
+    nothing: the per-query Python of a Matcher answer is kept off the hot path)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..hashes import VPDQFeature
     from ..pdq import DIHEDRAL_NAMES
 
-    cols = table.to_pydict()
-    keys = cols["key"]
-    ok = cols["ok"]
-    out: list[dict] = []
-    found: list[list] = [[] for _ in keys]
-    qualities = cols["quality"]
+    ok = pc.fill_null(table.column("ok"), False)
+    found: dict[int, list] = {}
     for signal in ("md5", "sha256"):
         if not len(matcher.hash_list[signal]):
             continue
-        at = [i for i, v in enumerate(cols[signal]) if ok[i] and v is not None]
-        if at:
-            for i, ms in zip(at, matcher.match_digest_batch(signal, [cols[signal][i]
-                                                                     for i in at])):
-                found[i] += ms
-    at = [i for i, v in enumerate(cols["pdq"]) if ok[i] and v is not None]
-    if at:
-        variants = matcher.dihedral
-        if variants:
-            missing = [keys[i] for i in at if cols["pdq_dihedral"][i] is None]
-            if missing:
-                raise ValueError(f"{missing[0]}: hashed without its dihedral variants "
-                                 "(scan hash --dihedral); cannot match with dihedral")
-            flat = [h for i in at for h in cols["pdq_dihedral"][i]]
-            codes = hex_to_array(flat).reshape(len(at), 8, 32)
+        values = table.column(signal)
+        at = np.flatnonzero(pc.and_(ok, pc.is_valid(values)).to_numpy(zero_copy_only=False))
+        if at.size:
+            texts = values.take(pa.array(at)).to_pylist()
+            for i, ms in zip(at.tolist(), matcher.match_digest_batch(signal, texts)):
+                if ms:
+                    found.setdefault(i, []).extend(ms)
+    pdq = table.column("pdq")
+    at = np.flatnonzero(pc.and_(ok, pc.is_valid(pdq)).to_numpy(zero_copy_only=False))
+    qualities = table.column("quality").to_numpy(zero_copy_only=False)
+    if at.size and len(matcher.index):
+        if matcher.min_quality is not None:  # the Matcher's rule: left out below it
+            at = at[qualities[at] >= matcher.min_quality]
+        take = pa.array(at)
+        if matcher.dihedral:
+            lists = table.column("pdq_dihedral").take(take).combine_chunks()
+            if lists.null_count or not np.all(np.diff(lists.offsets.to_numpy()) == 8):
+                raise ValueError("hashed without its dihedral variants (scan hash "
+                                 "--dihedral): cannot match with dihedral")
+            codes = hex_column(lists.flatten()).reshape(len(at), 8, 32)
+            lims = matcher.index.search_range(codes, matcher.radius, dihedral=True)[0]
         else:
-            codes = hex_to_array([cols["pdq"][i] for i in at])
-        for i, ms in zip(at, matcher.match_pdq_batch(codes, [qualities[i] for i in at])):
-            found[i] += ms
-    for i, frames in enumerate(cols["vpdq"]):
-        if ok[i] and frames is not None:
-            feats = [VPDQFeature(f["frame_number"], f["quality"], f["pdq"], f["timestamp"])
-                     for f in frames]
-            found[i] += matcher.match_video(feats)
-    for i, matches in enumerate(found):
-        for m in matches:
-            base = {"key": keys[i], "signal": m.signal, "row": m.row}
+            codes = hex_column(pdq.take(take).combine_chunks())
+            lims = matcher.index.search_range(codes, matcher.radius)[0]
+        hits = np.flatnonzero(np.diff(lims))
+        if hits.size:
+            rows = at[hits]
+            answers = matcher.match_pdq_batch(codes[hits],
+                                              [int(q) for q in qualities[rows]])
+            for i, ms in zip(rows.tolist(), answers):
+                found.setdefault(i, []).extend(ms)
+    videos = table.column("vpdq")
+    for i in np.flatnonzero(pc.and_(ok, pc.is_valid(videos)).to_numpy(
+            zero_copy_only=False)).tolist():
+        feats = [VPDQFeature(f["frame_number"], f["quality"], f["pdq"], f["timestamp"])
+                 for f in videos[i].as_py()]
+        ms = matcher.match_video(feats)
+        if ms:
+            found.setdefault(i, []).extend(ms)
+    out: list[dict] = []
+    keys = table.column("key")
+    for i in sorted(found):
+        key = keys[i].as_py()
+        for m in found[i]:
+            base = {"key": key, "signal": m.signal, "row": m.row}
             if m.signal == "vpdq":
                 base.update(query_match_percent=m.query_match_percent,
                             compared_match_percent=m.compared_match_percent)
             else:
                 base["distance"] = m.distance
             if m.signal == "pdq":
-                base.update(quality=qualities[i], weak=m.weak)
+                base.update(quality=int(qualities[i]), weak=m.weak)
             if m.variant is not None:
                 base["variant"] = DIHEDRAL_NAMES[m.variant]
             for entry in m.entries:
