@@ -24,6 +24,7 @@ from .match import match_command
 from .scan import scan_group
 from .serve import admin_group, serve_command
 from .sync import sync_command
+from .web import web_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,7 +39,7 @@ for _command in (hash_command, compare_command, convert_command, index_group,
                  match_command, info_command, bench_command, scan_group,
                  # the registry's: tidehash.registry is imported inside them only
                  serve_command, admin_group, submit_command, case_group, withdraw_command,
-                 sync_command):
+                 sync_command, web_group):
     cli.add_command(_command)
 
 

@@ -77,7 +77,10 @@ db_option = click.option(
 @click.option("--review-sample", type=click.FloatRange(0, 1), default=None, metavar="P",
               help="share of ordinary submissions also held for review, as cover for the "
                    "negative list (default 0)")
-def serve_command(db, host, port, publish_delay, pow_difficulty, **abuse):
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="an origin (https://host[:port]) whose page may call the person routes "
+                   "from a browser: where `tidehash web export` is hosted (repeat)")
+def serve_command(db, host, port, publish_delay, pow_difficulty, cors_origins, **abuse):
     """Run the registry: the person routes (challenge, cases, status, withdrawal),
     the platform routes (snapshot, changes, lookup, feedback) and the operator
     routes, over one database (created and migrated on first use). Stops on
@@ -94,7 +97,14 @@ def serve_command(db, host, port, publish_delay, pow_difficulty, **abuse):
     if pow_difficulty is not None:
         options["pow_difficulty"] = pow_difficulty
     options.update({name: value for name, value in abuse.items() if value is not None})
-    settings = server["settings"].Settings(db_url=url, **options)
+    if cors_origins:
+        options["cors_origins"] = tuple(cors_origins)
+    try:
+        settings = server["settings"].Settings(db_url=url, **options)
+    except ValueError as exc:
+        if not cors_origins or "CORS" not in str(exc):
+            raise
+        raise click.BadParameter(str(exc), param_hint="--cors-origin") from None
     server["run"].serve(settings, host, port)
     return 0
 

@@ -9,6 +9,21 @@ import os
 #: The folder of the built assets (tidehash.js, tidehash-worker.js, the .wasm modules).
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
 
+#: The page's files: served name (under ``/``; ``index.html`` is ``/``) -> media type.
+#: The registry serves exactly these (``tidehash.registry.server.web``) and
+#: ``tidehash web export`` writes exactly these (``tidehash.web.export``).
+FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "tidehash.js": "text/javascript; charset=utf-8",
+    "tidehash-worker.js": "text/javascript; charset=utf-8",
+    "hash-wasm.js": "text/javascript; charset=utf-8",
+    "hash-wasm.LICENSE.txt": "text/plain; charset=utf-8",
+    "tidehash-scalar.wasm": "application/wasm",
+    "tidehash-simd128.wasm": "application/wasm",
+    "page.js": "text/javascript; charset=utf-8",
+    "page.css": "text/css; charset=utf-8",
+}
+
 #: The two builds of the kernels; the page picks simd128 where WebAssembly SIMD validates.
 WASM_VARIANTS = ("scalar", "simd128")
 

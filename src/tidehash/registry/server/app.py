@@ -291,6 +291,15 @@ def create_app(settings: Settings, *, database=None) -> FastAPI:
                       docs_url=None, redoc_url=None, dependencies=[Depends(_known_query)])
     _install_error_handlers(app)
     app.fast_lookup = (models.LookupRequest, settings.max_body)
+    if settings.cors_origins:
+        # the exported page on another origin (tidehash web export): the person routes
+        # from those origins only, JSON bodies, no credentials, no Authorization header
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Content-Type"],
+                           expose_headers=["Retry-After"], allow_credentials=False,
+                           max_age=600)
 
     def body(model):
         async def dependency(request: Request):

@@ -4,9 +4,12 @@ serve``) or by a program that embeds the service."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 DEFAULT_DB_FILE = "tidehash-registry.db"
+#: a CORS origin: scheme://host[:port], a name or an IPv4 or a bracketed IPv6 address
+_ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class Settings:
     #: share (0..1) of ordinary submissions also held for review: cover, so that a held
     #: item does not tell its submitter it hit the negative list
     review_sample: float = 0.0
+    #: origins (``https://host[:port]``) whose pages may call the person routes from a
+    #: browser (CORS): the page exported with ``tidehash web export`` and hosted there
+    cors_origins: tuple = ()
 
     def __post_init__(self):
         if not isinstance(self.db_url, str) or not self.db_url:
@@ -77,6 +83,14 @@ class Settings:
                 self.review_sample, (int, float)) or not 0 <= self.review_sample <= 1:
             raise ValueError(f"review_sample must be a number in [0, 1], "
                              f"got {self.review_sample!r}")
+        origins = self.cors_origins
+        if isinstance(origins, str) or not isinstance(origins, (tuple, list)):
+            raise ValueError(f"cors_origins must be a list of origins, got {origins!r}")
+        for origin in origins:
+            if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"a CORS origin is scheme://host[:port] (http or https, "
+                                 f"no path), got {origin!r}")
+        object.__setattr__(self, "cors_origins", tuple(origins))
         if self.pow_difficulty > 32:
             raise ValueError(f"pow_difficulty must be at most 32, got {self.pow_difficulty}")
 

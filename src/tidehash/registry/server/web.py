@@ -16,6 +16,7 @@ import os
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from tidehash.web import FILES as web_files
 from tidehash.web import STATIC_DIR
 
 #: The Content-Security-Policy of every file of the page.
@@ -24,17 +25,8 @@ CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'se
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 #: served path -> (file in tidehash/web/static, media type)
-FILES = {
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/tidehash.js": ("tidehash.js", "text/javascript; charset=utf-8"),
-    "/tidehash-worker.js": ("tidehash-worker.js", "text/javascript; charset=utf-8"),
-    "/hash-wasm.js": ("hash-wasm.js", "text/javascript; charset=utf-8"),
-    "/hash-wasm.LICENSE.txt": ("hash-wasm.LICENSE.txt", "text/plain; charset=utf-8"),
-    "/tidehash-scalar.wasm": ("tidehash-scalar.wasm", "application/wasm"),
-    "/tidehash-simd128.wasm": ("tidehash-simd128.wasm", "application/wasm"),
-    "/page.js": ("page.js", "text/javascript; charset=utf-8"),
-    "/page.css": ("page.css", "text/css; charset=utf-8"),
-}
+FILES = {("/" if name == "index.html" else "/" + name): (name, media_type)
+         for name, media_type in web_files.items()}
 
 HEADERS = {
     "Content-Security-Policy": CSP,
