@@ -27,14 +27,14 @@ def make_flow_files(folder: Path) -> dict[str, Path]:
     a text file: {name: path}."""
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
-    Image.fromarray(_photo(300, 400, 21)).save(folder / "beach.jpg", quality=90)
-    Image.fromarray(_photo(240, 180, 22)).save(folder / "selfie.png")
+    Image.fromarray(_photo(300, 400, 21)).save(folder / "photo-1.jpg", quality=90)
+    Image.fromarray(_photo(240, 180, 22)).save(folder / "photo-2.png")
     flat = np.full((200, 200, 3), 128, np.uint8)
     flat[100:, :, :] = 131
     Image.fromarray(flat).save(folder / "plain.png")
-    videos.make_video(folder / "clip.mp4", frames=20)
+    videos.make_video(folder / "video.mp4", frames=20)
     (folder / "notes.txt").write_bytes(b"this is a text file, not a photo\n" * 4)
-    for name in ("beach.jpg", "selfie.png", "plain.png", "clip.mp4", "notes.txt"):
+    for name in ("photo-1.jpg", "photo-2.png", "plain.png", "video.mp4", "notes.txt"):
         out[name] = folder / name
     return out
 

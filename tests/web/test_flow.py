@@ -14,9 +14,22 @@ import httpx
 import pytest
 from registry.api_helpers import uvicorn_server
 
-from .flow import (Capture, active_id, assert_only_hashes_sent, choose_and_wait, engine_item,
-                   file_states, no_horizontal_scroll, open_page, send)
+from .flow import (
+    Capture,
+    active_id,
+    assert_only_hashes_sent,
+    choose_and_wait,
+    engine_item,
+    file_states,
+    no_horizontal_scroll,
+    open_page,
+    send,
+)
 
+WITHDRAWN = "() => document.getElementById('status-summary').textContent.startsWith('Done.')"
+CHECKED = ("() => document.querySelectorAll('#file-list li.ready, #file-list li.refused')"
+           ".length === 3")
+STORAGE = "JSON.stringify([document.cookie, {...localStorage}, {...sessionStorage}])"
 POW_DIFFICULTY = 12  # a real proof of work, solved in the worker, checked by the registry
 
 
@@ -68,7 +81,7 @@ def test_the_whole_flow_sends_only_hashes(browser, flow_registry, flow_files):
         assert states["notes.txt"][1] == \
             "Can't be used: This isn't a photo or video this page can read."
         assert "low" in states["plain.png"][0] and "plain or blurry" in states["plain.png"][1]
-        assert states["clip.mp4"][1] == "Ready (video)"
+        assert states["video.mp4"][1] == "Ready (video)"
         assert page.text_content("#summary") == "4 files are ready to send. 1 can't be used."
 
         page.click("#to-consent")
@@ -95,7 +108,7 @@ def test_the_whole_flow_sends_only_hashes(browser, flow_registry, flow_files):
 
         # nothing of the secret stays in the browser's storage or the address
         assert secret not in page.url
-        stored = page.evaluate("JSON.stringify([document.cookie, {...localStorage}, {...sessionStorage}])")
+        stored = page.evaluate(STORAGE)
         assert secret not in stored and stored == '["",{},{}]'
 
         # the status view: check, then take back after a confirmation
@@ -114,7 +127,7 @@ def test_the_whole_flow_sends_only_hashes(browser, flow_registry, flow_files):
         assert case_status(flow_registry, case_id, secret)["items"][0]["status"] == "active"
         page.click("#withdraw")
         page.click("#withdraw-yes")
-        page.wait_for_function("() => document.getElementById('status-summary').textContent.startsWith('Done.')")
+        page.wait_for_function(WITHDRAWN)
         assert page.locator("#status-items li.withdrawn").count() == 4
         assert {i["status"] for i in case_status(flow_registry, case_id, secret)["items"]} \
             == {"withdrawn"}
@@ -130,7 +143,8 @@ def test_the_whole_flow_sends_only_hashes(browser, flow_registry, flow_files):
     bodies = assert_only_hashes_sent(capture, flow_files, base, secret)
     assert len(bodies) == 2  # the event stream and the route saw the same one
     sent = bodies[0]["items"]
-    want = [engine_item(flow_files[n]) for n in ("beach.jpg", "selfie.png", "plain.png", "clip.mp4")]
+    want = [engine_item(flow_files[n])
+            for n in ("photo-1.jpg", "photo-2.png", "plain.png", "video.mp4")]
     assert sent == want  # (what the registry keeps of them: the next test)
 
 
@@ -139,7 +153,7 @@ def test_the_list_holds_exactly_the_hashes(browser, flow_registry, flow_files):
     context = browser.new_context()
     try:
         page, errors = open_page(context, flow_registry.base_url + "/")
-        paths = [flow_files[n] for n in ("beach.jpg", "plain.png", "clip.mp4")]
+        paths = [flow_files[n] for n in ("photo-1.jpg", "plain.png", "video.mp4")]
         before = {e["id"] for e in platform_snapshot(flow_registry)}
         choose_and_wait(page, paths)
         send(page)
@@ -174,7 +188,7 @@ def test_errors_are_sentences(browser, flow_files, tmp_path):
                 "We couldn't find a case with that number and secret code. Check both for "
                 "typos and try again.")
             page.click("#nav-send")
-            choose_and_wait(page, [flow_files["beach.jpg"]])
+            choose_and_wait(page, [flow_files["photo-1.jpg"]])
             page.click("#to-consent")
             page.check("#agree")
 
@@ -192,11 +206,37 @@ def test_errors_are_sentences(browser, flow_files, tmp_path):
                 "down. Please wait 2 minutes and try again. Your files are still here.")
             assert active_id(page) == "consent-title"
             context.unroute("**/v1/challenge", limited)
+
+            # the registry's own answers, as it words them, for what the page cannot
+            # provoke: a challenge spent or expired twice over, a 4xx with its reason
+            def answer(status, slug, detail):
+                def handler(route):
+                    if route.request.method != "POST":
+                        return route.continue_()
+                    route.fulfill(status=status, content_type="application/problem+json",
+                                  body=json.dumps({"type": f"https://tidehash.org/problems/{slug}",
+                                                   "title": slug, "status": status,
+                                                   "detail": detail}))
+                return handler
+
+            for handler, words in [
+                (answer(400, "challenge", "the challenge has expired"),
+                 "The safety check took too long and ran out of time. Please press Send again."),
+                (answer(400, "invalid-request", "items[0].pdq: an all-zero PDQ hash"),
+                 "The service couldn't accept this. It said: “items[0].pdq: an all-zero PDQ "
+                 "hash”. Please check and try again, or try later."),
+            ]:
+                context.route("**/v1/cases", handler)
+                page.click("#send")
+                page.wait_for_function("w => document.getElementById('consent-error')"
+                                       ".textContent === w", arg=words)
+                context.unroute("**/v1/cases", handler)
         finally:
             cm.__exit__(None, None, None)
         # the registry is gone now (the page and its worker were loaded before)
         page.click("#send")
-        page.wait_for_function("() => document.getElementById('consent-error').textContent.includes('reach')")
+        page.wait_for_function(
+            "() => document.getElementById('consent-error').textContent.includes('reach')")
         assert page.text_content("#consent-error") == (
             "We couldn't reach the service. Check your internet connection and try again. "
             "Your files are still here.")
@@ -224,8 +264,9 @@ def test_keyboard_only_at_360_px(browser, flow_registry, flow_files):
         tab_to(page, "choose")
         with page.expect_file_chooser() as chooser:
             page.keyboard.press("Enter")
-        chooser.value.set_files([str(flow_files[n]) for n in ("beach.jpg", "clip.mp4", "notes.txt")])
-        page.wait_for_function("() => document.querySelectorAll('#file-list li.ready, #file-list li.refused').length === 3")
+        chooser.value.set_files([str(flow_files[n])
+                                 for n in ("photo-1.jpg", "video.mp4", "notes.txt")])
+        page.wait_for_function(CHECKED)
         page.wait_for_function("() => !document.getElementById('to-consent').disabled")
         widths["files"] = no_horizontal_scroll(page)
         tab_to(page, "to-consent")
@@ -258,7 +299,7 @@ def test_keyboard_only_at_360_px(browser, flow_registry, flow_files):
         widths["confirm"] = no_horizontal_scroll(page)
         tab_to(page, "withdraw-yes")
         page.keyboard.press("Enter")
-        page.wait_for_function("() => document.getElementById('status-summary').textContent.startsWith('Done.')")
+        page.wait_for_function(WITHDRAWN)
         assert {i["status"] for i in case_status(flow_registry, case_id, secret)["items"]} \
             == {"withdrawn"}
         # the focused element is drawn with an outline (a visible focus)
@@ -268,3 +309,23 @@ def test_keyboard_only_at_360_px(browser, flow_registry, flow_files):
         assert errors == []
     finally:
         context.close()
+
+
+def test_the_proof_of_work_is_the_clients(page):
+    """solveChallenge (the worker's SHA-256, the prefix's blocks compressed once) finds
+    the nonce tidehash.registry.pow.solve finds, for challenges whose ":" + nonce ends
+    in every position of the last block, and both builds' worker refuse nonsense."""
+    import random
+
+    from tidehash.registry import pow as proof_of_work
+
+    rng = random.Random(5)
+    challenges = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEF0123456789-_.")
+                          for _ in range(n)) for n in list(range(40, 136)) + [1, 300]]
+    got = page.page.evaluate(
+        "async (cs) => Promise.all(cs.map(c => th.solveChallenge(c, 9)))", challenges)
+    assert got == [proof_of_work.solve(c, 9) for c in challenges]
+    assert page.page.evaluate("async () => await th.solveChallenge('x', 0)") == "0"
+    errors = page.page.evaluate("""async () => Promise.all([['', 4], ['a b', 4], ['a', 33],
+        ['a', 1.5]].map(([c, d]) => th.solveChallenge(c, d).then(() => null, e => e.message)))""")
+    assert all(errors), errors

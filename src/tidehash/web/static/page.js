@@ -404,8 +404,8 @@ function startAgain() {
 
 // ------------------------------------------------------------------ #status
 const STATUS_WORDS = {
-  pending: "Received, not shared with websites yet",
-  active: "Shared with websites",
+  pending: "Received. Not passed to websites yet",
+  active: "Active: websites look for copies of it",
   withdrawn: "Taken back by you",
   removed: "Removed by the service",
 };
@@ -420,10 +420,12 @@ function showCase(answer) {
   const items = answer.items || [];
   const list = $("status-items");
   list.textContent = "";
+  const counts = { image: 0, video: 0 };
   for (const it of items) {
     const li = document.createElement("li");
     li.className = "file " + it.status;
-    li.textContent = `${it.kind === "video" ? "Video" : "Photo"} ${it.item + 1}: ${STATUS_WORDS[it.status] || it.status}`;
+    const n = ++counts[it.kind === "video" ? "video" : "image"];
+    li.textContent = `${it.kind === "video" ? "Video" : "Photo"} ${n}: ${STATUS_WORDS[it.status] || it.status}`;
     list.append(li);
   }
   const open = items.filter((it) => it.status === "pending" || it.status === "active").length;
@@ -513,10 +515,12 @@ function init() {
   $("status-form").addEventListener("submit", checkStatus);
   $("withdraw").addEventListener("click", () => {
     $("withdraw-confirm").hidden = false;
+    $("withdraw").hidden = true;
     focusHeading("confirm-title");
   });
   $("withdraw-no").addEventListener("click", () => {
     $("withdraw-confirm").hidden = true;
+    $("withdraw").hidden = false;
     $("withdraw").focus();
   });
   $("withdraw-yes").addEventListener("click", withdraw);
