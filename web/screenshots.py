@@ -66,7 +66,7 @@ def shoot(browser, base: str, files: dict, out: Path, name: str, size) -> bool:
         print(path.relative_to(ROOT), path.stat().st_size)
 
     page.goto(base + "/")
-    page.wait_for_function("() => document.getElementById('choose') !== null")
+    page.wait_for_function("() => document.documentElement.dataset.ready === 'true'")
     snap("choose")
     page.set_input_files("#files", [str(p) for p in files.values()])
     page.wait_for_function("n => document.querySelectorAll('#file-list li.ready, "

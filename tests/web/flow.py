@@ -116,7 +116,7 @@ def open_page(context, url: str):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.goto(url)
-    page.wait_for_function("() => document.getElementById('files') !== null")
+    page.wait_for_function("() => document.documentElement.dataset.ready === 'true'")
     return page, errors
 
 

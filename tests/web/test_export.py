@@ -92,12 +92,13 @@ def test_exported_page_submits_to_its_registry(browser, tmp_path, flow_files):
         db = f"sqlite:///{tmp_path / 'registry.db'}"
         with uvicorn_server(db, tmp_path, pow_difficulty=8, cors_origins=[site]) as registry:
             reg = registry.base_url
-            out = run_cli("web", "export", str(folder), "--registry", reg + "/")
+            # into a sub-folder of the site: the page's paths are relative
+            out = run_cli("web", "export", str(folder / "report"), "--registry", reg + "/")
             assert out.returncode == 0, out.stderr
             assert sorted(out.stdout.split()) == sorted([*FILES, "HEADERS.txt"])
-            headers.update(documented_headers(folder))
+            headers.update(documented_headers(folder / "report"))
             assert f"connect-src 'self' {reg};" in headers["Content-Security-Policy"]
-            index = (folder / "index.html").read_text()
+            index = (folder / "report" / "index.html").read_text()
             assert f'<meta name="tidehash-registry" content="{reg}">' in index
             meta_csp = index.split('http-equiv="Content-Security-Policy" content="')[1]
             assert "frame-ancestors" not in meta_csp.split('"')[0]
@@ -121,7 +122,7 @@ def test_exported_page_submits_to_its_registry(browser, tmp_path, flow_files):
             context = browser.new_context()
             try:
                 capture = Capture(context)
-                page, errors = open_page(context, site + "/index.html")
+                page, errors = open_page(context, site + "/report/")
                 paths = [flow_files["photo-1.jpg"], flow_files["video.mp4"]]
                 choose_and_wait(page, paths)
                 case_id, secret = send(page)
@@ -133,7 +134,8 @@ def test_exported_page_submits_to_its_registry(browser, tmp_path, flow_files):
     assert [i["kind"] for i in status["items"]] == ["image", "video"]
     assert [u for m, u, _b in capture.routed if m == "POST"] == [reg + "/v1/cases"]
     # the page and its worker came from the site, the hashes went to the registry only
-    assert any(u.startswith(site + "/") and u.endswith(".wasm") for _m, u, _b in capture.routed)
+    assert any(u.startswith(site + "/report/") and u.endswith(".wasm")
+               for _m, u, _b in capture.routed)
     assert_only_hashes_sent(capture, {p.name: p for p in paths}, reg, secret, page_url=site)
 
 

@@ -531,6 +531,7 @@ function init() {
     if (lastCase || busy) { e.preventDefault(); e.returnValue = ""; }
   });
   showView(true);
+  document.documentElement.dataset.ready = "true"; // every handler is in place
   // load the hashing code now, so it keeps working if the network drops
   ready().catch(() => setError("choose-error", SAY.worker));
 }
