@@ -2,7 +2,7 @@
 """The page's hashing in a real browser: a 12 MP JPEG decoded and hashed by hashFile
 (MD5 + SHA-256 + decode + PDQ, in the worker) against the browser's own decode of the
 same file (createImageBitmap, and WebCodecs' ImageDecoder), and the wasm PDQ alone on
-12 MP of pixels per build. Needs playwright (the test extra) and Debian's chromium.
+12 MP of pixels per build; the proof of work's SHA-256 rate (solveChallenge). Needs playwright (the test extra) and Debian's chromium.
 
     python benchmarks/bench_page.py [--repeat 5] [--width 4000 --height 3000]
 
@@ -49,6 +49,10 @@ JS = """async ([b64, repeat, w, h]) => {
   for (let i = 0; i < px.length; i++) px[i] = (i * 2654435761) >>> 24;
   out.pdq_rgba_simd128 = await time(() => th.hashPixels(px, w, h, 4, {wasm: 'simd128'}));
   out.pdq_rgba_scalar = await time(() => th.hashPixels(px, w, h, 4, {wasm: 'scalar'}));
+  // the proof of work (solveChallenge, in the worker): SHA-256 per second over 8 challenges
+  let tries = 0; const t0 = performance.now();
+  for (let i = 0; i < 8; i++) tries += Number(await th.solveChallenge('bench.' + i + '.' + 'x'.repeat(120), 18)) + 1;
+  out['proof of work: SHA-256 / ms'] = tries / (performance.now() - t0);
   out.record = await th.hashFile(blob);
   const phases = [];
   for (let i = 0; i < repeat; i++) phases.push((await th.hashFile(blob, {timings: true})).timings);
