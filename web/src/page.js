@@ -258,7 +258,11 @@ function addFiles(files) {
     chosen.push(entry);
     list.append(fileRow(entry));
     pendingCount++;
-    hashing = hashing.then(() => hashOne(entry)).finally(() => { pendingCount--; update(); });
+    // one file at a time, in order; a failure of one never stops the next
+    hashing = hashing.then(() => hashOne(entry)).catch(() => {
+      entry.state = "refused";
+      setState(entry, "refused", "Can't be used: " + refusalWords(""));
+    }).finally(() => { pendingCount--; update(); });
   }
   update();
 }
