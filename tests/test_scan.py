@@ -308,6 +308,11 @@ def test_the_command_line(corpus, tmp_path):
     assert m.returncode == 0, m.stderr
     found = pq.read_table(tmp_path / "m.parquet").to_pylist()
     assert [(r["key"], r["distance"], r["label"]) for r in found] == [(image["key"], 9, None)]
+    on_dask = subprocess.run(cmd + ["hash", folder, "--out", str(tmp_path / "d"),
+                                    "--dask-local", "2"], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert on_dask.returncode == 1 and "error rows: 1 corrupt, 1 no_frames" in on_dask.stderr
+    assert sh.read_rows(str(tmp_path / "d")) == sh.read_rows(out)
     both = subprocess.run(cmd + ["hash", folder, "--out", out, "--workers", "2",
                                  "--dask-local", "2"], env=env, capture_output=True,
                           text=True, timeout=60)
