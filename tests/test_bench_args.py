@@ -69,6 +69,13 @@ BAD = {
         "--publish-delay": (*NON_FINITE, "-1", "1e9", "x"),
         "--seed": ("-1", "nan", "inf"),
     },
+    "scan": {
+        "--files": ("0", "-1", "nan", "inf", "1.5", "x"),
+        "--stored": ("0", "-1", "nan", "inf"),
+        "--listed": ("0", "99", "nan", "inf"),
+        "--new": ("0", "9", "nan", "inf"),
+        "--workers": ("0", "-1", "nan", "5000"),
+    },
     "search": {
         "--n": ("0", "-1", "nan", "inf", "1e12", "1.5", "x", ","),
         "--threads": ("0", "-1", "nan", "inf", "100000"),

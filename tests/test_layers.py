@@ -222,14 +222,17 @@ def test_the_sources_import_only_the_standard_library_and_tidehash():
 # ----------------------------------------------------------------------------- the scan
 #: what the back-scan needs (the ``scan`` extra): the engine must not import any of it
 SCAN_PACKAGES = ("pyarrow", "fsspec", "dask", "distributed")
+#: the modules that may import tidehash.scan
+SCAN_USERS = ("tidehash.scan", "tidehash.cli.scan", "tidehash.bench.scan")
 
 
 def test_the_engine_never_imports_the_scan():
-    """Only tidehash.scan itself and the command line's scan command (inside its
-    functions) import tidehash.scan; nothing else imports the scan extra."""
+    """Only tidehash.scan itself, the command line's scan command (inside its
+    functions) and its benchmark import tidehash.scan; nothing else imports the scan
+    extra."""
     assert "tidehash.scan.run" in MODULES and "tidehash.cli.scan" in MODULES
     found = [f"{name} -> {target}" for name, path in MODULES.items()
-             if not name.startswith(("tidehash.scan", "tidehash.cli.scan"))
+             if not name.startswith(SCAN_USERS)
              for target, _ in _imports(name, path)
              if target.startswith("tidehash.scan") or target.split(".")[0] in SCAN_PACKAGES]
     assert found == []

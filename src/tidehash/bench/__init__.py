@@ -28,6 +28,11 @@ copies with PDQ, PDQ dihedral and pHash 64 / 256, and reports recall per transfo
 false-positive rate over unrelated pairs with a confidence bound, and which threshold meets
 a target rate. See ``tidehash.bench.robustness``.
 
+``python -m tidehash.bench scan [--quick] [--files 2000] [--stored 1000000]`` hashes a
+generated corpus with the back-scan's process pool and a Dask LocalCluster (files/s against
+hash_files on one thread) and matches synthetic stored hashes against a list and its new
+entries. See ``tidehash.bench.scan``; needs the ``scan`` extra.
+
 ``fast``, ``digest``, ``formats`` and ``phash`` (``tidehash.bench.fast`` / ``.digest`` /
 ``.formats`` / ``.phash``) measure fast mode, the MD5 / SHA-256 of the decoding read, the
 hash-list formats and pHash on its own (cache states, every ISA);
@@ -49,4 +54,5 @@ COMMANDS = {
     "registry": "the registry under load: lookups, snapshot, sync, changes, submissions",
     "matcher": "a platform's matcher under lookup load: tidehash vs any lookup URL (HMA)",
     "robustness": "matching quality: recall per transform, false positives, threshold guidance",
+    "scan": "back-scan: files/s of the pool and a Dask LocalCluster, matching stored hashes",
 }

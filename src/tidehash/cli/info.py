@@ -52,7 +52,7 @@ def info_command(fmt, as_json):
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_command(args):
     """Benchmarks on this hardware: tidehash bench
-    hash|search|video|fast|digest|formats|phash|registry|matcher|robustness [--help]."""
+    hash|search|video|fast|digest|formats|phash|registry|matcher|robustness|scan [--help]."""
     from ..bench.__main__ import main as bench_main
 
     return bench_main(list(args))
