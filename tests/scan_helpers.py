@@ -162,8 +162,14 @@ def match_set(path: str) -> set:
 
 # ----------------------------------------------------------------------------- killing
 def holders(path: str) -> list[int]:
-    """The processes (other than this one) with ``path`` open."""
+    """The processes (other than this one) with ``path`` open: from /proc, or from
+    lsof where there is no /proc (macOS)."""
     target = os.path.realpath(path)
+    if not os.path.isdir("/proc/self/fd"):
+        import subprocess
+
+        found = subprocess.run(["lsof", "-t", "--", target], capture_output=True, text=True)
+        return [int(p) for p in found.stdout.split() if int(p) != os.getpid()]
     out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
