@@ -50,6 +50,12 @@ db_option = click.option(
 
 @click.command("serve")
 @db_option
+@click.option("--role", type=click.Choice(["registry", "matcher"]), default="registry",
+              show_default=True,
+              help="registry: the NGO's list; matcher: a platform's own matcher following "
+                   "the banks of --config (HMA-compatible routes)")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="the matcher's TOML configuration ([bank.NAME] tables)")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="address to listen on (put a TLS proxy in front for the internet)")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
@@ -80,13 +86,20 @@ db_option = click.option(
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="an origin (https://host[:port]) whose page may call the person routes "
                    "from a browser: where `tidehash web export` is hosted (repeat)")
-def serve_command(db, host, port, publish_delay, pow_difficulty, cors_origins, **abuse):
+def serve_command(db, host, port, publish_delay, pow_difficulty, cors_origins, role,
+                  config_path, **abuse):
     """Run the registry: the person routes (challenge, cases, status, withdrawal),
     the platform routes (snapshot, changes, lookup, feedback) and the operator
-    routes, over one database (created and migrated on first use). Stops on
+    routes, over one database (created and migrated on first use). With --role
+    matcher: a platform's matcher following the banks of --config. Stops on
     Ctrl-C."""
     server = _needs_extra("serve")()
     url = db_url(db)
+    if role == "matcher":
+        return _serve_matcher(server, url, config_path, host, port)
+    if config_path is not None:
+        raise click.BadParameter("only a matcher takes a config (--role matcher)",
+                                 param_hint="--config")
     try:  # the URL's form only: nothing is opened yet
         server["db"].Database(url, migrate=False).close()
     except ValueError as exc:
@@ -106,6 +119,25 @@ def serve_command(db, host, port, publish_delay, pow_difficulty, cors_origins, *
             raise
         raise click.BadParameter(str(exc), param_hint="--cors-origin") from None
     server["run"].serve(settings, host, port)
+    return 0
+
+
+def _serve_matcher(server, url: str, config_path, host: str, port: int) -> int:
+    from ..registry.server.matcher.config import ConfigError, load_config
+    from ..registry.server.matcher.run import serve_matcher
+
+    if config_path is None:
+        raise click.BadParameter("a matcher needs its banks: --config FILE",
+                                 param_hint="--config")
+    try:
+        server["db"].Database(url, migrate=False).close()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--db") from None
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--config") from None
+    serve_matcher(config, url, host, port)
     return 0
 
 

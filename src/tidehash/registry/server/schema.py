@@ -215,3 +215,54 @@ review = Table(
     Index("ix_review_entry", "entry_id"),
     sqlite_with_rowid=False,
 )
+
+# ----------------------------------------------------------------------------- matcher
+# A matcher (``tidehash serve --role matcher``, ``matcher/``) keeps the banks it follows:
+# one row per bank (its source without a secret, the source's checkpoint, the bank's own
+# change head), the bank's entries (a removal keeps the row with ``removed`` set and a
+# new seq, so every matcher process tailing the bank sees it) and the feedback queued
+# for the banks' sources. Nothing about a person: the entries are the sources' hashes.
+matcher_bank = Table(
+    "matcher_bank", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    # "kind:url" (list:PATH, tidehash:URL, ...): a bank whose source changes starts over
+    Column("source", String(1000), nullable=False),
+    Column("checkpoint", Text),            # the source's checkpoint (JSON), null: none yet
+    Column("head", BigInteger, nullable=False, server_default="0"),
+    Column("synced", BigInteger),          # unix time of the last pull that ended well
+    Column("attempted", BigInteger),       # unix time of the last pull, however it ended
+    Column("last_error", Text),
+    Column("refused", BigInteger, nullable=False, server_default="0"),
+    Index("ix_matcher_bank_name", "name", unique=True),
+)
+
+matcher_entry = Table(
+    "matcher_entry", metadata,
+    Column("bank_id", Integer, ForeignKey("matcher_bank.id"), primary_key=True,
+           autoincrement=False),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("pdq", LargeBinary),
+    Column("quality", SmallInteger),
+    Column("md5", LargeBinary),
+    Column("sha256", LargeBinary),
+    Column("label", String(300), nullable=False, server_default=""),
+    Column("removed", Boolean, nullable=False, server_default="0"),
+    Index("ix_matcher_entry_seq", "bank_id", "seq", unique=True),
+)
+
+matcher_feedback = Table(
+    "matcher_feedback", metadata,
+    Column("id", RowKey, primary_key=True, autoincrement=True),
+    Column("bank_id", Integer, ForeignKey("matcher_bank.id"), nullable=False),
+    Column("entry_id", BigInteger, nullable=False),
+    Column("verdict", String(12), nullable=False),
+    Column("state", String(8), nullable=False),      # queued | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", Float, nullable=False),         # unix time of the next attempt
+    Column("created", BigInteger, nullable=False),
+    Column("last_error", Text),
+    Index("ix_matcher_feedback_due", "state", "next_at"),
+)

@@ -1,0 +1,152 @@
+"""Helpers of the matcher tests: configs, list files, random hashes, a matcher in
+process (the ASGI app with its lifespan, behind Starlette's TestClient) or as its own
+``tidehash serve --role matcher`` process on loopback (kill -9 and restart)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from starlette.testclient import TestClient
+
+from tidehash.registry.server.matcher.app import create_matcher_app
+from tidehash.registry.server.matcher.config import load_config
+
+from .api_helpers import SRC
+from .servers import free_port
+
+
+def random_pdq(rng: random.Random) -> str:
+    while True:
+        value = rng.getrandbits(256)
+        if value:
+            return f"{value:064x}"
+
+
+def random_md5(rng: random.Random) -> str:
+    return f"{rng.getrandbits(128):032x}"
+
+
+def flip(pdq: str, bits: int, rng: random.Random) -> str:
+    value = int(pdq, 16)
+    for b in rng.sample(range(256), bits):
+        value ^= 1 << b
+    return f"{value:064x}"
+
+
+def write_config(path, banks: dict, matcher: dict | None = None):
+    """A TOML config: ``banks`` name -> {key: value} (strings, ints, floats, bools)."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        return json.dumps(str(v))
+
+    lines = []
+    if matcher:
+        lines.append("[matcher]")
+        lines += [f"{k} = {value(v)}" for k, v in matcher.items()]
+    for name, table in banks.items():
+        lines.append(f"[bank.{name}]")
+        lines += [f"{k} = {value(v)}" for k, v in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_hex_list(path, hashes: list[str]) -> None:
+    """A list of hex lines, replaced atomically (as a tool writing a list would)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write("".join(h + "\n" for h in hashes))
+    os.replace(tmp, path)
+
+
+def secret_file(path, text: str):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+@contextlib.contextmanager
+def matcher_client(config_path, db_url: str, **options):
+    """The matcher app in this process; yields (TestClient, Matcher)."""
+    app = create_matcher_app(load_config(config_path), db_url, **options)
+    with TestClient(app) as client:
+        yield client, app.state.matcher
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "the condition"):
+    """Polls ``predicate`` until it is true; returns the seconds it took."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.02)
+
+
+class MatcherProcess:
+    def __init__(self, process, base_url: str, log_path):
+        self.process = process
+        self.base_url = base_url
+        self.log_path = log_path
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+
+    def kill(self) -> None:
+        """kill -9: nothing is flushed or closed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        self.http.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.http.close()
+
+
+@contextlib.contextmanager
+def matcher_process(config_path, db_url: str, log_dir, *, ready: bool = True):
+    """``tidehash serve --role matcher`` on a free loopback port; waits for
+    /status/live (and /status 200 with ``ready``); always stopped."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    port = free_port()
+    log_path = log_dir / f"matcher-{port}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tidehash.cli", "serve", "--role", "matcher", "--config",
+             str(config_path), "--db", db_url, "--host", "127.0.0.1", "--port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+    m = MatcherProcess(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        path = "/status" if ready else "/status/live"
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the matcher exited: " + log_path.read_text()[-3000:])
+            try:
+                if httpx.get(m.base_url + path, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the matcher did not start: " + log_path.read_text()[-3000:])
+            time.sleep(0.05)
+        yield m
+    finally:
+        m.stop()

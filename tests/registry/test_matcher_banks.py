@@ -1,0 +1,181 @@
+"""A matcher's banks: a source that fails or sends garbage marks its bank unhealthy
+(operator page, /metrics) and leaves the others serving, and recovers; a list-file bank
+reloads when the file changes (and only then); per-bank radius and minimum quality;
+the configuration's refusals. Both stores."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import random
+
+import pytest
+
+from tidehash.registry.server.matcher.config import ConfigError, load_config
+from tidehash.registry.sources.base import entry_id_of
+
+from .broken_servers import FakeNCMEC, Reply, ncmec_entry, scripted
+from .matcher_helpers import (
+    flip,
+    matcher_client,
+    random_pdq,
+    secret_file,
+    wait_for,
+    write_config,
+    write_hex_list,
+)
+
+FAST = {"attempts": 1, "backoff": 0.01}
+
+
+def _lookup(client, pdq, bank=None):
+    params = {"signal_type": "pdq", "signal": pdq}
+    if bank:
+        params["banks"] = bank
+    r = client.get("/m/raw_lookup", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["matches"]
+
+
+def test_a_failing_source_leaves_the_others_serving(tmp_path, db_url):
+    rng = random.Random(5)
+    good, later = random_pdq(rng), random_pdq(rng)
+    write_hex_list(tmp_path / "good.txt", [good])
+    state = {"down": True}
+    pages = FakeNCMEC([[ncmec_entry(7, "e1", {"pdq": later})]])
+
+    def down(seen):
+        return Reply(500, b"<error/>") if state["down"] else pages(seen)
+
+    def garbage(seen):
+        return Reply(200, b"{\"hashRecords\": [1, 2", "application/json")
+
+    def hostile(seen):
+        return Reply(200, b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+                          b"<queryResult>&a;</queryResult>")
+
+    creds_nc = secret_file(tmp_path / "nc.json", json.dumps({"user": "u", "password": "p"}))
+    creds_sn = secret_file(tmp_path / "sn.json", json.dumps({"subscription_key": "k",
+                                                              "fetch_key": "f"}))
+    with scripted(down) as s_down, scripted(garbage) as s_garbage, \
+            scripted(hostile) as s_hostile:
+        config = write_config(tmp_path / "m.toml", {
+            "GOOD": {"source": "list:good.txt"},
+            "DOWN": {"source": f"ncmec:{s_down.url}", "credentials_file": str(creds_nc),
+                     "poll_interval": 0.2},
+            "GARBAGE": {"source": f"stopncii:{s_garbage.url}",
+                        "credentials_file": str(creds_sn), "poll_interval": 0.2},
+            "HOSTILE": {"source": f"ncmec:{s_hostile.url}", "credentials_file": str(creds_nc),
+                        "poll_interval": 0.2}})
+        with matcher_client(config, db_url, source_options=FAST) as (client, m):
+            assert m.wait_ready(30)
+            assert client.get("/status").status_code == 200
+            assert _lookup(client, good) == [entry_id_of(f"list:pdq:{good}")]
+            wait_for(lambda: all(m.bank(n).last_error for n in ("DOWN", "GARBAGE", "HOSTILE")),
+                     20, "the errors to be reported")
+            assert m.bank("GOOD").healthy
+            for name, words in (("DOWN", "HTTP 500"), ("GARBAGE", "not JSON"),
+                                ("HOSTILE", "DOCTYPE")):
+                bank = m.bank(name)
+                assert not bank.healthy and words in bank.last_error, (name, bank.last_error)
+                assert m.store.bank(bank.bank_id).last_error == bank.last_error
+            metrics = client.get("/metrics").text
+            assert 'tidehash_matcher_bank_healthy{bank="GOOD"} 1' in metrics
+            assert 'tidehash_matcher_bank_healthy{bank="DOWN"} 0' in metrics
+            page = client.get("/")
+            assert page.status_code == 200
+            assert "default-src 'none'" in page.headers["content-security-policy"]
+            assert "unhealthy" in page.text
+            assert html.escape(m.bank("HOSTILE").last_error) in page.text
+            assert "<script" not in page.text and "http" not in page.text.split("</head>")[0]
+
+            # the source comes back: the bank recovers and serves its entries
+            state["down"] = False
+            wait_for(lambda: _lookup(client, later, "DOWN"), 20, "the recovered bank")
+            assert m.bank("DOWN").healthy and m.bank("DOWN").last_error is None
+            assert _lookup(client, good) == [entry_id_of(f"list:pdq:{good}")]
+
+
+def test_a_list_bank_reloads_when_the_file_changes(tmp_path, db_url):
+    rng = random.Random(6)
+    a, b, c = (random_pdq(rng) for _ in range(3))
+    path = tmp_path / "bank.txt"
+    write_hex_list(path, [a, b])
+    config = write_config(tmp_path / "m.toml", {"L": {"source": "list:bank.txt",
+                                                      "poll_interval": 0.1}})
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        bank = m.bank("L")
+        assert _lookup(client, a) and _lookup(client, b) and not _lookup(client, c)
+        assert bank.source().reads == 1
+        write_hex_list(path, [a, c])  # b removed, c added
+        delay = wait_for(lambda: _lookup(client, c) and not _lookup(client, b), 10,
+                         "the reloaded list")
+        print(f"\nlist change -> matched: {delay:.3f} s")
+        assert bank.source().reads == 2
+        assert bank.changes_written == 2 + 2  # the first load, then one add and one removal
+        # touched, same bytes: hashed, not read again
+        os.utime(path, ns=(1, 1))
+        wait_for(lambda: m.store.checkpoint(bank.bank_id)["mtime_ns"] == 1, 10, "the new mark")
+        assert bank.source().reads == 2
+    with matcher_client(config, db_url) as (client, m):  # a restart reads nothing again
+        assert m.wait_ready(30)
+        wait_for(lambda: m.bank("L").pulls >= 2, 10, "pulls")
+        assert m.bank("L").source().reads == 0
+        assert _lookup(client, a) and _lookup(client, c) and not _lookup(client, b)
+
+
+def test_per_bank_radius_and_minimum_quality(tmp_path, db_url):
+    rng = random.Random(7)
+    low, high, base = random_pdq(rng), random_pdq(rng), random_pdq(rng)
+    with open(tmp_path / "q.jsonl", "w") as f:
+        f.write(json.dumps({"pdq": low, "quality": 30}) + "\n")
+        f.write(json.dumps({"pdq": high, "quality": 80}) + "\n")
+    write_hex_list(tmp_path / "r.txt", [base])
+    config = write_config(tmp_path / "m.toml", {
+        "Q": {"source": "list:q.jsonl", "min_quality": 50},
+        "R": {"source": "list:r.txt", "pdq_radius": 4}})
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        assert not _lookup(client, low) and _lookup(client, high)
+        assert _lookup(client, flip(base, 4, rng)) and not _lookup(client, flip(base, 5, rng))
+        r = client.post("/v1/lookup", json={"queries": [{"pdq": high, "quality": 40}]})
+        assert r.json()["results"][0]["matches"] == []  # an upload below the bank's minimum
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "no bank"),
+    ("[bank.A]\nsource = \"ftp:x\"\n", "source kind"),
+    ("[bank.A]\nsource = \"tidehash:http://h\"\n", "credentials_file"),
+    ("[bank.A]\nsource = \"tidehash:http://h\"\ntoken = \"thp_x\"\n", "credentials go in a file"),
+    ("[bank.A]\nsource = \"list:x\"\npdq_radius = 64\n", "pdq_radius"),
+    ("[bank.A]\nsource = \"list:x\"\nmin_quality = true\n", "min_quality"),
+    ("[bank.A]\nsource = \"list:x\"\nenabled = 1\n", "enabled"),
+    ("[bank.\"a b\"]\nsource = \"list:x\"\n", "bank name"),
+    ("[matcher]\ntoken_sha256 = \"secret\"\n[bank.A]\nsource = \"list:x\"\n", "64 hex"),
+    ("not toml [", "not TOML"),
+])
+def test_config_refusals(tmp_path, text, words):
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert words in str(info.value)
+    assert "thp_x" not in str(info.value)
+
+
+def test_a_world_readable_credentials_file_is_refused(tmp_path, db_url):
+    creds = tmp_path / "token"
+    creds.write_text("thp_0000000000000000_secret")
+    os.chmod(creds, 0o644)
+    write_hex_list(tmp_path / "a.txt", [random_pdq(random.Random(1))])
+    config = write_config(tmp_path / "m.toml", {
+        "A": {"source": "list:a.txt"},
+        "T": {"source": "tidehash:http://127.0.0.1:9", "credentials_file": str(creds)}})
+    with matcher_client(config, db_url, source_options=FAST) as (client, m):
+        assert m.wait_ready(30)
+        bank = m.bank("T")
+        assert not bank.healthy and "chmod 600" in bank.last_error
+        assert "secret" not in bank.last_error
+        assert "secret" not in client.get("/").text

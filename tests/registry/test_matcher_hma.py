@@ -1,0 +1,266 @@
+"""The matcher's HMA-compatible routes answer what HMA 2.0's own handlers answer, for
+the requests of HMA's own route tests (ThreatExchange's
+hasher-matcher-actioner/src/OpenMediaMatch/tests/test_match_api.py and test_api.py):
+the same JSON shapes and types, the same 4xx for a bad signal type or hash, /status
+503 until loaded. Banks are list files; both stores."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tidehash
+from tidehash.registry.sources.base import entry_id_of
+
+from .broken_servers import Reply, scripted
+from .matcher_helpers import (
+    flip,
+    matcher_client,
+    random_pdq,
+    secret_file,
+    write_config,
+    write_hex_list,
+)
+
+# HMA's test_compare_hashes specimens (distance 9)
+SPECIMEN1 = "facd8bcb2a49bcebdec1985298d5fe84bcd006c187c598c720c3c087b3fdb318"
+SPECIMEN2 = "facd8bcb2a49bcebdec1985228d5ae84bcd006c187c598c720c2b087b3fdb318"
+# pytx's VideoMD5Signal.get_examples()[0]
+VIDEO_MD5 = "cab08b36195edb1a1231d2d09fa450e0"
+
+
+def _png(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    pixels = np.kron(pixels[::8, ::8], np.ones((8, 8, 1), np.uint8))  # blocks: a real image
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def banks(tmp_path):
+    """Three banks holding the same PDQ (HMA's client_with_multi_bank_data), one of
+    them also the video MD5 and a photo's PDQ."""
+    photo = _png(1)
+    photo_pdq = tidehash.hash_file(photo).pdq.hex
+    for name in ("a", "b", "c"):
+        write_hex_list(tmp_path / f"{name}.txt", [SPECIMEN1])
+    write_hex_list(tmp_path / "a.txt", [SPECIMEN1, photo_pdq])
+    (tmp_path / "md5.txt").write_text(VIDEO_MD5 + "\n")
+    config = write_config(tmp_path / "matcher.toml", {
+        "BANK_A": {"source": "list:a.txt"}, "BANK_B": {"source": "list:b.txt"},
+        "BANK_C": {"source": "list:c.txt"}, "VIDEOS": {"source": "list:md5.txt"}})
+    return config, photo, photo_pdq
+
+
+def test_raw_lookup_shapes_and_bank_filter(banks, db_url):
+    config, _photo, _pdq = banks
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        assert client.get("/status").status_code == 200
+        assert client.get("/status").text == "I-AM-ALIVE"
+        q = {"signal": SPECIMEN1, "signal_type": "pdq"}
+        r = client.get("/m/raw_lookup", params=q)
+        assert r.status_code == 200
+        content_id = entry_id_of(f"list:pdq:{SPECIMEN1}")
+        assert r.json() == {"matches": [content_id] * 3}  # one from each bank
+        r = client.get("/m/raw_lookup", params={**q, "include_distance": "True"})
+        assert r.json() == {"matches": [{"bank_content_id": content_id, "distance": "0"}] * 3}
+        for banks_param, n in (("BANK_A", 1), ("BANK_A,BANK_B", 2), ("NON_EXISTENT_BANK", 0)):
+            r = client.get("/m/raw_lookup", params={**q, "banks": banks_param})
+            assert r.status_code == 200 and len(r.json()["matches"]) == n
+        r = client.get("/m/raw_lookup", params={**q, "include_distance": "true",
+                                                "banks": "BANK_A,BANK_B"})
+        assert len(r.json()["matches"]) == 2
+        # a near hash: its distance as HMA's pretty_str, a string
+        near = flip(SPECIMEN1, 9, random.Random(3))
+        r = client.get("/m/raw_lookup", params={"signal": near, "signal_type": "pdq",
+                                                "include_distance": "1", "banks": "BANK_B"})
+        assert r.json() == {"matches": [{"bank_content_id": content_id, "distance": "9"}]}
+        r = client.get("/m/raw_lookup", params={"signal": VIDEO_MD5, "signal_type": "video_md5"})
+        assert r.json() == {"matches": [entry_id_of(f"list:md5:{VIDEO_MD5}")]}
+
+
+def test_lookup_shapes(banks, db_url):
+    config, _photo, _pdq = banks
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        q = {"signal": SPECIMEN1, "signal_type": "pdq"}
+        content_id = entry_id_of(f"list:pdq:{SPECIMEN1}")
+        r = client.get("/m/lookup", params=q)
+        assert r.status_code == 200
+        match = [{"bank_content_id": content_id, "distance": "0"}]
+        assert r.json() == {"BANK_A": match, "BANK_B": match, "BANK_C": match}
+        assert set(client.get("/m/lookup", params={**q, "banks": "BANK_A,BANK_C"}).json()) \
+            == {"BANK_A", "BANK_C"}
+        assert client.get("/m/lookup", params={**q, "banks": "NON_EXISTENT_BANK"}).json() == {}
+        r = client.get("/m/lookup", params={"signal": VIDEO_MD5.upper(),
+                                            "signal_type": "video_md5"})
+        assert r.json() == {"VIDEOS": [{"bank_content_id": entry_id_of(f"list:md5:{VIDEO_MD5}"),
+                                        "distance": "-"}]}
+
+
+def test_bad_requests_are_4xx_with_a_message(banks, db_url):
+    config, _photo, _pdq = banks
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        cases = [
+            ("/m/raw_lookup", {"signal": SPECIMEN1, "signal_type": "not_a_type"}, 400,
+             "No such SignalType 'not_a_type'"),
+            ("/m/raw_lookup", {"signal": "banana", "signal_type": "pdq"}, 400,
+             "invalid signal: invalid PDQ hash"),
+            # pytx's PDQ check takes lower case only
+            ("/m/raw_lookup", {"signal": SPECIMEN1.upper(), "signal_type": "pdq"}, 400,
+             "invalid signal: invalid PDQ hash"),
+            ("/m/raw_lookup", {"signal_type": "pdq"}, 400, "signal and signal_type are required"),
+            ("/m/lookup", {"signal_type": "pdq"}, 400,
+             "Either url or both signal and signal_type are required"),
+            ("/m/lookup", {"signal": "zz", "signal_type": "video_md5"}, 400, None),
+            ("/m/lookup", {"url": "https://example.com/a.jpg"}, 403, None),
+            ("/m/raw_lookup", {"signal": SPECIMEN1, "signal_type": "pdq",
+                               "include_distance": "maybe"}, 400, None),
+        ]
+        for path, params, status, message in cases:
+            r = client.get(path, params=params)
+            assert r.status_code == status, (path, params, r.text)
+            body = r.json()
+            assert set(body) == {"message"} and isinstance(body["message"], str)
+            if message is not None:
+                assert body["message"] == message
+        r = client.get("/no/such/route")
+        assert r.status_code == 404 and "message" in r.json()
+
+
+def test_compare_as_hma(banks, db_url):
+    config, _photo, _pdq = banks
+    with matcher_client(config, db_url) as (client, _m):
+        r = client.post("/m/compare", json={"pdq": [SPECIMEN1, SPECIMEN2]})
+        assert r.status_code == 200
+        assert r.json() == {"pdq": [True, {"distance": 9}]}
+        r = client.post("/m/compare", json={"video_md5": [VIDEO_MD5, VIDEO_MD5.upper()]})
+        assert r.json() == {"video_md5": [True, {}]}
+        for bad in (["banana"], {"pdq": "banana"}, {"pdq": []}, {"pdq": ["banana", "banana"]},
+                    {"pdq": [SPECIMEN1, SPECIMEN2, SPECIMEN1]}, {"nope": [SPECIMEN1, SPECIMEN2]}):
+            r = client.post("/m/compare", json=bad)
+            assert r.status_code == 400, bad
+            assert "message" in r.json()
+        r = client.post("/m/compare", content=b"{not json", headers={
+            "Content-Type": "application/json"})
+        assert r.status_code == 400
+
+
+def test_uploads_are_hashed_by_the_matcher(banks, db_url):
+    config, photo, photo_pdq = banks
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        r = client.post("/h/hash", files={"photo": ("x.png", photo, "image/png")})
+        assert r.status_code == 200
+        quality = tidehash.hash_file(photo).pdq.quality
+        assert r.json() == {"pdq": photo_pdq if quality >= 50 else ""}
+        r = client.post("/h/hash", files={"video": ("v.mp4", b"not really a video", "video/mp4")})
+        assert r.json() == {"video_md5": hashlib.md5(b"not really a video").hexdigest()}
+        r = client.post("/m/lookup", files={"photo": ("x.png", photo, "image/png")})
+        assert r.status_code == 200
+        assert r.json() == {"pdq": {"BANK_A": [{
+            "bank_content_id": entry_id_of(f"list:pdq:{photo_pdq}"), "distance": "0"}]}}
+        r = client.post("/m/lookup", files={"video": ("v.mp4", b"x", "video/mp4")})
+        assert r.json() == {"video_md5": {}}
+        # HMA's refusals: no file, two files, an unknown content type, a photo that is not one
+        for files, status in (({}, 400),
+                              ({"photo": ("a.png", photo, "image/png"),
+                                "video": ("b.mp4", b"x", "video/mp4")}, 400),
+                              ({"audio": ("a.mp3", b"x", "audio/mpeg")}, 400),
+                              ({"photo": ("a.png", b"not an image", "image/png")}, 400)):
+            r = client.post("/m/lookup", files=files) if files else \
+                client.post("/m/lookup", data={"a": "b"})
+            assert r.status_code == status, (list(files), r.text)
+            assert "message" in r.json()
+
+
+def test_upload_over_the_limit_is_413(tmp_path, db_url):
+    write_hex_list(tmp_path / "a.txt", [SPECIMEN1])
+    config = write_config(tmp_path / "m.toml", {"A": {"source": "list:a.txt"}},
+                          {"max_upload": 1000})
+    with matcher_client(config, db_url) as (client, _m):
+        r = client.post("/h/hash", files={"video": ("v", b"x" * 70_000, "video/mp4")})
+        assert r.status_code == 413 and r.json() == {"message": "Content too large"}
+        r = client.post("/h/hash", files={"video": ("v", b"x" * 900, "video/mp4")})
+        assert r.status_code == 200
+
+
+def test_status_is_503_until_every_bank_has_loaded(tmp_path, db_url):
+    """A bank whose source has not answered yet keeps /status at 503 INDEX-NOT-LOADED
+    (and the lookups at 503 "index not yet ready"), as HMA answers before its index
+    cache is loaded; /status/live is 200 throughout."""
+    release = threading.Event()
+
+    def slow(seen):
+        release.wait(20)
+        return Reply(500, b"{}", "application/json")
+
+    write_hex_list(tmp_path / "a.txt", [SPECIMEN1])
+    with scripted(slow) as server:
+        token = secret_file(tmp_path / "token", "thp_0000000000000000_x")
+        config = write_config(tmp_path / "m.toml", {
+            "A": {"source": "list:a.txt"},
+            "SLOW": {"source": f"tidehash:{server.url}", "credentials_file": str(token)}})
+        with matcher_client(config, db_url, source_options={"attempts": 1}) as (client, m):
+            try:
+                assert client.get("/status").status_code == 503
+                assert client.get("/status").text == "INDEX-NOT-LOADED"
+                assert client.get("/status/live").text == "I-AM-ALIVE"
+                r = client.get("/m/raw_lookup", params={"signal": SPECIMEN1, "signal_type": "pdq"})
+                assert r.status_code == 503 and r.json() == {"message": "index not yet ready"}
+            finally:
+                release.set()
+            assert m.wait_ready(30)
+            assert client.get("/status").text == "I-AM-ALIVE"
+            r = client.get("/m/raw_lookup", params={"signal": SPECIMEN1, "signal_type": "pdq"})
+            assert r.json() == {"matches": [entry_id_of(f"list:pdq:{SPECIMEN1}")]}
+
+
+def test_optional_bearer_token(tmp_path, db_url):
+    write_hex_list(tmp_path / "a.txt", [SPECIMEN1])
+    token = "a-long-random-token"
+    config = write_config(tmp_path / "m.toml", {"A": {"source": "list:a.txt"}},
+                          {"token_sha256": hashlib.sha256(token.encode()).hexdigest()})
+    q = {"signal": SPECIMEN1, "signal_type": "pdq"}
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        assert client.get("/status").status_code == 200  # a load balancer's probe
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+            r = client.get("/m/raw_lookup", params=q, headers=headers)
+            assert r.status_code == 401 and "message" in r.json()
+        r = client.get("/m/raw_lookup", params=q, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and len(r.json()["matches"]) == 1
+        assert client.get("/metrics").status_code == 401
+
+
+def test_registry_batched_lookup(banks, db_url):
+    config, _photo, _pdq = banks
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        near = flip(SPECIMEN1, 5, random.Random(1))
+        r = client.post("/v1/lookup", json={"queries": [
+            {"pdq": near, "radius": 4}, {"pdq": near}, {"md5": VIDEO_MD5},
+            {"pdq": random_pdq(random.Random(9))}]})
+        assert r.status_code == 200
+        results = r.json()["results"]
+        cid = f"{entry_id_of(f'list:pdq:{SPECIMEN1}'):016x}"
+        assert results[0] == {"query": 0, "matches": []}
+        assert results[1] == {"query": 1, "matches": [
+            {"id": cid, "signal": "pdq", "distance": 5, "weak": False, "bank": b}
+            for b in ("BANK_A", "BANK_B", "BANK_C")]}
+        assert results[2]["matches"] == [{"id": f"{entry_id_of(f'list:md5:{VIDEO_MD5}'):016x}",
+                                          "signal": "md5", "bank": "VIDEOS"}]
+        assert results[3]["matches"] == []
+        r = client.post("/v1/lookup", json={"queries": [{"pdq": "zz"}]})
+        assert r.status_code == 400
+        assert r.headers["content-type"].startswith("application/problem+json")
