@@ -22,7 +22,8 @@ What it does (every step bounded in requests and in time, every process it start
    target's ``--pid`` and their children) after each level;
 6. **new entry to first match** (``--adds`` times): a new random hash added (tidehash:
    one line appended to the bank's list file; other targets: ``--add-cmd NAME=CMD``, a
-   shell command with ``{hex}``), then the lookup polled every 10 ms until it matches.
+   shell command with ``{hex}``), then the lookup polled (every 10 ms, later every 2 % of
+   the time waited) until it matches.
 
 The load generator runs on the same machine as the servers (say so when quoting the
 figures): ``--gen-procs`` spawned processes, each an asyncio event loop of keep-alive
@@ -59,7 +60,7 @@ import tidehash
 
 from .args import int_in, int_list, nonnegative_float, positive_float
 from .loadgen import Generator, find_matches, judge
-from .machine import cpu_model, dist_version, git_commit, loadavg, scratch_dir
+from .machine import cpu_model, dist_version, git_commit, loadavg, mem_available, scratch_dir
 
 HOST = "127.0.0.1"
 TARGETS = {  # issue 17's, on this machine
@@ -68,6 +69,7 @@ TARGETS = {  # issue 17's, on this machine
     "memory_ratio": 0.25,  # tidehash's per-process memory / HMA's
     "add_to_match_s": 2.0,
 }
+MIN_FREE = 1 << 30  # a starting server is stopped when less memory than this is left
 TIDEHASH_URL = "http://{host}:{port}/m/raw_lookup?signal_type=pdq&signal={hex}&include_distance=true"
 
 
@@ -221,6 +223,10 @@ class Proc:
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited ({self.proc.returncode}): {self.tail()}")
+            free = mem_available()
+            if free is not None and free < MIN_FREE:  # stop before the machine swaps or OOMs
+                raise RuntimeError(f"only {free >> 20} MB of memory left while the server "
+                                   "starts: stopped")
             try:
                 conn = http.client.HTTPConnection(HOST, port, timeout=5)
                 try:
@@ -333,15 +339,16 @@ def largest_process(mem: dict) -> dict | None:
 
 
 # ----------------------------------------------------------------------------- steps
-def add_to_first_match(target: Target, rng: np.random.Generator, count: int,
+def add_to_first_match(target: Target, count: int,
                        timeout: float, poll: float = 0.01) -> dict:
     """Adds ``count`` new random hashes one by one; seconds from the add starting to the
-    first lookup that finds it (lookups every ``poll`` s over one keep-alive connection)."""
+    first lookup that finds it (one connection; a lookup every ``poll`` s, then every 2 %
+    of the time waited so far, so the figure is within 2 % + ``poll``)."""
     delays, add_s, polls = [], [], []
     for _ in range(count):
-        code = rng.integers(0, 256, 32, dtype=np.uint8)
-        code[0] |= 1
-        hx = code.tobytes().hex()
+        code = bytearray(os.urandom(32))  # not seeded: a rerun against the same server
+        code[0] |= 1                      # must add a hash it does not hold yet
+        hx = code.hex()
         conn = http.client.HTTPConnection(target.host, target.port, timeout=30)
         try:
             status, body = target.lookup(conn, hx)
@@ -363,9 +370,12 @@ def add_to_first_match(target: Target, rng: np.random.Generator, count: int,
                 if status == 200 and judge(body, 0) == (True, True):
                     delays.append(time.perf_counter() - t0)
                     break
-                if time.perf_counter() - t0 > timeout:
+                waited = time.perf_counter() - t0
+                if waited > timeout:
                     raise RuntimeError(f"{target.name}: no match within {timeout:.0f} s")
-                time.sleep(poll)
+                # every `poll` s at first, then 2 % of the wait so far (at most 1 s): a
+                # slow server's own work is not crowded out by the polling
+                time.sleep(min(1.0, max(poll, 0.02 * waited)))
             polls.append(n)
         finally:
             conn.close()
@@ -557,7 +567,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
                         log(f"  {r['lookups_per_s']:,.0f}/s p50 {r['p50_ms'] or 0:.2f} ms "
                             f"p99 {r['p99_ms'] or 0:.2f} ms errors {r['errors']} "
                             f"wrong {r['wrong']}")
-            rng = np.random.default_rng(args.seed + 99)
             for t in targets:
                 entry = res["targets"][t.name]
                 if t.pids:
@@ -566,7 +575,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tidehash.benc
                 if args.adds and t.add is not None:
                     log(f"{t.name}: new entry to first match x{args.adds} ...")
                     try:
-                        entry["add_to_match"] = add_to_first_match(t, rng, args.adds,
+                        entry["add_to_match"] = add_to_first_match(t, args.adds,
                                                                    args.add_timeout)
                     except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
                         entry["add_to_match"] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
