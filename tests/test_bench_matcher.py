@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 
@@ -113,3 +114,30 @@ def test_bench_matcher_drives_any_lookup_url(tmp_path):
     mem = res["targets"]["bare"]["memory_per_process"]
     assert mem["pid"] == server.pid and 0 < mem["pss_mb"] <= mem["rss_mb"]
     assert "bare" in r.stdout and "generator ceiling" in r.stdout
+
+
+def test_bench_matcher_runs_tidehash_matcher(tmp_path):
+    """The default run: the bench starts `tidehash serve --role matcher` over the bank's
+    list file, drives its /m/raw_lookup, times a new line appended to the list until it
+    matches, and stops the matcher."""
+    bank_dir, out = tmp_path / "bank", tmp_path / "out.json"
+    r = bench("--entries", ENTRIES, "--seed", SEED, "--bank-dir", bank_dir,
+              "--queries", QUERIES, "--requests", QUERIES, "--concurrency", "1,8",
+              "--duration", 30, "--warmup", 0, "--adds", 1, "--add-timeout", 30,
+              "--ready-timeout", 60, "--json", out, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    hits = check_queries(bank_dir)
+    res = json.loads(out.read_text())
+    assert [(lv["target"], lv["concurrency"]) for lv in res["levels"]] == [
+        ("tidehash", 1), ("tidehash", 8)]
+    for level in res["levels"]:
+        check_level(level, hits)
+    th = res["targets"]["tidehash"]
+    assert th["ready_s"] > 0
+    assert 0 < th["memory_per_process"]["pss_mb"] <= th["memory_per_process"]["rss_mb"]
+    add = th["add_to_match"]
+    assert add["adds"] == 1 and len(add["delays_s"]) == 1 and add["max_s"] > 0, add
+    # the matcher was stopped: nothing listens on its port any more
+    port = int(th["url"].split(":")[2].split("/")[0])
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0
