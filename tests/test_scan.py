@@ -185,6 +185,23 @@ def test_bad_starts_are_clear_errors(corpus, scanned, tmp_path):
     bad.write_text("a.png\tbig\n")
     with pytest.raises(ScanError, match="bad.txt:1: size 'big'"):
         hash_corpus(bad, tmp_path / "o2", workers=1)
+    with pytest.raises(ScanError, match="not a manifest"):  # an image given as SOURCE
+        hash_corpus(corpus["good"][0], tmp_path / "o3", workers=1)
+    with pytest.raises(ScanError, match="no scan here"):
+        match_hashes(tmp_path, corpus["manifest"], tmp_path / "m.parquet")
+
+
+def test_bad_list_lines_are_counted_and_skipped(scanned, tmp_path):
+    out, _, rows = scanned
+    listed = _listed(rows)
+    text = tmp_path / "list.jsonl"
+    _write_list(text, listed)
+    with open(text, "a") as f:
+        f.write("{\"pdq\": \"not hex\"}\nnonsense\n")
+    with ThreadPoolExecutor(1) as pool:
+        report = match_hashes(out, text, tmp_path / "m.parquet", executor=pool)
+    assert report.list_bad_lines == 2 and report.complete
+    assert sh.match_set(str(tmp_path / "m.parquet")) == sh.brute_force(rows, listed)
 
 
 # ----------------------------------------------------------------------------- matching

@@ -142,7 +142,8 @@ def match_command(folder, list_path, out, since, radius, dihedral, min_quality, 
     again. Writes one row per listed entry behind each match: key, signal,
     distance, quality, weak, variant, id, label, source, entry_key, row and the
     video percentages. Exit 0 whether or not anything matched, 1 when some shards
-    of the scan are unfinished or could not be matched."""
+    of the scan are unfinished or could not be matched, or the list had bad lines
+    (reported, skipped)."""
     scan = _imports()
     if scan is None:
         return 1
@@ -163,9 +164,11 @@ def match_command(folder, list_path, out, since, radius, dihedral, min_quality, 
     err_line(f"matched {report.hashes} stored hashes ({report.shards} shards) against "
              f"{report.list_entries} list entries in {report.seconds:.1f} s: "
              f"{report.matches} matches, {report.keys} files matched")
+    if report.list_bad_lines:
+        err(f"{report.list_bad_lines} bad lines in the list were skipped")
     if report.missing_shards:
         err(f"{len(report.missing_shards)} shards of the scan are unfinished and were not "
             "matched (scan hash --resume)")
     for shard, why in sorted(report.failed_shards.items()):
         err(f"{shard}: not matched: {why}")
-    return 0 if report.complete else 1
+    return 0 if report.complete and not report.list_bad_lines else 1

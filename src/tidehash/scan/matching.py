@@ -34,7 +34,8 @@ class MatchReport:
     """What ``match_hashes`` did: ``hashes`` stored rows searched (of ``shards``),
     ``matches`` rows written (one per listed entry behind a match), ``keys``
     files with at least one match, ``list_entries`` the entries matched against
-    (only the new ones with ``since``), ``missing_shards`` shards of the scan not
+    (only the new ones with ``since``), ``list_bad_lines`` lines of a text list that
+    could not be read (skipped), ``missing_shards`` shards of the scan not
     finished (not searched: resume the scan), ``failed_shards`` those whose
     matching failed (shard path -> why)."""
 
@@ -44,6 +45,7 @@ class MatchReport:
     matches: int = 0
     keys: int = 0
     list_entries: int = 0
+    list_bad_lines: int = 0
     missing_shards: list[int] = field(default_factory=list)
     failed_shards: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -94,20 +96,23 @@ def _frames(rec) -> tuple:
 
 
 def _list_for_workers(folder: str, list_path: str, since: str | None):
-    """(a list file or index file the workers can map, its entry count, whether it
-    is a temporary file of ours)."""
+    """(a list file or index file the workers can map, its entry count, the bad
+    lines of the lists read, whether it is a temporary file of ours)."""
     from ..formats.binary import save_list
     from ..formats.detect import INDEX_FILE, LIST_FILE, binary_kind
 
     kind = binary_kind(list_path)
     if since is None and kind in (LIST_FILE, INDEX_FILE):
-        return list_path, load_list(list_path).n_entries, False
+        return list_path, load_list(list_path).n_entries, 0, False
     hl = load_list(list_path)
+    bad = hl.error_count
     if since is not None:
-        hl = new_entries(hl, load_list(since))
+        old = load_list(since)
+        bad += old.error_count
+        hl = new_entries(hl, old)
     tmp = os.path.join(folder, f".match-list-{secrets.token_hex(6)}.thl")
     save_list(hl, tmp)
-    return tmp, hl.n_entries, True
+    return tmp, hl.n_entries, bad, True
 
 
 def match_hashes(scan, list_path, out, *, radius: int = 31, dihedral: bool = False,
@@ -150,7 +155,7 @@ def match_hashes(scan, list_path, out, *, radius: int = 31, dihedral: bool = Fal
             report.missing_shards.append(shard)
     report.shards = len(shards)
     start = time.perf_counter()
-    worker_list, report.list_entries, ours = _list_for_workers(
+    worker_list, report.list_entries, report.list_bad_lines, ours = _list_for_workers(
         folder, list_path, None if since is None else os.fspath(since))
     rows: list[dict] = []
 

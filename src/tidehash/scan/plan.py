@@ -69,7 +69,12 @@ def read_manifest(path: str) -> Iterator[Item]:
     """The items of a manifest file (see the module's docstring); ScanError for a
     line whose size is not a whole number."""
     with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+        try:
+            lines = list(f)
+        except UnicodeDecodeError:
+            raise ScanError(f"{path}: not a manifest (not UTF-8 text); SOURCE is a folder, "
+                            "a folder's URL or a manifest of paths") from None
+        for number, line in enumerate(lines, 1):
             line = line.rstrip("\r\n")
             if not line.strip() or line.startswith("#"):
                 continue
