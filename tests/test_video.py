@@ -442,11 +442,16 @@ def test_audio_only(tmp_path):
 
 
 def test_zero_frames(tmp_path):
-    path = tmp_path / "zero.mkv"
+    # an AVI with its headers and index written and not one frame (start_encoding
+    # writes the headers; without it PyAV writes no file at all)
+    path = tmp_path / "zero.avi"
     with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=25)
+        s = out.add_stream("mpeg4", rate=25)
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-    with pytest.raises(VideoError):
+        out.start_encoding()
+    with av.open(str(path)) as check:
+        assert len(check.streams.video) == 1
+    with pytest.raises(VideoError, match="no video frame could be decoded"):
         vpdq_hash(path)
 
 
