@@ -34,6 +34,34 @@ def random_md5(rng: random.Random) -> str:
     return f"{rng.getrandbits(128):032x}"
 
 
+def random_image(rng: random.Random) -> dict:
+    """A submission item: an image with a PDQ (quality 50..100) and an MD5."""
+    return {"kind": "image", "pdq": random_pdq(rng), "quality": rng.randint(50, 100),
+            "md5": random_md5(rng)}
+
+
+def live_banks_config(tmp_path, live):
+    """A config following a live registry three ways: TH (its own feed), NC (its NCMEC
+    view), SN (its StopNCII view), with their credentials files; plus LOCAL, a list
+    file ``local.txt`` (created empty if missing)."""
+    token = live.token
+    th = secret_file(tmp_path / "th.token", token)
+    nc = secret_file(tmp_path / "nc.json", json.dumps({"user": "platform", "password": token}))
+    sn = secret_file(tmp_path / "sn.json", json.dumps({"subscription_key": token,
+                                                        "fetch_key": token}))
+    local = tmp_path / "local.txt"
+    if not local.exists():
+        local.write_text("")
+    return write_config(tmp_path / "matcher.toml", {
+        "TH": {"source": f"tidehash:{live.url}", "credentials_file": str(th),
+               "poll_interval": 0.2},
+        "NC": {"source": f"ncmec:{live.url}/ncmec", "credentials_file": str(nc),
+               "poll_interval": 0.5},
+        "SN": {"source": f"stopncii:{live.url}/stopncii/v1", "credentials_file": str(sn),
+               "poll_interval": 0.5},
+        "LOCAL": {"source": "list:local.txt"}})
+
+
 def flip(pdq: str, bits: int, rng: random.Random) -> str:
     value = int(pdq, 16)
     for b in rng.sample(range(256), bits):

@@ -179,3 +179,22 @@ def test_a_world_readable_credentials_file_is_refused(tmp_path, db_url):
         assert not bank.healthy and "chmod 600" in bank.last_error
         assert "secret" not in bank.last_error
         assert "secret" not in client.get("/").text
+
+
+def test_two_matcher_processes_share_one_database(tmp_path, db_url):
+    """Two matchers on one database (PostgreSQL: several processes behind a load
+    balancer): one of them pulls each bank, both follow it and answer the same."""
+    rng = random.Random(8)
+    a, b = random_pdq(rng), random_pdq(rng)
+    path = tmp_path / "bank.txt"
+    write_hex_list(path, [a])
+    config = write_config(tmp_path / "m.toml", {"L": {"source": "list:bank.txt",
+                                                      "poll_interval": 0.1}})
+    with matcher_client(config, db_url) as (c1, m1), matcher_client(config, db_url) as (c2, m2):
+        assert m1.wait_ready(30) and m2.wait_ready(30)
+        assert [m1.bank("L").lock.held, m2.bank("L").lock.held].count(True) == 1
+        assert _lookup(c1, a) == _lookup(c2, a) == [entry_id_of(f"list:pdq:{a}")]
+        write_hex_list(path, [b])
+        for client in (c1, c2):
+            wait_for(lambda c=client: _lookup(c, b) and not _lookup(c, a), 10, "the change")
+        assert m1.bank("L").source().reads + m2.bank("L").source().reads == 2
