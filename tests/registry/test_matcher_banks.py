@@ -92,7 +92,8 @@ def test_a_failing_source_leaves_the_others_serving(tmp_path, db_url):
 
             # the source comes back: the bank recovers and serves its entries
             state["down"] = False
-            wait_for(lambda: _lookup(client, later, "DOWN"), 20, "the recovered bank")
+            wait_for(lambda: _lookup(client, later, "DOWN") and m.bank("DOWN").healthy, 20,
+                     "the recovered bank")
             assert m.bank("DOWN").healthy and m.bank("DOWN").last_error is None
             assert _lookup(client, good) == [entry_id_of(f"list:pdq:{good}")]
 

@@ -41,6 +41,9 @@ log = logging.getLogger("tidehash.matcher")
 
 MAX_BACKOFF = 300.0
 TAIL_PAGE = 10_000
+#: changes of one page above which (and above a quarter of the bank) the index is
+#: loaded again in bulk instead of being tailed
+RELOAD_MIN = 50_000
 #: the PDQ quality a lookup's index is given for an entry whose quality is unknown
 #: (NCMEC and StopNCII send none): not weak, and never below a bank's min_quality
 UNKNOWN_QUALITY = 100
@@ -186,9 +189,11 @@ class Bank:
         return out
 
     def _load(self) -> None:
-        head, rows = self.store.active(self.bank_id)
+        """The index from the stored active entries (streamed), swapped in whole:
+        lookups go on meanwhile with the old one."""
         state = LookupState(threads=1)
-        state.load(self._wire(r) for r in rows)
+        head, _n = self.store.load_active(
+            self.bank_id, lambda rows: state.load(self._wire(r) for r in rows))
         self.state, self.seq = state, head
         self.loaded.set()
         log.info("event=bank_loaded bank=%s entries=%d seq=%d", self.name, len(state), head)
@@ -231,9 +236,15 @@ class Bank:
             for page in source.fetch(checkpoint):
                 self.pages += 1
                 refused += len(page.errors)
-                if page.reset:
-                    snapshot = []
-                if snapshot is not None:
+                if page.reset and page.checkpoint is not None:
+                    # the whole list in one page (a list file): streamed, never held
+                    written = self.store.write_page(
+                        self.bank_id, (entry_row(e) for e in page.added), [],
+                        page.checkpoint, refused, replace=True)
+                    snapshot = None
+                elif page.reset or snapshot is not None:
+                    if page.reset:
+                        snapshot = []
                     snapshot.extend(entry_row(e) for e in page.added)
                     if page.checkpoint is None:
                         continue
@@ -249,7 +260,9 @@ class Bank:
                 refused = 0
                 self.changes_written += written
                 written_total += written
-                if written:
+                if written > max(RELOAD_MIN, len(self) // 4):
+                    self._load()  # many changes: one bulk load beats applying them
+                elif written:
                     self._tail()  # matchable now, not at the next interval
         except (SourceError, CredentialsError, ValueError) as exc:
             self.store.note(self.bank_id, _one_line(exc))

@@ -49,6 +49,7 @@ class ListSource(Source):
             return
         self.reads += 1
         entries, errors = _read(self.path)
+        # ``added`` is an iterator (a list of a million entries is not held at once)
         yield Page(added=entries, errors=errors, checkpoint={**mark, "sha256": digest},
                    number=1, reset=True)
 
@@ -64,7 +65,10 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _read(path: str) -> tuple[list, list]:
+def _read(path: str) -> tuple:
+    """(an iterator of the list's entries, the refusals). A tidehash list file's
+    entries are merged by id (an entry's signals are in separate groups); a text list's
+    are one per hash, made as they are read."""
     from ....formats import detect_format, read_list
     from ....formats.model import HashFormatError
 
@@ -76,7 +80,29 @@ def _read(path: str) -> tuple[list, list]:
             if len(errors) < 1000 else None)
     except (HashFormatError, OSError, ValueError) as exc:
         raise SourceError(f"list {path}: {exc}") from None
-    entries: dict[int, ListEntry] = {}
+    if own_ids:
+        merged: dict[int, ListEntry] = {}
+        for entry_id, signal, value, quality, label in _hashes(hl, errors):
+            e = merged.get(entry_id)
+            if e is None:
+                e = merged[entry_id] = ListEntry(entry_id, label)
+            setattr(e, signal, value)
+            if signal == "pdq":
+                e.quality = quality
+        return iter(merged.values()), errors
+
+    def entries():
+        for _own, signal, value, quality, label in _hashes(hl, errors):
+            e = ListEntry(entry_id_of(f"list:{signal}:{value}"), label)
+            setattr(e, signal, value)
+            e.quality = quality if signal == "pdq" else None
+            yield e
+
+    return entries(), errors
+
+
+def _hashes(hl, errors: list):
+    """(the file's entry id, signal, hex, quality, label) of every entry."""
     for signal in ("pdq", "md5", "sha256"):
         if signal not in hl.signals:
             continue
@@ -85,14 +111,8 @@ def _read(path: str) -> tuple[list, list]:
         for i in range(group.n_entries):
             value = group.hex(int(rows[i]))
             if signal == "pdq" and not any(bytes.fromhex(value)):
-                errors.append({"page": 1, "entry": i + 1, "id": None,
-                               "error": "pdq: all zeros: refused"})
+                if len(errors) < 1000:
+                    errors.append({"page": 1, "entry": i + 1, "id": None,
+                                   "error": "pdq: all zeros: refused"})
                 continue
-            entry_id = int(group.ids[i]) if own_ids else entry_id_of(f"list:{signal}:{value}")
-            e = entries.get(entry_id)
-            if e is None:
-                e = entries[entry_id] = ListEntry(entry_id, group.label(i) or "")
-            setattr(e, signal, value)
-            if signal == "pdq":
-                e.quality = group.quality_of(i)
-    return list(entries.values()), errors
+            yield int(group.ids[i]), signal, value, group.quality_of(i), group.label(i) or ""

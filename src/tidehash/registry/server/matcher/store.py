@@ -22,6 +22,7 @@ B = schema.matcher_bank.c
 E = schema.matcher_entry.c
 _FIELDS = ("kind", "pdq", "quality", "md5", "sha256", "label")
 _CHUNK = 500
+_WRITE_CHUNK = 10_000
 
 
 def entry_row(entry) -> dict:
@@ -79,80 +80,94 @@ class BankStore:
                 E.bank_id == bank_id, E.removed.is_(False))).scalar_one())
 
     # ------------------------------------------------------------------ writes
-    def write_page(self, bank_id: int, added: list[dict], removed: list[int], checkpoint,
+    def write_page(self, bank_id: int, added, removed: list[int], checkpoint,
                    refused: int = 0, *, replace: bool = False) -> int:
         """Apply a page in one transaction with its ``checkpoint``: ``added`` rows
-        (entry_row dicts; an id listed already is replaced), ``removed`` ids; with
-        ``replace`` the page is the whole list (every other entry is removed). Returns
-        the changes written."""
+        (entry_row dicts, any iterable: read in chunks, never all held at once; an id
+        listed already is replaced), ``removed`` ids; with ``replace`` the page is the
+        whole list (every other entry is removed). Returns the changes written."""
         with self.db.begin() as conn:
             bank = conn.execute(select(B.head).where(B.id == bank_id)
                                 .with_for_update()).first()
-            head = int(bank.head)
-            by_id = {}
+            state = {"head": int(bank.head), "written": 0}
+            seen: set = set()
+            chunk: dict = {}
             for row in added:
-                by_id[row["id"]] = row
-            gone = set(removed) - set(by_id)
+                seen.add(row["id"])
+                chunk[row["id"]] = row
+                if len(chunk) >= _WRITE_CHUNK:
+                    self._write_chunk(conn, bank_id, chunk, state)
+                    chunk = {}
+            self._write_chunk(conn, bank_id, chunk, state)
             if replace:
-                old = {r.id: r for r in conn.execute(
-                    select(E.id, E.removed, *(E[f] for f in _FIELDS))
-                    .where(E.bank_id == bank_id))}
-                gone = {i for i, r in old.items() if not r.removed and i not in by_id}
+                listed = conn.execute(select(E.id).where(
+                    E.bank_id == bank_id, E.removed.is_(False))).scalars().all()
+                gone = [i for i in listed if i not in seen]
+                del listed
             else:
-                ids = list(by_id) + list(gone)
-                old = {}
-                for i in range(0, len(ids), _CHUNK):
-                    old.update({r.id: r for r in conn.execute(
-                        select(E.id, E.removed, *(E[f] for f in _FIELDS))
-                        .where(E.bank_id == bank_id, E.id.in_(ids[i:i + _CHUNK])))})
-            inserts, updates = [], []
-            for entry_id, row in by_id.items():
-                was = old.get(entry_id)
-                if was is not None and not was.removed and all(
-                        _same(getattr(was, f), row[f]) for f in _FIELDS):
-                    continue
-                head += 1
-                values = {**row, "bank_id": bank_id, "seq": head, "removed": False}
-                (inserts if was is None else updates).append(values)
-            for entry_id in sorted(gone):
-                was = old.get(entry_id)
-                if was is None or was.removed:
-                    continue
-                head += 1
-                updates.append({"bank_id": bank_id, "id": entry_id, "seq": head,
-                                "removed": True, **{f: getattr(was, f) for f in _FIELDS}})
-            if inserts:
-                conn.execute(insert(schema.matcher_entry), inserts)
-            if updates:
-                # seqs are unique per bank: park the rows first (negative seqs), so that
-                # no update meets a seq another row still holds
-                conn.execute(update(schema.matcher_entry).where(
-                    and_(E.bank_id == bindparam("b_bank"), E.id == bindparam("b_id")))
-                    .values(seq=-bindparam("b_seq")),
-                    [{"b_bank": u["bank_id"], "b_id": u["id"], "b_seq": u["seq"]}
-                     for u in updates])
-                conn.execute(update(schema.matcher_entry).where(
-                    and_(E.bank_id == bindparam("b_bank"), E.id == bindparam("b_id")))
-                    .values(seq=bindparam("b_seq"), removed=bindparam("b_removed"),
-                            **{f: bindparam("b_" + f) for f in _FIELDS}),
-                    [{"b_bank": u["bank_id"], "b_id": u["id"], "b_seq": u["seq"],
-                      "b_removed": u["removed"], **{"b_" + f: u[f] for f in _FIELDS}}
-                     for u in updates])
-            values = {"head": head,
+                gone = sorted(set(removed) - seen)
+            for i in range(0, len(gone), _WRITE_CHUNK):
+                self._remove_chunk(conn, bank_id, gone[i:i + _WRITE_CHUNK], state)
+            values = {"head": state["head"],
                       "checkpoint": None if checkpoint is None else json.dumps(checkpoint)}
             if refused:
                 values["refused"] = B.refused + refused
             conn.execute(update(schema.matcher_bank).where(B.id == bank_id).values(**values))
-            return len(inserts) + len(updates)
+            return state["written"]
+
+    def _old(self, conn, bank_id: int, ids: list) -> dict:
+        old = {}
+        for i in range(0, len(ids), _CHUNK):
+            old.update({r.id: r for r in conn.execute(
+                select(E.id, E.removed, *(E[f] for f in _FIELDS))
+                .where(E.bank_id == bank_id, E.id.in_(ids[i:i + _CHUNK])))})
+        return old
+
+    def _write_chunk(self, conn, bank_id: int, chunk: dict, state: dict) -> None:
+        if not chunk:
+            return
+        old = self._old(conn, bank_id, list(chunk))
+        inserts, updates = [], []
+        for entry_id, row in chunk.items():
+            was = old.get(entry_id)
+            if was is not None and not was.removed and all(
+                    _same(getattr(was, f), row[f]) for f in _FIELDS):
+                continue  # sent again the same: nothing changes
+            state["head"] += 1
+            values = {**row, "bank_id": bank_id, "seq": state["head"], "removed": False}
+            (inserts if was is None else updates).append(values)
+        if inserts:
+            conn.execute(insert(schema.matcher_entry), inserts)
+        _update(conn, updates, _FIELDS)
+        state["written"] += len(inserts) + len(updates)
+
+    def _remove_chunk(self, conn, bank_id: int, ids: list, state: dict) -> None:
+        old = self._old(conn, bank_id, ids)
+        updates = []
+        for entry_id in ids:
+            was = old.get(entry_id)
+            if was is None or was.removed:
+                continue
+            state["head"] += 1
+            updates.append({"bank_id": bank_id, "id": entry_id, "seq": state["head"],
+                            "removed": True})
+        _update(conn, updates, ())
+        state["written"] += len(updates)
 
     # ------------------------------------------------------------------ reads
     def active(self, bank_id: int):
         """(head, the active entries' rows) in one read."""
+        return self.load_active(bank_id, list)
+
+    def load_active(self, bank_id: int, consume):
+        """(head, ``consume(rows)``) in one read: the active rows streamed to
+        ``consume`` (an index's load), never all held at once."""
         with self.db.connect() as conn:
             head = int(conn.execute(select(B.head).where(B.id == bank_id)).scalar_one())
-            rows = conn.execute(select(E.id, *(E[f] for f in _FIELDS)).where(
-                E.bank_id == bank_id, E.removed.is_(False))).all()
-        return head, rows
+            rows = conn.execution_options(yield_per=_WRITE_CHUNK).execute(
+                select(E.id, *(E[f] for f in _FIELDS)).where(
+                    E.bank_id == bank_id, E.removed.is_(False)))
+            return head, consume(rows)
 
     def changes(self, bank_id: int, after: int, limit: int = 10_000):
         """The rows changed after seq ``after``, in seq order (at most ``limit``)."""
@@ -165,6 +180,23 @@ class BankStore:
         with self.db.connect() as conn:
             return conn.execute(select(schema.matcher_entry).where(
                 E.bank_id == bank_id, E.id == entry_id)).first()
+
+
+def _update(conn, updates: list, fields) -> None:
+    """Rows' new seq, removed flag and ``fields``. Seqs are unique per bank: the rows
+    are parked first (negative seqs), so that no update meets a seq another row still
+    holds."""
+    if not updates:
+        return
+    where = and_(E.bank_id == bindparam("b_bank"), E.id == bindparam("b_id"))
+    conn.execute(update(schema.matcher_entry).where(where).values(seq=-bindparam("b_seq")),
+                 [{"b_bank": u["bank_id"], "b_id": u["id"], "b_seq": u["seq"]}
+                  for u in updates])
+    conn.execute(update(schema.matcher_entry).where(where).values(
+        seq=bindparam("b_seq"), removed=bindparam("b_removed"),
+        **{f: bindparam("b_" + f) for f in fields}),
+        [{"b_bank": u["bank_id"], "b_id": u["id"], "b_seq": u["seq"],
+          "b_removed": u["removed"], **{"b_" + f: u[f] for f in fields}} for u in updates])
 
 
 def _same(a, b) -> bool:
