@@ -116,10 +116,20 @@ def test_a_list_bank_reloads_when_the_file_changes(tmp_path, db_url):
         print(f"\nlist change -> matched: {delay:.3f} s")
         assert bank.source().reads == 2
         assert bank.changes_written == 2 + 2  # the first load, then one add and one removal
+        # lines appended to a hex list: only they are read
+        d = random_pdq(rng)
+        with open(path, "a") as f:
+            f.write(d + "\n")
+        wait_for(lambda: _lookup(client, d), 10, "the appended line")
+        assert bank.source().reads == 2 and bank.source().appends == 1
+        assert _lookup(client, a) and _lookup(client, c) and not _lookup(client, b)
+        write_hex_list(path, [a, c])  # d taken out again: the whole file is read
+        wait_for(lambda: not _lookup(client, d), 10, "the rewritten list")
+        assert bank.source().reads == 3
         # touched, same bytes: hashed, not read again
         os.utime(path, ns=(1, 1))
         wait_for(lambda: m.store.checkpoint(bank.bank_id)["mtime_ns"] == 1, 10, "the new mark")
-        assert bank.source().reads == 2
+        assert bank.source().reads == 3
     with matcher_client(config, db_url) as (client, m):  # a restart reads nothing again
         assert m.wait_ready(30)
         wait_for(lambda: m.bank("L").pulls >= 2, 10, "pulls")

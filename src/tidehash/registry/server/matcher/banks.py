@@ -30,6 +30,7 @@ import threading
 import time
 from collections import deque
 
+import numpy as np
 from sqlalchemy import text
 
 from ...sources import CredentialsError
@@ -135,6 +136,9 @@ class Bank:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        #: a list bank's stored active entries as (sorted ids, row digests): a reload
+        #: of the file is compared with them, and only its difference goes to the store
+        self._listed: tuple | None = None
 
     # ------------------------------------------------------------------ run
     def start(self) -> None:
@@ -192,8 +196,20 @@ class Bank:
         """The index from the stored active entries (streamed), swapped in whole:
         lookups go on meanwhile with the old one."""
         state = LookupState(threads=1)
-        head, _n = self.store.load_active(
-            self.bank_id, lambda rows: state.load(self._wire(r) for r in rows))
+        keep = self.config.kind == "list"
+        ids: list = []
+        digests: list = []
+
+        def wires(rows):
+            for r in rows:
+                if keep:
+                    ids.append(int(r.id))
+                    digests.append(_digest(r.kind, r.pdq, r.quality, r.md5, r.sha256, r.label))
+                yield self._wire(r)
+
+        head, _n = self.store.load_active(self.bank_id, lambda rows: state.load(wires(rows)))
+        if keep:
+            self._listed = _sorted_pairs(ids, digests)
         self.state, self.seq = state, head
         self.loaded.set()
         log.info("event=bank_loaded bank=%s entries=%d seq=%d", self.name, len(state), head)
@@ -236,7 +252,14 @@ class Bank:
             for page in source.fetch(checkpoint):
                 self.pages += 1
                 refused += len(page.errors)
-                if page.reset and page.checkpoint is not None:
+                if page.reset and page.checkpoint is not None and self._listed is not None \
+                        and self._listed[0].size:
+                    # a list file again: only its difference to what is stored is written
+                    added, removed, listed = _difference(self._listed, page.added)
+                    written = self.store.write_page(self.bank_id, added, removed,
+                                                    page.checkpoint, refused)
+                    self._listed = listed
+                elif page.reset and page.checkpoint is not None:
                     # the whole list in one page (a list file): streamed, never held
                     written = self.store.write_page(
                         self.bank_id, (entry_row(e) for e in page.added), [],
@@ -253,9 +276,15 @@ class Bank:
                     snapshot = None
                 else:
                     removed = [_foreign_entry_id(source, f) for f in page.removed]
-                    written = self.store.write_page(
-                        self.bank_id, [entry_row(e) for e in page.added], removed,
-                        page.checkpoint, refused)
+                    rows = [entry_row(e) for e in page.added]
+                    written = self.store.write_page(self.bank_id, rows, removed,
+                                                    page.checkpoint, refused)
+                    if self._listed is not None and rows:  # lines appended to a list
+                        self._listed = _sorted_pairs(
+                            self._listed[0].tolist() + [r["id"] for r in rows],
+                            self._listed[1].tolist() + [_digest(
+                                r["kind"], r["pdq"], r["quality"], r["md5"], r["sha256"],
+                                r["label"]) for r in rows])
                 self.refused += refused
                 refused = 0
                 self.changes_written += written
@@ -294,6 +323,60 @@ class Bank:
 
     def __len__(self) -> int:
         return 0 if self.state is None else len(self.state)
+
+
+def _digest(kind, pdq, quality, md5, sha256, label) -> int:
+    """A row's fields in one int64 (Python's hash: only compared within a process)."""
+    def raw(v):
+        return bytes(v) if isinstance(v, memoryview) else v
+
+    return hash((kind, raw(pdq), quality, raw(md5), raw(sha256), label or ""))
+
+
+def _sorted_pairs(ids: list, digests: list) -> tuple:
+    """(ids sorted, unique: the last of a repeated id kept; their digests)."""
+    ids_a = np.array(ids, np.int64)
+    dig_a = np.array(digests, np.int64)
+    # np.unique keeps the first occurrence: reverse so that the last one wins
+    uniq, first = np.unique(ids_a[::-1], return_index=True)
+    return uniq, dig_a[::-1][first]
+
+
+def _difference(listed: tuple, entries) -> tuple:
+    """(rows that are new or changed, ids no longer listed, the new (ids, digests)) of a
+    list file's ``entries`` against the stored ``listed``; the unchanged rows are never
+    held, only the new ids and digests (16 bytes an entry)."""
+    old_ids, old_dig = listed
+    new_ids: list = []
+    new_dig: list = []
+    changed: list = []
+    chunk: list = []
+
+    def flush():
+        if not chunk:
+            return
+        ids = np.array([r["id"] for r, _ in chunk], np.int64)
+        digs = np.array([d for _, d in chunk], np.int64)
+        pos = np.searchsorted(old_ids, ids)
+        pos_c = np.minimum(pos, max(old_ids.size - 1, 0))
+        same = (old_ids.size > 0) & (old_ids[pos_c] == ids) & (old_dig[pos_c] == digs) \
+            if old_ids.size else np.zeros(ids.size, bool)
+        changed.extend(r for (r, _), s in zip(chunk, same.tolist()) if not s)
+        chunk.clear()
+
+    for e in entries:
+        row = entry_row(e)
+        d = _digest(row["kind"], row["pdq"], row["quality"], row["md5"], row["sha256"],
+                    row["label"])
+        new_ids.append(row["id"])
+        new_dig.append(d)
+        chunk.append((row, d))
+        if len(chunk) >= 10_000:
+            flush()
+    flush()
+    listed_new = _sorted_pairs(new_ids, new_dig)
+    removed = np.setdiff1d(old_ids, listed_new[0], assume_unique=True).tolist()
+    return changed, removed, listed_new
 
 
 def _foreign_entry_id(source, foreign: str) -> int:

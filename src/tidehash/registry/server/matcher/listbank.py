@@ -33,7 +33,8 @@ class ListSource(Source):
     def __init__(self, path: str):
         self.path = path
         self.url = path
-        self.reads = 0  # whole reads of the file (for tests and the operator)
+        self.reads = 0    # whole reads of the file (for tests and the operator)
+        self.appends = 0  # reads of lines appended only
 
     def fetch(self, checkpoint):
         try:
@@ -43,29 +44,77 @@ class ListSource(Source):
         mark = {"mtime_ns": info.st_mtime_ns, "size": info.st_size}
         if isinstance(checkpoint, dict) and all(checkpoint.get(k) == v for k, v in mark.items()):
             return
-        digest = _sha256(self.path)
+        old_size = checkpoint.get("size") if isinstance(checkpoint, dict) else None
+        prefix, digest = _sha256(self.path, old_size if isinstance(old_size, int) else None)
         if isinstance(checkpoint, dict) and checkpoint.get("sha256") == digest:
             yield Page(checkpoint={**mark, "sha256": digest}, number=1)
             return
+        if prefix is not None and prefix == checkpoint.get("sha256") \
+                and info.st_size > old_size and checkpoint.get("lines"):
+            # lines appended to a hex list: only they are read (the common way to add)
+            tail = _tail(self.path, old_size)
+            if tail is not None:
+                self.appends += 1
+                entries, errors = _read(tail)
+                yield Page(added=entries, errors=errors, number=1,
+                           checkpoint={**mark, "sha256": digest, "lines": True})
+                return
         self.reads += 1
+        lines = _is_hex_lines(self.path)
         entries, errors = _read(self.path)
         # ``added`` is an iterator (a list of a million entries is not held at once)
-        yield Page(added=entries, errors=errors, checkpoint={**mark, "sha256": digest},
-                   number=1, reset=True)
+        yield Page(added=entries, errors=errors, number=1, reset=True,
+                   checkpoint={**mark, "sha256": digest, "lines": lines})
 
 
-def _sha256(path: str) -> str:
+def _sha256(path: str, prefix_size: int | None) -> tuple:
+    """(SHA-256 of the first ``prefix_size`` bytes or None, SHA-256 of the whole file),
+    in one read."""
     h = hashlib.sha256()
+    prefix = None
+    done = 0
     try:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+                if prefix_size is not None and prefix is None and done + len(block) >= prefix_size:
+                    cut = prefix_size - done
+                    h.update(block[:cut])
+                    prefix = h.hexdigest()
+                    h.update(block[cut:])
+                else:
+                    h.update(block)
+                done += len(block)
     except OSError as exc:
         raise SourceError(f"list {path}: {exc.strerror}") from None
-    return h.hexdigest()
+    return prefix, h.hexdigest()
 
 
-def _read(path: str) -> tuple:
+def _is_hex_lines(path: str) -> bool:
+    """A plain hex list (one hash a line, nothing else): lines appended to it stand on
+    their own (not a CSV's rows under its header, not a binary list)."""
+    from ....formats import detect_format
+    from ....formats.model import HashFormatError
+
+    try:
+        return detect_format(path) == "hex"
+    except (HashFormatError, OSError, ValueError):
+        return False
+
+
+def _tail(path: str, start: int) -> bytes | None:
+    """The bytes from ``start`` when the part before ends a line, else None."""
+    try:
+        with open(path, "rb") as f:
+            if start:
+                f.seek(start - 1)
+                if f.read(1) != b"\n":
+                    return None
+            return f.read()
+    except OSError as exc:
+        raise SourceError(f"list {path}: {exc.strerror}") from None
+
+
+def _read(path) -> tuple:
     """(an iterator of the list's entries, the refusals). A tidehash list file's
     entries are merged by id (an entry's signals are in separate groups); a text list's
     are one per hash, made as they are read."""
@@ -74,12 +123,13 @@ def _read(path: str) -> tuple:
 
     errors: list = []
     try:
-        own_ids = detect_format(path) == "tidehash"
-        hl = read_list(path, on_error=lambda bad: errors.append(
+        own_ids = not isinstance(path, bytes) and detect_format(path) == "tidehash"
+        fmt = "hex" if isinstance(path, bytes) else None
+        hl = read_list(path, fmt, on_error=lambda bad: errors.append(
             {"page": 1, "entry": bad.line, "id": None, "error": bad.reason})
             if len(errors) < 1000 else None)
     except (HashFormatError, OSError, ValueError) as exc:
-        raise SourceError(f"list {path}: {exc}") from None
+        raise SourceError(f"list: {exc}") from None
     if own_ids:
         merged: dict[int, ListEntry] = {}
         for entry_id, signal, value, quality, label in _hashes(hl, errors):
