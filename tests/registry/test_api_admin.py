@@ -181,3 +181,15 @@ def test_the_publisher_and_the_lookup_tailer_stop_with_the_app(db_url):
         assert api.services.lookup.wait_ready(30)
         assert ours() == sorted(before + ["tidehash-lookup-tail", "tidehash-publisher"])
     assert ours() == before
+
+
+def test_the_review_queue_cursor_is_checked(api):
+    # 16 hex digits above the largest entry id: a bad cursor (400), not a missing entry
+    for bad in ("f" * 16, "8000000000000000"):
+        assert_problem(api.get("/v1/admin/review", params={"after": bad},
+                               headers=api.operator), 400, "invalid-request")
+    for bad in ("xyz", "1" * 17):  # not 16 hex digits: the parameter's own check
+        assert api.get("/v1/admin/review", params={"after": bad},
+                       headers=api.operator).status_code == 400
+    ok = api.get("/v1/admin/review", params={"after": "0" * 16}, headers=api.operator)
+    assert ok.status_code == 200 and ok.json() == {"entries": [], "after": None}

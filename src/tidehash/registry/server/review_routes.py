@@ -73,13 +73,20 @@ def install(app, *, Svc, Admin, body, models, schema_refs, schemas: dict,
     the ones its parameters and auth imply)."""
     schemas.update(SCHEMAS)
 
-    @app.get("/v1/admin/review", tags=["operator"], responses=ok("ReviewEntries"))
+    @app.get("/v1/admin/review", tags=["operator"],
+             responses={**ok("ReviewEntries"), **problems(400)})
     async def review_list(svc: Svc, _p: Admin,
                           rule: Annotated[Optional[Literal[REVIEW_RULES]], Query()] = None,
                           limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                           after: Annotated[Optional[str], Query(
                               pattern=r"^[0-9a-fA-F]{16}$")] = None):
-        start = None if after is None else _entry_id(after)
+        start = None
+        if after is not None:
+            from .store import parse_entry_id
+
+            start = parse_entry_id(after)
+            if start is None:  # 16 hex digits over the largest entry id: a bad cursor
+                raise Problem(400, "invalid-request", f"after: {after!r} is not an entry id")
         entries = await store_call(svc.store.review.list, rule, limit, start)
         return {"entries": entries,
                 "after": entries[-1]["id"] if len(entries) == limit else None}
