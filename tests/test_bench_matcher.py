@@ -10,6 +10,7 @@ import pathlib
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -90,6 +91,17 @@ def test_bench_matcher_drives_any_lookup_url(tmp_path):
          f"uvicorn.run(create_app({str(tmp_path / 'bank.thi')!r}), host='127.0.0.1', "
          f"port={port}, log_level='warning')"], env=env(), stderr=subprocess.PIPE)
     try:
+        # the bench waits for its own servers, not for a --target's: wait for this one to
+        # listen (under load its start takes longer than the ceiling run before it)
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the bare server never listened"
+                time.sleep(0.1)
         out = tmp_path / "out.json"
         r = bench("--entries", ENTRIES, "--seed", SEED, "--bank-dir", bank_dir,
                   "--queries", QUERIES, "--requests", QUERIES, "--concurrency", "1,8",
