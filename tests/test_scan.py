@@ -238,10 +238,19 @@ def _listed(rows, seed=3) -> list[HashRecord]:
     return out
 
 
+def _random_pdq(n: int, seed: int, first_id: int) -> list[HashRecord]:
+    """n random PDQ entries: none near a stored hash (a bigger list side)."""
+    rng = np.random.default_rng(seed)
+    return [HashRecord("pdq", rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex(),
+                       id=first_id + i, label=f"noise-{i}") for i in range(n)]
+
+
+@pytest.mark.parametrize("index", ["list", "stored"])
 @pytest.mark.parametrize("options", [
     {}, {"radius": 12}, {"dihedral": True}, {"min_quality": "median"},
     {"video_distance": 0, "video_match": 100.0}])
-def test_matches_equal_brute_force(scanned, tmp_path, options):
+def test_matches_equal_brute_force(scanned, tmp_path, options, index):
+    """Either side indexed (forced), the same matches as the brute-force oracle."""
     out, _, rows = scanned
     listed = _listed(rows)
     options = dict(options)
@@ -250,11 +259,12 @@ def test_matches_equal_brute_force(scanned, tmp_path, options):
     list_path = _write_list(tmp_path / "list.jsonl", listed)
     with ThreadPoolExecutor(2) as pool:
         report = match_hashes(out, list_path, tmp_path / "m.parquet", executor=pool,
-                              **options)
+                              index=index, **options)
     got = sh.match_set(str(tmp_path / "m.parquet"))
     expected = sh.brute_force(rows, listed, **options)
     assert got == expected
     assert report.complete and report.matches == len(expected) > 0
+    assert report.indexed == index
     signals = {m[1] for m in expected}
     assert {"pdq", "md5"} <= signals
     if "video_distance" not in options:
@@ -267,7 +277,8 @@ def test_matches_equal_brute_force(scanned, tmp_path, options):
         assert len(expected) < len(sh.brute_force(rows, listed))
 
 
-def test_since_matches_the_new_entries_only(scanned, tmp_path):
+@pytest.mark.parametrize("index", ["auto", "list", "stored"])
+def test_since_matches_the_new_entries_only(scanned, tmp_path, index):
     out, _, rows = scanned
     listed = _listed(rows)
     old = listed[::3]
@@ -276,11 +287,99 @@ def test_since_matches_the_new_entries_only(scanned, tmp_path):
     with ThreadPoolExecutor(2) as pool:
         full = match_hashes(out, new_path, tmp_path / "full.parquet", executor=pool)
         since = match_hashes(out, new_path, tmp_path / "since.parquet", executor=pool,
-                             since=old_path)
+                             since=old_path, index=index)
     old_ids = {r.id for r in old}
     expected = {m for m in sh.match_set(str(tmp_path / "full.parquet")) if m[5] not in old_ids}
+    assert expected == sh.brute_force(rows, [r for r in listed if r.id not in old_ids])
     assert sh.match_set(str(tmp_path / "since.parquet")) == expected != set()
     assert since.list_entries == len(listed) - len(old) and full.list_entries == len(listed)
+    new_pdq = len({r.hash for r in listed if r.signal == "pdq" and r.id not in old_ids})
+    assert since.list_pdq == new_pdq and full.list_pdq == len(
+        {r.hash for r in listed if r.signal == "pdq"})
+    # the few new entries are the smaller side: auto indexes them
+    assert since.indexed == ("list" if index == "auto" else index)
+
+
+@pytest.mark.parametrize("options", [{}, {"dihedral": True, "min_quality": 60}])
+def test_auto_indexes_the_smaller_side(scanned, tmp_path, options, monkeypatch):
+    """The stored PDQ hashes are counted from the shards' metadata, the list's from
+    its list file; with the threshold at 1, a list bigger than the corpus (its
+    variants with dihedral) gets the stored hashes indexed, a smaller one its own;
+    both equal the oracle, as does `--since` with a big list change against this
+    small corpus. At the default threshold (1000) the list is still indexed."""
+    from tidehash.scan import matching
+
+    out, _, rows = scanned
+    stored = sum(1 for r in rows if r["pdq"] is not None)
+    variants = 8 if options.get("dihedral") else 1
+    listed = _listed(rows)
+    small = _write_list(tmp_path / "small.jsonl", listed)
+    noise = _random_pdq(stored * variants + 5, seed=11, first_id=10_000)
+    big_records = listed + noise
+    big = str(tmp_path / "big.thl")
+    from tidehash.formats.binary import save_list
+
+    save_list(tidehash.read_list(_write_list(tmp_path / "big.jsonl", big_records)), big)
+    with ThreadPoolExecutor(1) as pool:
+        assert match_hashes(out, big, tmp_path / "d.parquet", executor=pool,
+                            **options).indexed == "list"
+    monkeypatch.setattr(matching, "STORED_SIDE_FACTOR", 1)
+    with ThreadPoolExecutor(2) as pool:
+        a = match_hashes(out, small, tmp_path / "a.parquet", executor=pool, **options)
+        b = match_hashes(out, big, tmp_path / "b.parquet", executor=pool, **options)
+        c = match_hashes(out, big, tmp_path / "c.parquet", executor=pool, since=small,
+                         **options)
+    assert a.stored_pdq == b.stored_pdq == stored
+    assert (a.indexed, b.indexed) == ("list", "stored")
+    assert b.list_pdq == len({r.hash for r in big_records if r.signal == "pdq"})
+    assert sh.match_set(str(tmp_path / "a.parquet")) == sh.brute_force(rows, listed, **options)
+    expected = sh.brute_force(rows, big_records, **options)
+    assert sh.match_set(str(tmp_path / "b.parquet")) == expected != set()
+    assert c.indexed == "stored" and c.list_pdq == len(noise)
+    assert sh.match_set(str(tmp_path / "c.parquet")) == sh.brute_force(rows, noise, **options)
+    with pytest.raises(ValueError, match="index must be"):
+        match_hashes(out, small, tmp_path / "x.parquet", index="both")
+
+
+@pytest.mark.parametrize("dihedral", [False, True])
+def test_both_sides_on_synthetic_hashes_with_tied_variants(dihedral):
+    """match_table with each side indexed, on hashes made to have ties: variants that
+    are equal, listed hashes at the same distance from two variants, listed hashes
+    repeated under several entries, qualities around the weak threshold; both equal
+    the oracle (the smallest distance, then the smallest variant)."""
+    import pyarrow as pa
+
+    from tidehash.formats import HashList
+    from tidehash.match import Matcher
+    from tidehash.scan.shards import hash_schema
+    from tidehash.scan.work import match_table
+
+    rng = np.random.default_rng(5)
+    rows, listed = [], []
+    for i in range(40):
+        variants = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(8)]
+        variants[5] = variants[2] if i % 2 else variants[5]  # a tie between two variants
+        rows.append({"key": f"k{i:02d}", "ok": True, "kind": "image", "pdq": variants[0],
+                     "quality": int(rng.integers(30, 100)), "pdq_dihedral": variants})
+        target = variants[int(rng.choice([0, 2, 5, 7]))]
+        n = int(rng.choice([0, 5, 20, 31, 32]))
+        listed.append(HashRecord("pdq", _flip(target, rng, n), id=i, label=f"l{i}"))
+        if i % 7 == 0:  # the same hash under a second entry
+            listed.append(HashRecord("pdq", listed[-1].hash, id=1000 + i, label="again"))
+    table = pa.Table.from_pylist(rows, schema=hash_schema())
+    matcher = Matcher(HashList.from_records(listed), dihedral=dihedral)
+    shape = [(r["key"], "pdq", r["distance"], r["weak"], r.get("variant"), r["id"], r["label"],
+              None, None) for r in match_table(table, matcher, "list")]
+    swapped = [(r["key"], "pdq", r["distance"], r["weak"], r.get("variant"), r["id"],
+                r["label"], None, None) for r in match_table(table, matcher, "stored")]
+    oracle_rows = [dict(r, md5=None, sha256=None, vpdq=None) for r in rows]
+    expected = sh.brute_force(oracle_rows, listed, dihedral=dihedral)
+    assert sorted(shape) == sorted(swapped) and set(swapped) == expected
+    assert len(swapped) == len(expected) > (20 if dihedral else 5)
+    if dihedral:  # the tied variants 2 and 5 (odd keys) report 2, the smaller
+        tied = {m[4] for m in expected if int(m[0][1:]) % 2 and m[4] in ("rot180", "flipy")}
+        assert tied == {"rot180"}
+        assert "flipy" in {m[4] for m in expected}  # where it is no tie, 5 is reported
 
 
 def test_match_through_the_process_pool_and_a_list_file(scanned, tmp_path):
@@ -325,6 +424,13 @@ def test_the_command_line(corpus, tmp_path):
     assert m.returncode == 0, m.stderr
     found = pq.read_table(tmp_path / "m.parquet").to_pylist()
     assert [(r["key"], r["distance"], r["label"]) for r in found] == [(image["key"], 9, None)]
+    assert "indexed: the list's PDQ hashes" in m.stderr, m.stderr
+    swapped = subprocess.run(cmd + ["match", out, str(list_path), "--out",
+                                    str(tmp_path / "s.parquet"), "--radius", "10",
+                                    "--workers", "1", "--index", "stored"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert swapped.returncode == 0 and "indexed: the stored PDQ hashes" in swapped.stderr
+    assert pq.read_table(tmp_path / "s.parquet").to_pylist() == found
     on_dask = subprocess.run(cmd + ["hash", folder, "--out", str(tmp_path / "d"),
                                     "--dask-local", "2"], env=env, capture_output=True,
                              text=True, timeout=120)

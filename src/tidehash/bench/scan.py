@@ -1,11 +1,12 @@
 """``tidehash bench scan``: back-scan figures on this machine: hashing throughput
 (files/s) of the local process pool (1 and N workers) and of a Dask LocalCluster
 against hash_files on one thread, and the time to match N stored PDQ hashes against
-a list, and against its new entries only (``since``). Prints the figures; asserts
-nothing about speed. Needs the scan extra.
+a list, and against its new entries only (``since``); with ``--sides``, only the
+same match with each side's PDQ hashes indexed. Prints the figures; asserts nothing
+about speed. Needs the scan extra.
 
     tidehash bench scan [--quick] [--files 2000] [--stored 1000000] [--listed 100000]
-                        [--new 10000] [--workers 2] [--skip-hashing]
+                        [--new 10000] [--workers 2] [--skip-hashing] [--sides]
 """
 
 from __future__ import annotations
@@ -150,6 +151,32 @@ def bench_matching(work: str, stored: int, listed: int, new: int, workers: int) 
     return out
 
 
+def bench_sides(work: str, stored: int, listed: int, workers: int) -> dict:
+    """The same match with each side indexed: {"list": s, "stored": s, ...}."""
+    from tidehash.formats import HashList
+    from tidehash.formats.binary import save_list
+
+    rng = np.random.default_rng(2)
+    scan = os.path.join(work, "sides")
+    codes = synthetic_scan(scan, stored, rng, shard_size=1000)
+    hashes = rng.integers(0, 256, (listed, 32), dtype=np.uint8)
+    hashes[:10] = codes[:10]  # known matches
+    path = os.path.join(work, "sides.thl")
+    save_list(HashList.from_records({"pdq": h.tobytes().hex(), "id": i}
+                                    for i, h in enumerate(hashes)), path)
+    out = {"n_stored": stored, "n_listed": listed}
+    for side in ("list", "stored", "auto", "stored", "list", "auto"):  # best of two
+        start = time.perf_counter()
+        report = match_hashes(scan, path, os.path.join(work, f"{side}.parquet"),
+                              workers=workers, index=side)
+        seconds = time.perf_counter() - start
+        if side not in out or seconds < out[side]["seconds"]:
+            out[side] = {"seconds": seconds, "matches": report.matches,
+                         "indexed": report.indexed}
+    shutil.rmtree(scan)
+    return out
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tidehash bench scan",
                                 description=__doc__.splitlines()[0].strip("`"))
@@ -166,6 +193,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int_in(1, 4096), default=2,
                    help="worker processes (pool and LocalCluster)")
     p.add_argument("--skip-hashing", action="store_true", help="only the matching figures")
+    p.add_argument("--sides", action="store_true",
+                   help="only this: --stored hashes (shards of 1000) against --listed list "
+                        "entries with the list indexed, the stored hashes indexed, and the "
+                        "side auto chooses (each the best of two runs)")
     return p
 
 
@@ -186,6 +217,15 @@ def main(argv=None) -> int:
                       "cpus": os.cpu_count(), "workers": args.workers}))
     work = tempfile.mkdtemp(prefix="tidehash-bench-scan-")
     try:
+        if args.sides:
+            m = bench_sides(work, args.stored, args.listed, args.workers)
+            a, b = m["list"], m["stored"]
+            print(f"match {m['n_stored']:,} stored vs {m['n_listed']:,} listed: list indexed "
+                  f"{a['seconds']:.1f} s, stored indexed {b['seconds']:.1f} s "
+                  f"(list / stored = {a['seconds'] / b['seconds']:.2f}), auto indexed the "
+                  f"{m['auto']['indexed']}: {m['auto']['seconds']:.1f} s; matches "
+                  f"{a['matches']} / {b['matches']} / {m['auto']['matches']}")
+            return 0
         if not args.skip_hashing:
             figures = bench_hashing(work, args.files, args.workers)
             base = figures["hash_files_1_thread"]

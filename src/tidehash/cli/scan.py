@@ -134,9 +134,13 @@ def hash_command(source, out, resume, shard_size, dihedral, seconds_per_hash, ma
               help="video rule: a frame matches within this distance")
 @click.option("--video-match", type=FiniteFloatRange(0, 100), default=80.0, show_default=True,
               help="video rule: percent of the query's frames that must match")
+@click.option("--index", "index", type=click.Choice(["auto", "list", "stored"]),
+              default="auto", show_default=True,
+              help="which side's PDQ hashes to index, the other streaming past them "
+                   "(auto: the smaller; the matches are the same)")
 @_executor_options
 def match_command(folder, list_path, out, since, radius, dihedral, min_quality, video_quality,
-                  video_distance, video_match, workers, dask_address, dask_local):
+                  video_distance, video_match, index, workers, dask_address, dask_local):
     """Match the hashes stored in FOLDER (scan hash) against LIST (any list format, a
     list file from `tidehash index build`, an index file) without decoding anything
     again. Writes one row per listed entry behind each match: key, signal,
@@ -157,13 +161,15 @@ def match_command(folder, list_path, out, since, radius, dihedral, min_quality, 
                                        video_quality=video_quality,
                                        video_distance=video_distance,
                                        video_match=video_match, since=since,
-                                       executor=executor, workers=workers)
+                                       executor=executor, workers=workers, index=index)
         except (ScanError, HashFormatError) as exc:
             err(str(exc))
             return 1
     err_line(f"matched {report.hashes} stored hashes ({report.shards} shards) against "
              f"{report.list_entries} list entries in {report.seconds:.1f} s: "
-             f"{report.matches} matches, {report.keys} files matched")
+             f"{report.matches} matches, {report.keys} files matched; indexed: "
+             + ("the list's" if report.indexed == "list" else "the stored")
+             + f" PDQ hashes ({report.stored_pdq} stored, {report.list_pdq} listed)")
     if report.list_bad_lines:
         err(f"{report.list_bad_lines} bad lines in the list were skipped")
     if report.missing_shards:

@@ -5,7 +5,9 @@ index build`` or an index file is used as it is; a text list, or the new entries
 of ``since``, is written once as a list file into the scan's folder). The rules
 are the engine's Matcher: PDQ within ``radius`` (the 8 dihedral variants with
 ``dihedral``, which needs a scan hashed with ``dihedral=True``), ``min_quality``,
-MD5 / SHA-256 exact, and the video rule."""
+MD5 / SHA-256 exact, and the video rule. Either side's PDQ hashes may be indexed
+(``index``): the list's, every stored hash a query, or each shard's own (all their
+variants with ``dihedral``), every listed hash a query; the matches are the same."""
 
 from __future__ import annotations
 
@@ -37,7 +39,10 @@ class MatchReport:
     (only the new ones with ``since``), ``list_bad_lines`` lines of a text list that
     could not be read (skipped), ``missing_shards`` shards of the scan not
     finished (not searched: resume the scan), ``failed_shards`` those whose
-    matching failed (shard path -> why)."""
+    matching failed (shard path -> why). ``indexed`` is the side whose PDQ hashes
+    were indexed, "list" or "stored" (each shard's own), chosen from ``stored_pdq``
+    (the PDQ hashes of the finished shards, from their Parquet metadata) and
+    ``list_pdq`` (the distinct PDQ hashes matched against)."""
 
     out: str
     shards: int = 0
@@ -50,6 +55,9 @@ class MatchReport:
     failed_shards: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     worker_pids: set[int] = field(default_factory=set)
+    indexed: str = "list"
+    stored_pdq: int = 0
+    list_pdq: int = 0
 
     @property
     def complete(self) -> bool:
@@ -96,14 +104,16 @@ def _frames(rec) -> tuple:
 
 
 def _list_for_workers(folder: str, list_path: str, since: str | None):
-    """(a list file or index file the workers can map, its entry count, the bad
-    lines of the lists read, whether it is a temporary file of ours)."""
+    """(a list file or index file the workers can map, its entry count, its PDQ
+    hash count, the bad lines of the lists read, whether it is a temporary file of
+    ours). A list or index file is mapped, not read: its counts are its header's."""
     from ..formats.binary import save_list
     from ..formats.detect import INDEX_FILE, LIST_FILE, binary_kind
 
     kind = binary_kind(list_path)
     if since is None and kind in (LIST_FILE, INDEX_FILE):
-        return list_path, load_list(list_path).n_entries, 0, False
+        hl = load_list(list_path)
+        return list_path, hl.n_entries, len(hl["pdq"]), 0, False
     hl = load_list(list_path)
     bad = hl.error_count
     if since is not None:
@@ -112,20 +122,62 @@ def _list_for_workers(folder: str, list_path: str, since: str | None):
         hl = new_entries(hl, old)
     tmp = os.path.join(folder, f".match-list-{secrets.token_hex(6)}.thl")
     save_list(hl, tmp)
-    return tmp, hl.n_entries, bad, True
+    return tmp, hl.n_entries, len(hl["pdq"]), bad, True
+
+
+def stored_pdq_count(shard_paths) -> int:
+    """The PDQ hashes stored in these shards, from their Parquet metadata alone (the
+    rows less the pdq column's nulls; the rows where a shard has no statistics)."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for path in shard_paths:
+        meta = pq.ParquetFile(path).metadata
+        at = meta.schema.names.index("pdq")
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            stats = group.column(at).statistics
+            nulls = stats.null_count if stats is not None and stats.has_null_count else 0
+            total += group.num_rows - nulls
+    return total
+
+
+#: ``index="auto"`` indexes the stored side only when its indexed rows (8 a hash with
+#: dihedral) are at least this many times fewer than the list's PDQ hashes. Both ways
+#: compare every pair (exact flat scans), and the engine's scan runs faster with the
+#: bigger side as its table: measured (benchmarks/RESULTS.md, back-scan), 10,000
+#: stored against 1M listed took 1.15-1.5x as long with the stored side indexed,
+#: 1,000 against 1M the same either way, 100 against 1M a little less.
+STORED_SIDE_FACTOR = 1000
+
+
+def choose_side(index: str, stored_pdq: int, list_pdq: int, dihedral: bool) -> str:
+    """Which side's PDQ hashes to index: ``index`` ("auto", "list", "stored");
+    "auto" indexes the stored hashes when they are the smaller side by
+    STORED_SIDE_FACTOR (counting 8 a hash with dihedral: all their variants are
+    indexed), else the list."""
+    if index not in ("auto", "list", "stored"):
+        raise ValueError(f"index must be 'auto', 'list' or 'stored', got {index!r}")
+    if index != "auto":
+        return index
+    rows = stored_pdq * (8 if dihedral else 1)
+    return "stored" if rows * STORED_SIDE_FACTOR <= list_pdq else "list"
 
 
 def match_hashes(scan, list_path, out, *, radius: int = 31, dihedral: bool = False,
                  min_quality: int | None = None, video_quality: int = 50,
                  video_distance: int = 31, video_match: float = 80.0,
                  since=None, executor: Executor | None = None,
-                 workers: int | None = None) -> MatchReport:
+                 workers: int | None = None, index: str = "auto") -> MatchReport:
     """Match the hashes stored in the scan folder ``scan`` against the list at
     ``list_path`` and write every match to the Parquet file ``out`` (atomically),
     sorted by key, signal, row and id. ``since``: the list as it was when the scan
     was last matched; only the entries added since (hashes not in it) are matched,
     against every stored hash. Options as for tidehash.Matcher; ``executor`` and
-    ``workers`` as for hash_corpus."""
+    ``workers`` as for hash_corpus. ``index``: which side's PDQ hashes are indexed
+    while the other side's stream past them: "list", "stored" (each shard's own,
+    every listed hash a query) or "auto", the smaller (choose_side, from counts the
+    list's header and the shards' metadata give); the matches are the same."""
     import pyarrow as pa
 
     from ..match import Matcher
@@ -140,6 +192,7 @@ def match_hashes(scan, list_path, out, *, radius: int = 31, dihedral: bool = Fal
                "video_match": video_match,
                # every stored hash is a query: the Index may build its MIH tables
                "expected_queries": plan.files * (8 if dihedral else 1)}
+    choose_side(index, 0, 0, False)  # checked before any work
     # the options checked here, before any work, by the Matcher the workers will make
     Matcher(_empty_list(), **{k: v for k, v in options.items() if k != "expected_queries"})
     if dihedral and not plan.options.get("dihedral"):
@@ -155,8 +208,10 @@ def match_hashes(scan, list_path, out, *, radius: int = 31, dihedral: bool = Fal
             report.missing_shards.append(shard)
     report.shards = len(shards)
     start = time.perf_counter()
-    worker_list, report.list_entries, report.list_bad_lines, ours = _list_for_workers(
-        folder, list_path, None if since is None else os.fspath(since))
+    report.stored_pdq = stored_pdq_count(shards)
+    (worker_list, report.list_entries, report.list_pdq, report.list_bad_lines,
+     ours) = _list_for_workers(folder, list_path, None if since is None else os.fspath(since))
+    report.indexed = choose_side(index, report.stored_pdq, report.list_pdq, bool(dihedral))
     rows: list[dict] = []
 
     def done(i: int, summary: dict) -> None:
@@ -165,7 +220,7 @@ def match_hashes(scan, list_path, out, *, radius: int = 31, dihedral: bool = Fal
         rows.extend(summary["rows"])
 
     try:
-        tasks = [Task(i, (path, os.path.abspath(worker_list), options))
+        tasks = [Task(i, (path, os.path.abspath(worker_list), options, None, report.indexed))
                  for i, path in enumerate(shards)]
         if tasks:
             own = executor is None

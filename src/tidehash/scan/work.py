@@ -149,18 +149,65 @@ def hex_column(array) -> np.ndarray:
     return np.frombuffer(bytes.fromhex(text), np.uint8).reshape(n, 32)  # ValueError if bad
 
 
-def match_table(table, matcher) -> list[dict]:
+#: list PDQ hashes searched at once against a shard's own index (bounds the hits kept)
+LIST_CHUNK = 1 << 16
+
+
+def pdq_hits_from_list(codes: np.ndarray, matcher) -> list[tuple[int, int, int, int | None]]:
+    """The PDQ matches of stored ``codes`` ((n, 32), or (n, 8, 32) with the dihedral
+    variants) found the other way round: the stored hashes (every variant of each)
+    are indexed and every listed PDQ hash is a query. Returns (stored position,
+    listed row, distance, variant or None), the same as the Matcher finds with the
+    stored hashes as queries: a listed hash matches within ``radius`` of one of the
+    variants, at its smallest distance over them, and the variant reported is the
+    smallest with that distance (tidehash.Index.search_range's dihedral rule)."""
+    from ..index import Index
+
+    listed = matcher.hash_list["pdq"].hashes
+    dihedral = codes.ndim == 3
+    flat = np.ascontiguousarray(codes.reshape(-1, 32))
+    if not flat.shape[0] or not len(listed):
+        return []
+    index = Index(bits=256, expected_queries=len(listed))
+    index.add(flat, ids=np.arange(flat.shape[0], dtype=np.int64))
+    rows, ids, dist = [], [], []
+    for lo in range(0, len(listed), LIST_CHUNK):
+        lims, found, d = index.search_range(np.asarray(listed[lo:lo + LIST_CHUNK]),
+                                            matcher.radius)
+        rows.append(np.repeat(np.arange(lo, lo + len(lims) - 1, dtype=np.int64),
+                              np.diff(lims)))
+        ids.append(found)
+        dist.append(d)
+    rows, ids, dist = np.concatenate(rows), np.concatenate(ids), np.concatenate(dist)
+    if not dihedral:
+        return list(zip(ids.tolist(), rows.tolist(), dist.tolist(), [None] * len(ids)))
+    stored, variant = ids // 8, ids % 8
+    # best variant per (stored hash, listed row): smallest distance, then smallest variant
+    order = np.lexsort((variant, dist, rows, stored))
+    stored, rows, dist, variant = stored[order], rows[order], dist[order], variant[order]
+    first = np.ones(stored.shape[0], bool)
+    first[1:] = (stored[1:] != stored[:-1]) | (rows[1:] != rows[:-1])
+    return list(zip(stored[first].tolist(), rows[first].tolist(), dist[first].tolist(),
+                    variant[first].tolist()))
+
+
+def match_table(table, matcher, indexed: str = "list") -> list[dict]:
     """The match rows of a hash shard's table against ``matcher``: PDQ (the 8
     variants with dihedral matching), MD5 / SHA-256 where the list holds them, and
     the video rule for videos; one row per listed entry behind each match.
 
-    Every stored PDQ hash is searched at once in the Matcher's Index, and the
-    Matcher is then asked only about the hashes that found something (most find
-    nothing: the per-query Python of a Matcher answer is kept off the hot path)."""
+    ``indexed="list"``: every stored PDQ hash is searched at once in the Matcher's
+    Index, and the Matcher is then asked only about the hashes that found something
+    (most find nothing: the per-query Python of a Matcher answer is kept off the hot
+    path). ``indexed="stored"``: the shard's PDQ hashes are indexed and the list's
+    stream past them (pdq_hits_from_list); the same matches."""
+    if indexed not in ("list", "stored"):
+        raise ValueError(f"indexed must be 'list' or 'stored', got {indexed!r}")
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from ..hashes import VPDQFeature
+    from ..match import Match
     from ..pdq import DIHEDRAL_NAMES
 
     ok = pc.fill_null(table.column("ok"), False)
@@ -188,11 +235,22 @@ def match_table(table, matcher) -> list[dict]:
                 raise ValueError("hashed without its dihedral variants (scan hash "
                                  "--dihedral): cannot match with dihedral")
             codes = hex_column(lists.flatten()).reshape(len(at), 8, 32)
-            lims = matcher.index.search_range(codes, matcher.radius, dihedral=True)[0]
         else:
             codes = hex_column(pdq.take(take).combine_chunks())
+        if indexed == "stored":
+            weak = matcher.weak_quality
+            for k, row, distance, variant in pdq_hits_from_list(codes, matcher):
+                i = int(at[k])
+                found.setdefault(i, []).append(Match(
+                    "pdq", row, matcher._entries("pdq", row), distance,
+                    bool(qualities[i] < weak), variant))
+            hits = np.empty(0, np.int64)
+        elif matcher.dihedral:
+            lims = matcher.index.search_range(codes, matcher.radius, dihedral=True)[0]
+            hits = np.flatnonzero(np.diff(lims))
+        else:
             lims = matcher.index.search_range(codes, matcher.radius)[0]
-        hits = np.flatnonzero(np.diff(lims))
+            hits = np.flatnonzero(np.diff(lims))
         if hits.size:
             rows = at[hits]
             answers = matcher.match_pdq_batch(codes[hits],
@@ -231,11 +289,12 @@ def match_table(table, matcher) -> list[dict]:
 _MATCH_COLUMNS = ("key", "ok", "pdq", "quality", "pdq_dihedral", "md5", "sha256", "vpdq")
 
 
-def match_shard(shard_path: str, list_path: str, options: dict, out_path: str | None = None
-                ) -> dict:
+def match_shard(shard_path: str, list_path: str, options: dict, out_path: str | None = None,
+                indexed: str = "list") -> dict:
     """Match one hash shard against the list file at ``list_path`` (mapped once per
-    process). Returns a summary with the match rows (matches are few), or, with
-    ``out_path``, writes them there as Parquet and returns only their count."""
+    process); ``indexed`` as for match_table. Returns a summary with the match rows
+    (matches are few), or, with ``out_path``, writes them there as Parquet and
+    returns only their count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -246,7 +305,7 @@ def match_shard(shard_path: str, list_path: str, options: dict, out_path: str | 
     if "pdq_dihedral" not in table.column_names:
         table = table.append_column("pdq_dihedral", pa.nulls(len(table),
                                                              pa.list_(pa.string())))
-    rows = match_table(table, matcher_for(list_path, options))
+    rows = match_table(table, matcher_for(list_path, options), indexed)
     summary = {"shard": shard_path, "hashes": len(table), "pid": os.getpid(),
                "seconds": time.perf_counter() - start, "matches": len(rows)}
     if out_path is not None:
