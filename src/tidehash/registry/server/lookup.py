@@ -33,6 +33,7 @@ batched search for all of them in a thread, so N waiting requests cost one scan.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
@@ -50,7 +51,7 @@ from ...pdq import DIHEDRAL_NAMES
 from .db import Unavailable
 from .store import BadRequest
 
-__all__ = ["LookupService", "LookupState", "NotReady", "QueryError"]
+__all__ = ["LookupService", "LookupState", "NotReady", "QueryError", "trim_heap"]
 
 log = logging.getLogger("tidehash.registry.lookup")
 
@@ -62,6 +63,20 @@ BATCH_QUERIES = 4096         # queries the batcher puts into one search at most
 _LOAD_CHUNK = 1 << 16
 _DIGEST_BYTES = {"md5": 16, "sha256": 32}
 _MAX_RADIUS = 256
+
+
+try:
+    _LIBC = ctypes.CDLL("libc.so.6")
+    _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+except (OSError, AttributeError):  # not glibc: nothing to trim
+    _LIBC = None
+
+
+def trim_heap() -> None:
+    """Give the heap freed by a load back to the OS (glibc keeps it otherwise: at 1M
+    entries some 70 MB of a load's transient strings and chunks stay resident)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 class NotReady(Unavailable):
@@ -858,6 +873,7 @@ class LookupService:
         count = state.load(entries)
         self.state, self.seq = state, int(seq)
         self._loaded.set()
+        trim_heap()  # the load's transient strings and chunks, and any old state
         log.info("lookup: loaded %d active entries at seq %d", count, self.seq)
 
     def _tail_once(self) -> bool:

@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+from array import array
 from collections import deque
 
 import numpy as np
@@ -35,7 +36,7 @@ from sqlalchemy import text
 
 from ...sources import CredentialsError
 from ...sources.base import SourceError
-from ..lookup import LookupState, NotReady
+from ..lookup import LookupState, NotReady, trim_heap
 from .store import BankStore, entry_row
 
 log = logging.getLogger("tidehash.matcher")
@@ -197,8 +198,9 @@ class Bank:
         lookups go on meanwhile with the old one."""
         state = LookupState(threads=1)
         keep = self.config.kind == "list"
-        ids: list = []
-        digests: list = []
+        # 8 bytes an entry each, not a Python int each (a million of them fragment the heap)
+        ids = array("q")
+        digests = array("q")
 
         def wires(rows):
             for r in rows:
@@ -210,7 +212,9 @@ class Bank:
         head, _n = self.store.load_active(self.bank_id, lambda rows: state.load(wires(rows)))
         if keep:
             self._listed = _sorted_pairs(ids, digests)
+        del ids, digests
         self.state, self.seq = state, head
+        trim_heap()  # the load's transient rows and strings: back to the OS
         self.loaded.set()
         log.info("event=bank_loaded bank=%s entries=%d seq=%d", self.name, len(state), head)
 
@@ -281,10 +285,11 @@ class Bank:
                                                     page.checkpoint, refused)
                     if self._listed is not None and rows:  # lines appended to a list
                         self._listed = _sorted_pairs(
-                            self._listed[0].tolist() + [r["id"] for r in rows],
-                            self._listed[1].tolist() + [_digest(
+                            np.concatenate([self._listed[0],
+                                            np.array([r["id"] for r in rows], np.int64)]),
+                            np.concatenate([self._listed[1], np.array([_digest(
                                 r["kind"], r["pdq"], r["quality"], r["md5"], r["sha256"],
-                                r["label"]) for r in rows])
+                                r["label"]) for r in rows], np.int64)]))
                 self.refused += refused
                 refused = 0
                 self.changes_written += written
@@ -334,9 +339,11 @@ def _digest(kind, pdq, quality, md5, sha256, label) -> int:
 
 
 def _sorted_pairs(ids: list, digests: list) -> tuple:
-    """(ids sorted, unique: the last of a repeated id kept; their digests)."""
-    ids_a = np.array(ids, np.int64)
-    dig_a = np.array(digests, np.int64)
+    """(ids sorted, unique: the last of a repeated id kept; their digests); ``ids`` and
+    ``digests`` lists or ``array("q")``."""
+    ids_a = np.frombuffer(ids, np.int64) if isinstance(ids, array) else np.array(ids, np.int64)
+    dig_a = np.frombuffer(digests, np.int64) if isinstance(digests, array) \
+        else np.array(digests, np.int64)
     # np.unique keeps the first occurrence: reverse so that the last one wins
     uniq, first = np.unique(ids_a[::-1], return_index=True)
     return uniq, dig_a[::-1][first]
@@ -347,8 +354,8 @@ def _difference(listed: tuple, entries) -> tuple:
     list file's ``entries`` against the stored ``listed``; the unchanged rows are never
     held, only the new ids and digests (16 bytes an entry)."""
     old_ids, old_dig = listed
-    new_ids: list = []
-    new_dig: list = []
+    new_ids = array("q")
+    new_dig = array("q")
     changed: list = []
     chunk: list = []
 
