@@ -26,6 +26,8 @@ from ..lookup import NotReady, QueryError
 from ..middleware import LastResort, Privacy
 from ..problems import Problem, response_of
 from . import hma
+from .fastpath import PATH as FAST_PATH
+from .fastpath import FastRawLookup
 from .feedback import FeedbackRefused
 from .hma import HMAError
 
@@ -43,7 +45,36 @@ def _error(status: int, message: str) -> Response:
     return _json({"message": message}, status)
 
 
-def create_matcher_app(config, db_url: str, *, matcher=None, **options) -> Starlette:
+def raw_lookup_body(matches: list[dict], banks: set | None, with_distance: bool) -> bytes:
+    """``GET /m/raw_lookup``'s 200 body (the route's and the fast path's)."""
+    if banks is not None:
+        matches = [x for x in matches if x["bank"] in banks]
+    if with_distance:
+        return json.dumps({"matches": [{"bank_content_id": int(x["id"], 16),
+                                        "distance": hma.distance_str(x)} for x in matches]},
+                          separators=(",", ":")).encode()
+    return json.dumps({"matches": [int(x["id"], 16) for x in matches]},
+                      separators=(",", ":")).encode()
+
+
+class MatcherApp(Starlette):
+    """The Starlette app, with ``GET /m/raw_lookup``'s plain case answered before it
+    (``fastpath``; ``fast`` None: every request through the app)."""
+
+    fast = None
+
+    async def __call__(self, scope, receive, send):
+        fast = self.fast
+        if fast is not None and scope["type"] == "http" and scope["path"] == FAST_PATH \
+                and await fast.answer(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_matcher_app(config, db_url: str, *, matcher=None, fast_path: bool | None = None,
+                       **options) -> Starlette:
+    """``fast_path`` (default: the config's ``fast_path``, true): ``GET /m/raw_lookup``'s
+    plain case answered by ``fastpath.FastRawLookup``."""
     from .service import Matcher
 
     holder = {}
@@ -109,12 +140,8 @@ def create_matcher_app(config, db_url: str, *, matcher=None, **options) -> Starl
                                        "include_distance")
         banks = hma.banks_param(request.query_params.get("banks"))
         matches = await search(m, hma.query_of(name, signal))
-        if banks is not None:
-            matches = [x for x in matches if x["bank"] in banks]
-        if with_distance:
-            return _json({"matches": [{"bank_content_id": int(x["id"], 16),
-                                       "distance": hma.distance_str(x)} for x in matches]})
-        return _json({"matches": [int(x["id"], 16) for x in matches]})
+        return Response(raw_lookup_body(matches, banks, with_distance),
+                        media_type="application/json")
 
     def by_bank(matches: list[dict], banks: set | None) -> dict:
         out: dict = {}
@@ -281,10 +308,12 @@ def create_matcher_app(config, db_url: str, *, matcher=None, **options) -> Starl
     async def not_found(request, exc):
         return _error(getattr(exc, "status_code", 404), getattr(exc, "detail", "Not Found"))
 
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={404: not_found, 405: not_found})
+    app = MatcherApp(routes=routes, lifespan=lifespan,
+                     exception_handlers={404: not_found, 405: not_found})
     app.add_middleware(LastResort)
     app.add_middleware(Privacy)
+    if config.fast_path if fast_path is None else fast_path:
+        app.fast = FastRawLookup(holder, raw_lookup_body)
     return app
 
 

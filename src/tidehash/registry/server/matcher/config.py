@@ -4,6 +4,8 @@ FILE``) with one ``[bank.NAME]`` table per bank and an optional ``[matcher]`` ta
     [matcher]
     token_sha256 = "9f86d0..."   # optional: the SHA-256 (hex) of a bearer token
     max_upload = 33554432         # bytes an uploaded file may have (POST /h/hash ...)
+    fast_path = true              # GET /m/raw_lookup's plain case answered without the
+                                  # framework (false: every request through the routes)
 
     [bank.NCII]
     source = "tidehash:https://registry.example.org"
@@ -38,7 +40,7 @@ DEFAULT_RADIUS = 31
 DEFAULT_MAX_UPLOAD = 32 << 20
 _BANK_KEYS = {"source", "credentials_file", "enabled", "pdq_radius", "min_quality",
               "poll_interval"}
-_MATCHER_KEYS = {"token_sha256", "max_upload"}
+_MATCHER_KEYS = {"token_sha256", "max_upload", "fast_path"}
 
 
 class ConfigError(ValueError):
@@ -77,6 +79,7 @@ class MatcherConfig:
     token_sha256: str | None = None
     max_upload: int = DEFAULT_MAX_UPLOAD
     path: str = ""
+    fast_path: bool = True
 
     def bank(self, name: str) -> BankConfig | None:
         for b in self.banks:
@@ -116,11 +119,14 @@ def parse_config(raw: dict, path: str = "<config>") -> MatcherConfig:
     max_upload = matcher.get("max_upload", DEFAULT_MAX_UPLOAD)
     if type(max_upload) is not int or not 1 <= max_upload <= 1 << 32:
         raise ConfigError(f"config {path}: matcher.max_upload must be an integer of bytes")
+    fast_path = matcher.get("fast_path", True)
+    if type(fast_path) is not bool:
+        raise ConfigError(f"config {path}: matcher.fast_path must be true or false")
     banks_raw = raw.get("bank", {})
     if not isinstance(banks_raw, dict) or not banks_raw:
         raise ConfigError(f"config {path}: no bank (add a [bank.NAME] table)")
     banks = tuple(_bank(name, table, path) for name, table in banks_raw.items())
-    return MatcherConfig(banks, token and token.lower(), max_upload, path)
+    return MatcherConfig(banks, token and token.lower(), max_upload, path, fast_path)
 
 
 def _bank(name: str, table, path: str) -> BankConfig:
