@@ -110,14 +110,30 @@ def assert_only_hashes_sent(capture: Capture, files: dict[str, Path], base_url: 
     return cases
 
 
-def open_page(context, url: str):
+def open_page(context, url: str, file_choosers: list | None = None):
+    """A new page at `url`, once its handlers are in place. With `file_choosers`, every
+    file chooser the page opens is appended to it: the listener is added before the page
+    loads, so Chromium intercepts choosers long before a test opens one (Playwright's
+    expect_file_chooser turns interception on only when it starts waiting, without
+    waiting for the browser to confirm, and a key press sent at once can beat it)."""
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    if file_choosers is not None:
+        page.on("filechooser", lambda chooser: file_choosers.append(chooser))
     page.goto(url)
     page.wait_for_function("() => document.documentElement.dataset.ready === 'true'")
     return page, errors
+
+
+def wait_for_file_chooser(page, choosers: list, timeout_ms: int = 30_000):
+    """The first file chooser `open_page(..., file_choosers=choosers)` has seen."""
+    for _ in range(timeout_ms // 50):
+        if choosers:
+            return choosers.pop(0)
+        page.wait_for_timeout(50)  # lets Playwright dispatch the page's events
+    raise AssertionError(f"no file chooser opened within {timeout_ms} ms")
 
 
 def choose_and_wait(page, paths) -> None:

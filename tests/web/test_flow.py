@@ -24,6 +24,7 @@ from .flow import (
     no_horizontal_scroll,
     open_page,
     send,
+    wait_for_file_chooser,
 )
 
 WITHDRAWN = "() => document.getElementById('status-summary').textContent.startsWith('Done.')"
@@ -259,12 +260,12 @@ def test_keyboard_only_at_360_px(browser, flow_registry, flow_files):
     each step's heading, and no step scrolls sideways."""
     context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=1)
     try:
-        page, errors = open_page(context, flow_registry.base_url + "/")
+        choosers: list = []
+        page, errors = open_page(context, flow_registry.base_url + "/", file_choosers=choosers)
         widths = {"choose": no_horizontal_scroll(page)}
         tab_to(page, "choose")
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Enter")
-        chooser.value.set_files([str(flow_files[n])
+        page.keyboard.press("Enter")
+        wait_for_file_chooser(page, choosers).set_files([str(flow_files[n])
                                  for n in ("photo-1.jpg", "video.mp4", "notes.txt")])
         page.wait_for_function(CHECKED)
         page.wait_for_function("() => !document.getElementById('to-consent').disabled")
