@@ -10,7 +10,6 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from tidehash.registry.server.app import create_app
 from tidehash.registry.server.settings import Settings
 
 from .pg import database_url
+from .ports import free_port, owns_listener
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note about httpx's successor
@@ -141,12 +141,6 @@ serve(Settings(**json.loads(sys.argv[1])), "127.0.0.1", int(sys.argv[2]))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     def __init__(self, base_url: str, stderr_path: pathlib.Path, process):
         self.base_url = base_url
@@ -176,7 +170,9 @@ def uvicorn_server(db_url: str, log_dir: pathlib.Path, **overrides):
             up = False
             while time.monotonic() < deadline and process.poll() is None:
                 try:
-                    if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    # from this server, not from a program that took the port first
+                    if httpx.get(base + "/healthz", timeout=2).status_code == 200 \
+                            and owns_listener(process.pid, port):
                         up = True
                         break
                 except httpx.TransportError:

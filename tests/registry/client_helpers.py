@@ -20,6 +20,7 @@ import urllib.request
 import tidehash
 
 from .pg import database_url  # noqa: F401 (used by the tests that import it from here)
+from .ports import free_port, owns_listener
 
 #: the tidehash these tests imported (in-place build or installed), for subprocesses
 SRC = str(pathlib.Path(tidehash.__file__).resolve().parents[1])
@@ -41,12 +42,6 @@ def cli_json(*args, **kwargs):
     lines = r.stdout.splitlines()
     assert len(lines) == 1, r.stdout
     return json.loads(lines[0])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Registry:
@@ -101,7 +96,8 @@ def serve(db_url: str, log_dir: pathlib.Path, *, publish_delay: float = 0,
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline and process.poll() is None:
-                if _get(url + "/readyz") == 200:
+                # from this server, not from a program that took the port first
+                if _get(url + "/readyz") == 200 and owns_listener(process.pid, port):
                     break
                 time.sleep(0.1)
             if process.poll() is None and time.monotonic() < deadline:

@@ -20,7 +20,7 @@ from tidehash.registry.server.matcher.app import create_matcher_app
 from tidehash.registry.server.matcher.config import load_config
 
 from .api_helpers import SRC
-from .servers import free_port
+from .ports import free_port, owns_listener
 
 
 def random_pdq(rng: random.Random) -> str:
@@ -168,7 +168,9 @@ def matcher_process(config_path, db_url: str, log_dir, *, ready: bool = True):
             if process.poll() is not None:
                 raise RuntimeError("the matcher exited: " + log_path.read_text()[-3000:])
             try:
-                if httpx.get(m.base_url + path, timeout=2).status_code == 200:
+                # from this matcher, not from a program that took the port first
+                if httpx.get(m.base_url + path, timeout=2).status_code == 200 \
+                        and owns_listener(process.pid, port):
                     break
             except httpx.TransportError:
                 pass

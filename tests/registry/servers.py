@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -13,11 +12,7 @@ import time
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .ports import free_port, owns_listener
 
 
 class Server:
@@ -26,11 +21,17 @@ class Server:
     def __init__(self, db_url: str, *, publish_delay: float = 0, pow_difficulty: int = 0,
                  port: int | None = None, extra: tuple = ()):
         self.db_url = db_url
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "tidehash.cli", "serve", "--db", db_url, "--host", "127.0.0.1",
-               "--port", str(self.port), "--publish-delay", str(publish_delay),
-               "--pow-difficulty", str(pow_difficulty), *extra]
+        self._options = ["--publish-delay", str(publish_delay),
+                         "--pow-difficulty", str(pow_difficulty), *extra]
+        # a port of its own choosing is chosen again if another program took it first
+        self._tries = 1 if port else 3
+        self._start(port or free_port())
+
+    def _start(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        cmd = [sys.executable, "-m", "tidehash.cli", "serve", "--db", self.db_url,
+               "--host", "127.0.0.1", "--port", str(port), *self._options]
         # a file, not a pipe: a pipe nobody reads would stop a talkative server
         self._out = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT)
@@ -41,10 +42,16 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._collect()
+                self._tries -= 1
+                if self.proc.returncode == 3 and self._tries > 0:  # the port was taken
+                    self._start(free_port())
+                    continue
                 out = self.output.decode(errors="replace")
                 raise RuntimeError(f"tidehash serve exited {self.proc.returncode}: {out}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                # the answer must come from this server, not from whoever holds the port
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200 \
+                        and owns_listener(self.proc.pid, self.port):
                     return self
             time.sleep(0.1)
         self.stop()
