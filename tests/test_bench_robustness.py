@@ -249,6 +249,100 @@ def test_impostor_pairs_and_recall_on_a_constructed_corpus():
     assert fig["impostor_pairs"]["independent_photo_pairs"] == 3
 
 
+def test_threshold_guidance_and_families_on_a_constructed_corpus():
+    """4 listed photos; per photo an identity, a JPEG (encoding) and a crop copy.
+    Genuine: JPEG 0/10/20/30, crop 40/60/80/100; 36 impostor pairs (4 originals + 4 JPEG
+    + 4 crop copies x 3 other photos), all at 128 but one at 70 and one at 90; one
+    identity copy sits 10 bits from another photo, a pair that must not count."""
+    photos = [sample.Photo(f"p{i}", b"", np.zeros((8, 8), np.uint8), i) for i in range(4)]
+    corpus = run.Corpus(photos, [_fake_hashes(90) for _ in range(4)])
+    for i in range(4):
+        corpus.queries.append(run.Query(i, "original", None, _fake_hashes(90)))
+    genuine = {"identity": (0, 0, 0, 0), "jpeg": (0, 10, 20, 30), "crop": (40, 60, 80, 100)}
+    strength = {"identity": 0, "jpeg": 50, "crop": 0.1}
+    m = np.full((4 + 12, 4), 128, dtype=np.int64)
+    m[np.arange(4), np.arange(4)] = 0
+    row = {}
+    for i in range(4):
+        for name in genuine:
+            row[(name, i)] = len(corpus.queries)
+            corpus.queries.append(run.Query(i, name, strength[name], _fake_hashes(90)))
+            m[row[(name, i)], i] = genuine[name][i]
+    m[0, 1] = 70                   # original p0 against listed p1
+    m[row[("jpeg", 2)], 3] = 90    # the JPEG copy of p2 against listed p3
+    m[row[("identity", 1)], 0] = 10  # lossless: not an impostor pair
+    chosen = [("identity", 0), ("jpeg", 50), ("crop", 0.1)]
+    fig = analysis.analyse(corpus, chosen, {"pdq": m}, targets=(0.1, 0.17))
+    assert fig["impostors"]["pdq"]["pairs"] == 36
+    assert fig["impostors"]["pdq"]["distance"]["min"] == 70
+    # 0.1: none seen up to 69 bits bounds the rate at 0.080; one at 70 bounds it at 0.125.
+    # 0.17: two seen (70, 90) bound it at 0.165 up to 127 bits; at 128 all 36 are in.
+    th = {t["target_fpr"]: t for t in fig["thresholds"]["pdq"]}
+    assert (th[0.1]["threshold"], th[0.1]["observed_threshold"]) == (69, 127)
+    assert th[0.17]["threshold"] == 127
+    assert th[0.1]["upper_bound"] == pytest.approx(_oracle_upper(0, 36), rel=1e-9)
+    assert th[0.17]["upper_bound"] == pytest.approx(_oracle_upper(2, 36), rel=1e-9)
+    # the families leave the identity copies out: 4 JPEG (encoding) and 4 crop copies
+    fam = fig["families"]["pdq"]
+    assert set(fam) == {"encoding", "crop"}
+    assert fam["encoding"]["pairs"] == fam["crop"]["pairs"] == 4
+    assert fam["crop"]["recall_at_fpr"] == {"0.1": 0.5, "0.17": 1.0}
+    assert fam["encoding"]["recall_at"]["31"] == 1.0 and fam["crop"]["recall_at"]["63"] == 0.5
+    curve = fam["crop"]["curve"]
+    assert len(curve) == 257 and [curve[t] for t in (39, 40, 79, 80, 99, 100, 256)] == \
+        [0, 0.25, 0.5, 0.75, 0.75, 1.0, 1.0]
+    g = {x["target_fpr"]: x for x in fig["guidance"]["pdq"]}
+    assert (g[0.1]["threshold"], g[0.1]["false_positives"], g[0.1]["pairs"]) == (69, 0, 36)
+    assert g[0.1]["recall_all"] == 6 / 8  # 10..100 minus 80, 100; identity left out
+    assert g[0.1]["recall_by_family"] == {"encoding": 1.0, "crop": 0.5}
+    assert (g[0.17]["threshold"], g[0.17]["false_positives"], g[0.17]["recall_all"]) == \
+        (127, 2, 1.0)
+    assert g[0.1]["pairs_needed"] == 29  # ceil(ln 0.05 / ln 0.9)
+    rows = {r["transform"]: r for r in fig["results"]}
+    assert rows["crop"]["recall_at_fpr"] == {"0.1": 0.5, "0.17": 1.0}
+    assert rows["identity"]["recall_at_fpr"] == {"0.1": 1.0, "0.17": 1.0}
+    hist = fig["impostors"]["pdq"]["genuine_histogram"]
+    assert sum(hist) == 8 and hist[0] == 1 and hist[100] == 1
+
+
+def _popcount_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, bytes) x (m, bytes) -> (n, m) Hamming distances, bit by bit (numpy oracle)."""
+    return np.unpackbits(a[:, None, :] ^ b[None, :, :], axis=-1).sum(axis=-1)
+
+
+def test_distance_matrices_against_a_bitwise_oracle(small_photos):
+    """Every (query, listed) distance of each hasher equals the popcount of the XOR of
+    the two hashes; for pdq-dihedral the smallest over the query's 8 variants."""
+    chosen = tf.variants(["jpeg", "rotate-quarter", "mirror", "crop"])
+    corpus = run.build(small_photos, chosen, workers=1)
+    hashes = [q.hashes for q in corpus.queries]
+
+    def codes(hs, attr, width):
+        return np.frombuffer(b"".join(getattr(h, attr) for h in hs), np.uint8).reshape(-1, width)
+
+    listed_pdq = codes(corpus.listed, "pdq", 32)
+    expected = {
+        "pdq": _popcount_distances(codes(hashes, "pdq", 32), listed_pdq),
+        "phash": _popcount_distances(codes(hashes, "phash", 8), codes(corpus.listed, "phash", 8)),
+        "phash-256": _popcount_distances(codes(hashes, "phash256", 32),
+                                         codes(corpus.listed, "phash256", 32)),
+        "pdq-dihedral": _popcount_distances(codes(hashes, "dihedral", 32), listed_pdq)
+        .reshape(len(hashes), 8, -1).min(axis=1),
+    }
+    assert set(expected) == set(run.HASHERS)
+    for hasher, want in expected.items():
+        got = run.distance_matrix(corpus, hasher)
+        assert got.shape == (len(corpus.queries), len(small_photos))
+        assert np.array_equal(got, want), hasher
+    # the dihedral variants hold the plain hash first, so the search never does worse,
+    # and it does better on the quarter turns and mirrors
+    assert all(h.dihedral[:32] == h.pdq for h in hashes)
+    turned = [i for i, q in enumerate(corpus.queries)
+              if q.transform in ("rotate-quarter", "mirror")]
+    own = [corpus.queries[i].photo for i in turned]
+    assert (expected["pdq-dihedral"][turned, own] < expected["pdq"][turned, own]).all()
+
+
 def test_an_unaltered_copy_is_at_distance_zero(small_photos):
     fig = run_benchmark(small_photos, [("identity", 0), ("format", "bmp")], workers=1)
     rows = fig["results"]
