@@ -467,6 +467,48 @@ def test_command_line(tmp_path):
     assert r.returncode == 2 and "not a folder" in r.stderr
 
 
+@pytest.mark.parametrize(("blocked", "what"), [("skimage", "the default photos"),
+                                              ("matplotlib", "--plot")])
+def test_a_missing_bench_extra_is_named_before_the_run(tmp_path, blocked, what):
+    """Without scikit-image (no --photos) or matplotlib (--plot) the command says which
+    extra to install and exits 2 before making any copy (the plot came after minutes of
+    hashing, as a traceback, and the JSON was lost with it)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        Image.fromarray(make_photo_like(64, 48, seed=i)).save(photos / f"{i}.png")
+    out = tmp_path / "r.json"
+    argv = ["--transforms", "jpeg", "--workers", "1", "--json", str(out)]
+    argv += ["--plot", str(tmp_path / "r.png")] if blocked == "matplotlib" else []
+    argv += ["--photos", str(photos)] if blocked != "skimage" else []
+    code = (f"import sys; sys.modules[{blocked!r}] = None; "
+            "from tidehash.bench.robustness import main; sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, *argv], env=_env(), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "making and hashing" not in r.stderr
+    assert what in r.stderr and "pip install 'tidehash[bench]'" in r.stderr
+    assert not out.exists()
+    # with the module there the same command runs (the check is not always true)
+    r = subprocess.run([sys.executable, "-m", "tidehash.bench", "robustness", *argv, "--quiet",
+                        "--limit", "2"], env=_env(), capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+
+
+def test_an_empty_distractor_folder_is_refused(tmp_path, capsys):
+    """--distractors with no image in it would silently fall back to the other photos."""
+    empty = tmp_path / "other"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not an image")
+    (empty / "broken.png").write_bytes(b"not a png")
+    code = robustness_main(["--limit", "2", "--transforms", "jpeg", "--workers", "1",
+                            "--distractors", str(empty), "--quiet"])
+    assert code == 2
+    assert "no image file that decodes" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- layers
 PLOTTING = ("matplotlib", "skimage")
 

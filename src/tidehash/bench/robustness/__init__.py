@@ -23,6 +23,7 @@ the copies by vPDQ with python-threatexchange's rule (``video``).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -125,7 +126,31 @@ def _load(args, log) -> tuple[list[sample.Photo], str, str, list[tuple[str, byte
     if args.distractors:
         for p in sample.folder_photos(args.distractors, args.max_side or None, log):
             distractors.append((p.name, p.data))
+        if not distractors:  # else the other photos would stand in, unasked
+            raise ValueError(f"{args.distractors}: no image file that decodes")
     return photos, label, short, distractors
+
+
+#: module -> the bench extra's package that brings it
+EXTRA = {"skimage": "scikit-image", "matplotlib": "matplotlib"}
+
+
+def _missing_extra(args) -> str | None:
+    """What the run would fail to import only after hashing for minutes (the plot is
+    drawn at the end), as a message naming the extra; None when all is there."""
+    needed = []
+    if not args.photos:
+        needed.append(("skimage.data", "the default photos (or give --photos DIR)"))
+    if args.plot:
+        needed.append(("matplotlib", "--plot"))
+    for module, why in needed:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            package = EXTRA[module.split(".")[0]]
+            return (f"{why} needs {package}, in the bench extra: "
+                    "pip install 'tidehash[bench]'")
+    return None
 
 
 def run_benchmark(photos: Sequence[sample.Photo], chosen, *, workers: int = 1,
@@ -186,6 +211,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
             print(msg, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
+    missing = _missing_extra(args)
+    if missing:
+        print(f"{prog}: {missing}", file=sys.stderr)
+        return 2
     try:
         photos, label, short, distractors = _load(args, log)
     except ValueError as exc:
