@@ -8,6 +8,7 @@ No timing is asserted."""
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import math
 import os
@@ -62,6 +63,33 @@ def test_transforms_are_deterministic(name, small_photos):
         p = small_photos[1]
         s = t.strengths[-1]
         assert tf.apply(name, p.image, s, p.seed) != tf.apply(name, p.image, s, p.seed + 1)
+
+
+_DIGESTS = """
+import hashlib, json, sys
+import numpy as np
+from tidehash.bench.photos import make_photo_like
+from tidehash.bench.robustness import sample, transforms as tf
+photo = sample.photo_from_array("p", make_photo_like(72, 56, seed=3))
+print(json.dumps({f"{n}:{s!r}": hashlib.sha256(tf.apply(n, photo.image, s, photo.seed))
+                  .hexdigest() for n, s in tf.variants()}))
+"""
+
+
+def test_transforms_give_the_same_bytes_in_another_interpreter():
+    """Same seed, same bytes across runs too: no state of the process (hash
+    randomisation, a font cache, the order workers start in) reaches a file."""
+    runs = []
+    for hash_seed in ("1", "2"):
+        r = subprocess.run([sys.executable, "-c", _DIGESTS],
+                           env=dict(_env(), PYTHONHASHSEED=hash_seed), capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        runs.append(json.loads(r.stdout))
+    photo = sample.photo_from_array("p", make_photo_like(72, 56, seed=3))
+    here = {f"{n}:{s!r}": hashlib.sha256(tf.apply(n, photo.image, s, photo.seed)).hexdigest()
+            for n, s in tf.variants()}
+    assert len(here) == len(tf.variants()) and runs[0] == runs[1] == here
 
 
 def test_transforms_do_what_they_say(small_photos):
