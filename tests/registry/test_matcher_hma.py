@@ -119,13 +119,10 @@ def test_bad_requests_are_4xx_with_a_message(banks, db_url):
             # pytx's PDQ check takes lower case only
             ("/m/raw_lookup", {"signal": SPECIMEN1.upper(), "signal_type": "pdq"}, 400,
              "invalid signal: invalid PDQ hash"),
-            ("/m/raw_lookup", {"signal_type": "pdq"}, 400, "signal and signal_type are required"),
             ("/m/lookup", {"signal_type": "pdq"}, 400,
              "Either url or both signal and signal_type are required"),
             ("/m/lookup", {"signal": "zz", "signal_type": "video_md5"}, 400, None),
             ("/m/lookup", {"url": "https://example.com/a.jpg"}, 403, None),
-            ("/m/raw_lookup", {"signal": SPECIMEN1, "signal_type": "pdq",
-                               "include_distance": "maybe"}, 400, None),
         ]
         for path, params, status, message in cases:
             r = client.get(path, params=params)
@@ -264,3 +261,220 @@ def test_registry_batched_lookup(banks, db_url):
         r = client.post("/v1/lookup", json={"queries": [{"pdq": "zz"}]})
         assert r.status_code == 400
         assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def _pydantic_errors(r) -> list[tuple]:
+    """A 422's body as (type, loc, input) per error, after checking its shape."""
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert isinstance(body, list) and body
+    for error in body:
+        assert set(error) == {"type", "loc", "msg", "input", "url"}, error
+        assert error["url"].startswith("https://errors.pydantic.dev/")
+    return [(e["type"], e["loc"], e["input"]) for e in body]
+
+
+def test_a_query_hmas_request_model_refuses_is_422_with_pydantics_errors(banks, db_url):
+    """HMA types its GET queries with pydantic models (ThreatExchange
+    hasher-matcher-actioner/src/OpenMediaMatch/schemas/matching.py:15-25 RawLookupRequest:
+    signal, signal_type required, include_distance bool; :36-53 LookupRequest:
+    bypass_coinflip bool) that flask-openapi3 validates before the handler runs
+    (blueprints/matching.py:157 ``raw_lookup(query: RawLookupRequest)``, :283). Its
+    refusal is 422 with ``ValidationError.json()`` (flask-openapi3 4.3.2
+    ``make_validation_error_response``; ``request._validate_query`` puts the model's
+    fields, then every other parameter, in the validated dict), not a ``{"message"}``.
+    Measured on HMA's Flask app: ``?signal_type=pdq`` -> 422 ``[{"type": "missing",
+    "loc": ["signal"], "msg": "Field required", "input": {"signal_type": "pdq"}, ...}]``."""
+    config, _photo, _pdq = banks
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        r = client.get("/m/raw_lookup", params={"signal_type": "pdq", "other": "x"})
+        assert _pydantic_errors(r) == [("missing", ["signal"],
+                                        {"signal_type": "pdq", "other": "x"})]
+        assert r.json()[0]["msg"] == "Field required"
+        r = client.get("/m/raw_lookup", params={"signal": SPECIMEN1})
+        assert _pydantic_errors(r) == [("missing", ["signal_type"], {"signal": SPECIMEN1})]
+        assert _pydantic_errors(client.get("/m/raw_lookup")) == [
+            ("missing", ["signal"], {}), ("missing", ["signal_type"], {})]
+        q = {"signal": SPECIMEN1, "signal_type": "pdq"}
+        for flag in ("maybe", "", " true", "2"):  # pydantic's bool: no space, no other word
+            r = client.get("/m/raw_lookup", params={**q, "include_distance": flag})
+            assert _pydantic_errors(r) == [("bool_parsing", ["include_distance"], flag)]
+        for flag, with_distance in (("TRUE", True), ("on", True), ("Y", True), ("0", False),
+                                    ("off", False)):
+            r = client.get("/m/raw_lookup", params={**q, "include_distance": flag})
+            assert r.status_code == 200
+            assert isinstance(r.json()["matches"][0], dict) is with_distance
+        r = client.get("/m/lookup", params={**q, "bypass_coinflip": "maybe"})
+        assert _pydantic_errors(r) == [("bool_parsing", ["bypass_coinflip"], "maybe")]
+        # the model is checked before the handler: even with a url
+        r = client.get("/m/lookup", params={"url": "https://example.com/a.jpg",
+                                            "bypass_coinflip": "x"})
+        assert r.status_code == 422
+        # a missing signal on /m/lookup is the handler's 400 (its model has no required field)
+        assert client.get("/m/lookup", params={"signal_type": "pdq"}).json() == {
+            "message": "Either url or both signal and signal_type are required"}
+
+
+def test_a_repeated_parameter_counts_by_its_first_value(banks, db_url):
+    """HMA reads a query parameter with werkzeug's ``request.args.get`` (flask-openapi3's
+    ``request._get_value``; blueprints/matching.py:383 ``request.args.get("banks")``):
+    the first of repeated values. Starlette's ``get`` would take the last."""
+    config, photo, _pdq = banks
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        cid = entry_id_of(f"list:pdq:{SPECIMEN1}")
+        other = random_pdq(random.Random(5))
+        r = client.get("/m/raw_lookup", params=[("signal", SPECIMEN1), ("signal", other),
+                                                ("signal_type", "pdq")])
+        assert r.json() == {"matches": [cid] * 3}
+        r = client.get("/m/raw_lookup", params=[("signal", other), ("signal", SPECIMEN1),
+                                                ("signal_type", "pdq")])
+        assert r.json() == {"matches": []}
+        r = client.get("/m/lookup", params=[("signal", SPECIMEN1), ("signal_type", "pdq"),
+                                            ("banks", "BANK_B"), ("banks", "BANK_A")])
+        assert list(r.json()) == ["BANK_B"]
+        r = client.post("/m/lookup?banks=BANK_C&banks=BANK_A",
+                        files={"photo": ("x.png", photo, "image/png")})
+        assert r.json() == {"pdq": {}}  # the photo's PDQ is in BANK_A only
+        r = client.get("/m/index/status", params=[("signal_type", "pdq"),
+                                                  ("signal_type", "nope")])
+        assert list(r.json()) == ["pdq"]
+
+
+def test_json_objects_have_their_keys_sorted(tmp_path, db_url):
+    """HMA's bodies are Flask's ``jsonify`` (a handler's dict or pydantic ``model_dump``,
+    blueprints/matching.py:348, :499), whose JSON provider sorts keys
+    (``DefaultJSONProvider.sort_keys = True``): banks, signal types and the index
+    status's fields in sorted order, whatever order the banks were configured in.
+    Measured on HMA: ``GET /m/index/status`` -> ``{"pdq":{"built_to":-1,"present":false,
+    "size":0},"video_md5":{...}}``."""
+    for name in ("z", "a"):
+        write_hex_list(tmp_path / f"{name}.txt", [SPECIMEN1])
+    config = write_config(tmp_path / "m.toml", {"ZED": {"source": "list:z.txt"},
+                                                "ALPHA": {"source": "list:a.txt"}})
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        cid = entry_id_of(f"list:pdq:{SPECIMEN1}")
+        r = client.get("/m/lookup", params={"signal": SPECIMEN1, "signal_type": "pdq"})
+        match = f'[{{"bank_content_id":{cid},"distance":"0"}}]'
+        assert r.text == f'{{"ALPHA":{match},"ZED":{match}}}'
+        r = client.post("/m/compare", json={"video_md5": [VIDEO_MD5, VIDEO_MD5],
+                                            "pdq": [SPECIMEN1, SPECIMEN2]})
+        assert r.text == '{"pdq":[true,{"distance":9}],"video_md5":[true,{}]}'
+        body = client.get("/m/index/status").text
+        assert body.startswith('{"pdq":{"built_to":') and '"present":true,"size":' in body
+
+
+def _flat_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (120, 120, 120)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_photo_below_pdq_quality_50_is_a_400_on_lookup(tmp_path, db_url):
+    """pytx's ``PdqSignal.hash_from_bytes`` answers "" below quality 50
+    (python-threatexchange/threatexchange/signal_type/pdq/signal.py:79-83), which HMA's
+    ``POST /m/lookup`` then looks up (blueprints/matching.py:379-391 -> ``query_index``
+    :200-203): 400 ``invalid signal: invalid PDQ hash``, never a match, even when a bank
+    holds that very hash (and a bank's ``min_quality`` is 0). ``POST /h/hash`` answers
+    ``{"pdq": ""}``. Both measured on HMA's Flask app with this flat PNG."""
+    flat = _flat_png()
+    h = tidehash.hash_file(flat).pdq
+    assert h.quality < 50
+    write_hex_list(tmp_path / "a.txt", [h.hex])
+    config = write_config(tmp_path / "m.toml", {"A": {"source": "list:a.txt"}})
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        r = client.post("/m/lookup", files={"photo": ("f.png", flat, "image/png")})
+        assert r.status_code == 400
+        assert r.json() == {"message": "invalid signal: invalid PDQ hash"}
+        r = client.post("/h/hash", files={"photo": ("f.png", flat, "image/png")})
+        assert r.json() == {"pdq": ""}
+
+
+def _multipart(parts: list[tuple[list[str], bytes]]) -> tuple[bytes, dict]:
+    boundary = "tidehash-boundary"
+    body = b""
+    for headers, data in parts:
+        body += (f"--{boundary}\r\n" + "".join(h + "\r\n" for h in headers)
+                 + "\r\n").encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_uploads_are_read_as_werkzeug_reads_them(banks, db_url):
+    """HMA takes the upload from werkzeug's ``request.files`` (blueprints/hashing.py:226-
+    256): a part is a file when its Content-Disposition has a ``filename`` (even ""), any
+    other part is a form field whatever its Content-Type, and a file's bytes are hashed as
+    sent (no Content-Transfer-Encoding decoding). Measured on HMA's Flask app: the MD5s
+    below, and 400 ``Missing multipart/form-data file upload`` for a part without a
+    filename."""
+    config, _photo, _pdq = banks
+    disposition = 'Content-Disposition: form-data; name="video"'
+    with matcher_client(config, db_url) as (client, m):
+        def post(parts):
+            body, headers = _multipart(parts)
+            return client.post("/h/hash", content=body, headers=headers)
+
+        r = post([([disposition + '; filename=""'], b"abc")])
+        assert r.json() == {"video_md5": hashlib.md5(b"abc").hexdigest()}
+        r = post([([disposition + '; filename="v"', "Content-Transfer-Encoding: base64"],
+                   b"YWJj")])
+        assert r.json() == {"video_md5": hashlib.md5(b"YWJj").hexdigest()}
+        r = post([([disposition, "Content-Type: application/octet-stream"], b"abc")])
+        assert r.status_code == 400
+        assert r.json() == {"message": "Missing multipart/form-data file upload"}
+        r = post([([disposition + '; filename="v"'], b"abc"),
+                  (['Content-Disposition: form-data; name="note"',
+                    "Content-Type: application/json"], b"{}")])
+        assert r.json() == {"video_md5": hashlib.md5(b"abc").hexdigest()}
+
+
+def test_the_types_parameter_of_an_upload(banks, db_url):
+    """HMA's uploads take ``?types=`` (blueprints/hashing.py:302-329, read at :313): a
+    comma-separated choice among the content type's enabled signal types (a photo: pdq,
+    a video: video_md5), blanks skipped; another name is 400 ``signal type 'X' doesn't
+    exist or is disabled``, nothing chosen 400 ``empty signal type selection``. Measured
+    on HMA's Flask app."""
+    config, photo, _pdq = banks
+    video = {"video": ("v.mp4", b"abc", "video/mp4")}
+    md5 = {"video_md5": hashlib.md5(b"abc").hexdigest()}
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        for query in ("types=video_md5", "types=video_md5,", "types=%20video_md5%20",
+                      "types=video_md5,video_md5", "types=video_md5&types=pdq"):
+            r = client.post(f"/h/hash?{query}", files=video)
+            assert r.status_code == 200 and r.json() == md5, query
+        for query, message in (("types=", "empty signal type selection"),
+                               ("types=,", "empty signal type selection"),
+                               ("types=x,video_md5",
+                                "signal type 'x' doesn't exist or is disabled"),
+                               ("types=pdq&types=video_md5",
+                                "signal type 'pdq' doesn't exist or is disabled")):
+            for path in ("/h/hash", "/m/lookup"):
+                r = client.post(f"{path}?{query}", files=video)
+                assert r.status_code == 400 and r.json() == {"message": message}, query
+        r = client.post("/m/lookup?types=pdq", files={"photo": ("x.png", photo, "image/png")})
+        assert r.status_code == 200 and list(r.json()) == ["pdq"]
+
+
+def test_compare_takes_a_json_body_only(banks, db_url):
+    """HMA's ``/m/compare`` reads ``request.get_json()`` (blueprints/matching.py:533),
+    which refuses a body whose Content-Type is not ``application/json`` or
+    ``application/*+json`` with werkzeug's 415, the blueprint's handler giving it as
+    ``{"message"}`` (utils/flask_utils.py:18-24). Measured on HMA's Flask app."""
+    config, _photo, _pdq = banks
+    refused = {"message": "Did not attempt to load JSON data because the request "
+                          "Content-Type was not 'application/json'."}
+    body = b'{"pdq": ["%s", "%s"]}' % (SPECIMEN1.encode(), SPECIMEN2.encode())
+    with matcher_client(config, db_url) as (client, _m):
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = {} if content_type is None else {"Content-Type": content_type}
+            r = client.post("/m/compare", content=body, headers=headers)
+            assert r.status_code == 415 and r.json() == refused, content_type
+        for content_type in ("application/json", "Application/JSON; charset=utf-8",
+                             "application/vnd.example+json"):
+            r = client.post("/m/compare", content=body, headers={"Content-Type": content_type})
+            assert r.json() == {"pdq": [True, {"distance": 9}]}, content_type

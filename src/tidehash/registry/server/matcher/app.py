@@ -29,7 +29,7 @@ from . import hma
 from .fastpath import PATH as FAST_PATH
 from .fastpath import FastRawLookup
 from .feedback import FeedbackRefused
-from .hma import HMAError
+from .hma import HMAError, InvalidQuery
 
 log = logging.getLogger("tidehash.matcher")
 MAX_JSON = 4 << 20
@@ -37,8 +37,9 @@ _OPEN = frozenset(("/status", "/status/live"))
 
 
 def _json(value, status: int = 200) -> Response:
-    return Response(json.dumps(value, separators=(",", ":")).encode(), status_code=status,
-                    media_type="application/json")
+    # keys sorted as Flask's jsonify sorts them (HMA's bodies)
+    return Response(json.dumps(value, separators=(",", ":"), sort_keys=True).encode(),
+                    status_code=status, media_type="application/json")
 
 
 def _error(status: int, message: str) -> Response:
@@ -104,6 +105,9 @@ def create_matcher_app(config, db_url: str, *, matcher=None, fast_path: bool | N
                 return await fn(request, m)
             except HMAError as exc:
                 return _error(exc.status, exc.message)
+            except InvalidQuery as exc:
+                return Response(exc.body.encode(), status_code=422,
+                                media_type="application/json")
             except Problem as exc:
                 return response_of(exc)
             except (NotReady, Unavailable):
@@ -126,21 +130,16 @@ def create_matcher_app(config, db_url: str, *, matcher=None, fast_path: bool | N
         results = await m.batcher.lookup([query])
         return results[0]["matches"]
 
-    def signal_args(request) -> tuple[str, str]:
-        params = request.query_params
-        name, signal = params.get("signal_type"), params.get("signal")
-        if name is None or signal is None:
-            raise HMAError(400, "signal and signal_type are required")
-        name = hma.signal_type(name)
-        return name, hma.validate_signal(name, signal)
+    def signal_of(query) -> tuple[str, str]:
+        name = hma.signal_type(query.signal_type)
+        return name, hma.validate_signal(name, query.signal)
 
     async def raw_lookup(request, m):
-        name, signal = signal_args(request)
-        with_distance = hma.bool_param(request.query_params.get("include_distance"),
-                                       "include_distance")
-        banks = hma.banks_param(request.query_params.get("banks"))
+        query = hma.parse_query(hma.RawLookupQuery, request.query_params)
+        name, signal = signal_of(query)
         matches = await search(m, hma.query_of(name, signal))
-        return Response(raw_lookup_body(matches, banks, with_distance),
+        return Response(raw_lookup_body(matches, hma.banks_param(query.banks),
+                                        query.include_distance),
                         media_type="application/json")
 
     def by_bank(matches: list[dict], banks: set | None) -> dict:
@@ -152,15 +151,15 @@ def create_matcher_app(config, db_url: str, *, matcher=None, fast_path: bool | N
         return out
 
     async def lookup_get(request, m):
-        params = request.query_params
-        if params.get("url"):
+        query = hma.parse_query(hma.LookupQuery, request.query_params)
+        if query.url:
             raise HMAError(403, "Hashing is disabled, missing role (this matcher fetches no "
                                 "URL: POST the file to /m/lookup)")
-        if not params.get("signal") or not params.get("signal_type"):
+        if not query.signal or not query.signal_type:
             raise HMAError(400, "Either url or both signal and signal_type are required")
-        name, signal = signal_args(request)
+        name, signal = signal_of(query)
         matches = await search(m, hma.query_of(name, signal))
-        return _json(by_bank(matches, hma.banks_param(params.get("banks"))))
+        return _json(by_bank(matches, hma.banks_param(query.banks)))
 
     async def read_upload(request, m) -> tuple[str, bytes]:
         limit = m.config.max_upload
@@ -177,6 +176,7 @@ def create_matcher_app(config, db_url: str, *, matcher=None, fast_path: bool | N
             hma.one_upload, request.headers.get("content-type", ""), b"".join(chunks))
         if len(data) > limit:
             raise HMAError(413, "Content too large")
+        hma.check_types(field, hma.first(request.query_params, "types"))
         m.uploads += 1
         return field, data
 
@@ -187,9 +187,12 @@ def create_matcher_app(config, db_url: str, *, matcher=None, fast_path: bool | N
     async def lookup_post(request, m):
         field, data = await read_upload(request, m)
         hashes = await hashes_of(field, data)
-        banks = hma.banks_param(request.query_params.get("banks"))
+        banks = hma.banks_param(hma.first(request.query_params, "banks"))
         out = {}
         for name, (value, quality) in hashes.items():
+            if name == "pdq" and quality < hma.PDQ_HASH_QUALITY:
+                # HMA looks up pytx's "" (its hash below quality 50): a refused signal
+                raise HMAError(400, "invalid signal: invalid PDQ hash")
             out[name] = by_bank(await search(m, hma.query_of(name, value, quality)), banks)
         return _json(out)
 
@@ -203,11 +206,13 @@ def create_matcher_app(config, db_url: str, *, matcher=None, fast_path: bool | N
         return _json(out)
 
     async def compare(request, m):
+        if not hma.is_json(request.headers.get("content-type")):
+            raise HMAError(415, hma.NOT_JSON)
         body = await read_json_body(request)
         return _json(hma.compare(body))
 
     async def index_status(request, m):
-        wanted = request.query_params.get("signal_type")
+        wanted = hma.first(request.query_params, "signal_type")
         names = ("pdq", "video_md5")
         if wanted is not None:
             if wanted not in names:

@@ -16,13 +16,19 @@ HMA's shapes, for the record (pinned by the tests):
   pytx's ``PdqSignal.hash_from_bytes`` answers);
 * ``POST /m/compare`` ``{"pdq": [H1, H2]}`` -> ``{"pdq": [MATCH, {"distance": D}]}``;
 * an error: ``{"message": "..."}`` with a 4xx (``No such SignalType 'x'``, ``invalid
-  signal: invalid PDQ hash``, ``index not yet ready`` (503), ...)."""
+  signal: invalid PDQ hash``, ``index not yet ready`` (503), ...), except a query its
+  request models (``schemas/matching.py``) refuse (``signal`` missing, ``include_distance``
+  not a boolean): 422 with pydantic's error list, flask-openapi3's answer;
+* JSON objects with their keys sorted (Flask's ``jsonify``); a repeated query parameter's
+  first value counts (werkzeug's ``args.get``)."""
 
 from __future__ import annotations
 
 import re
 from email.parser import BytesParser
 from email.policy import HTTP
+
+from pydantic import BaseModel, ValidationError
 
 #: HMA's PDQ match threshold (pytx PDQ_CONFIDENT_MATCH_THRESHOLD)
 PDQ_THRESHOLD = 31
@@ -43,6 +49,61 @@ class HMAError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class InvalidQuery(Exception):
+    """A query HMA's request model refuses: 422, ``body`` pydantic's error list (JSON)."""
+
+    def __init__(self, body: str):
+        super().__init__(body)
+        self.body = body
+
+
+class RawLookupQuery(BaseModel):
+    """``GET /m/raw_lookup``'s query as HMA's ``RawLookupRequest`` types it."""
+
+    signal: str
+    signal_type: str
+    banks: str | None = None
+    include_distance: bool = False
+
+
+class LookupQuery(BaseModel):
+    """``GET /m/lookup``'s query as HMA's ``LookupRequest`` types it (``url``,
+    ``content_type``, ``types``, ``seed`` and ``bypass_coinflip`` are read, not used)."""
+
+    url: str | None = None
+    content_type: str | None = None
+    types: str | None = None
+    signal: str | None = None
+    signal_type: str | None = None
+    banks: str | None = None
+    seed: str | None = None
+    bypass_coinflip: bool = False
+
+
+def first(params, key: str):
+    """A query parameter's first value (werkzeug's ``args.get``; Starlette's ``get``
+    would give the last), None if absent."""
+    values = params.getlist(key)
+    return values[0] if values else None
+
+
+def parse_query(model: type[BaseModel], params):
+    """``params`` (Starlette's query) validated as flask-openapi3 validates HMA's: the
+    model's fields (first values) then every other key (its first value) in one dict;
+    InvalidQuery with pydantic's errors if the model refuses it."""
+    data = {}
+    for key in model.model_fields:
+        value = first(params, key)
+        if value is not None:
+            data[key] = value
+    for key, value in params.multi_items():
+        data.setdefault(key, value)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidQuery(exc.json()) from None
 
 
 def signal_type(name) -> str:
@@ -88,15 +149,28 @@ def banks_param(value) -> set | None:
 
 
 def bool_param(value, name: str) -> bool:
-    """A query flag as pydantic reads one (HMA's request models)."""
+    """A query flag as pydantic reads one (HMA's request models: any case, no space
+    around); HMAError for another (the route answers it as HMA: ``parse_query``)."""
     if value is None:
         return False
-    v = value.strip().lower()
+    v = value.lower()
     if v in ("1", "true", "t", "yes", "y", "on"):
         return True
     if v in ("0", "false", "f", "no", "n", "off"):
         return False
-    raise HMAError(400, f"{name}: invalid boolean parameter - prefer true/false")
+    raise HMAError(422, f"{name}: Input should be a valid boolean")
+
+
+def is_json(content_type: str | None) -> bool:
+    """werkzeug's ``Request.is_json``: ``application/json`` or ``application/*+json``
+    (HMA's ``/m/compare`` answers anything else 415: ``NOT_JSON``)."""
+    mimetype = (content_type or "").split(";", 1)[0].strip().lower()
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+NOT_JSON = ("Did not attempt to load JSON data because the request Content-Type was not "
+            "'application/json'.")
 
 
 def compare(body) -> dict:
@@ -137,9 +211,9 @@ def one_upload(content_type: str, body: bytes) -> tuple[str, bytes]:
         raise HMAError(400, "Missing multipart/form-data file upload")
     files = []
     for part in message.iter_parts():
-        disposition = part.get("Content-Disposition", "")
-        if "filename" not in disposition and part.get_content_type() in ("text/plain",):
-            continue  # a plain form field, not a file
+        if part.get_param("filename", None, header="content-disposition") is None:
+            continue  # a form field, whatever its type: werkzeug files only a filename's part
+        del part["Content-Transfer-Encoding"]  # werkzeug hashes a part's bytes as sent
         files.append((part.get_param("name", header="content-disposition"),
                       part.get_payload(decode=True) or b""))
     if not files:
@@ -150,3 +224,20 @@ def one_upload(content_type: str, body: bytes) -> tuple[str, bytes]:
     if field not in CONTENT_TYPES:
         raise HMAError(400, f"no such content_type: '{field}'")
     return field, data
+
+
+#: the signal types HMA hashes an upload of each content type with (its default config)
+UPLOAD_TYPES = {"photo": "pdq", "video": "video_md5"}
+
+
+def check_types(field: str, types) -> None:
+    """HMA's ``types`` query parameter of an upload (a comma-separated choice among the
+    content type's signal types; absent: all of them): HMAError as HMA refuses one."""
+    if types is None:
+        return
+    chosen = [name.strip() for name in types.split(",") if name.strip()]
+    for name in chosen:
+        if name != UPLOAD_TYPES[field]:
+            raise HMAError(400, f"signal type '{name}' doesn't exist or is disabled")
+    if not chosen:
+        raise HMAError(400, "empty signal type selection")
