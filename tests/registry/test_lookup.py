@@ -53,6 +53,10 @@ class Oracle:
     def __init__(self):
         self.active: dict[int, dict] = {}
 
+    def signal_counts(self) -> dict[str, int]:
+        return {s: sum(1 for e in self.active.values() if e.get(s) is not None)
+                for s in ("pdq", "md5", "sha256")}
+
     def apply(self, changes):
         for c in changes:
             if c["op"] == "upsert":
@@ -175,15 +179,18 @@ def test_changes_in_random_pages_equal_the_oracle(initial, chs, sizes, qs):
     state.load(initial)
     oracle.apply([{"op": "upsert", "entry": e} for e in initial])
     assert state.search(qs) == oracle.search(qs)
+    assert state.signal_counts() == oracle.signal_counts()
     for page in pages(numbered(chs), sizes):
         state.apply(page)
         oracle.apply(page)
+        assert state.signal_counts() == oracle.signal_counts()
     assert state.active_ids() == sorted(f"{i:016x}" for i in oracle.active)
     assert state.search(qs) == oracle.search(qs)
     # a fresh load of the final active set answers the same
     fresh = small_state()
     fresh.load(list(oracle.active.values()))
     assert fresh.search(qs) == oracle.search(qs)
+    assert fresh.signal_counts() == oracle.signal_counts()
 
 
 def image(i: int, pdq: str | None = None, quality: int = 90, **more) -> dict:

@@ -24,6 +24,7 @@ from .matcher_helpers import (
     matcher_client,
     random_pdq,
     secret_file,
+    wait_for,
     write_config,
     write_hex_list,
 )
@@ -478,3 +479,32 @@ def test_compare_takes_a_json_body_only(banks, db_url):
                              "application/vnd.example+json"):
             r = client.post("/m/compare", content=body, headers={"Content-Type": content_type})
             assert r.json() == {"pdq": [True, {"distance": 9}]}, content_type
+
+
+def test_index_status_sizes_are_per_signal_type(tmp_path, db_url):
+    """HMA's ``GET /m/index/status`` (blueprints/matching.py:447-499) gives each signal
+    type its index checkpoint's ``total_hash_count``, which is the count of that type's
+    signals (storage/postgres/impl.py:645-673, ``ContentSignal`` rows of the type): the
+    PDQ and the video MD5 sizes differ; an entry removed from a bank leaves the count."""
+    rng = random.Random(11)
+    pdqs = [random_pdq(rng) for _ in range(3)]
+    write_hex_list(tmp_path / "p.txt", pdqs)
+    write_hex_list(tmp_path / "q.txt", pdqs[:1])
+    (tmp_path / "v.txt").write_text(VIDEO_MD5 + "\n")
+    config = write_config(tmp_path / "m.toml", {
+        "P": {"source": "list:p.txt"}, "Q": {"source": "list:q.txt"},
+        "V": {"source": "list:v.txt"}})
+
+    def sizes(client):
+        body = client.get("/m/index/status").json()
+        assert all(body[t]["present"] is True for t in body)
+        return {t: body[t]["size"] for t in body}
+
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        assert sizes(client) == {"pdq": 4, "video_md5": 1}
+        assert client.get("/m/index/status", params={"signal_type": "video_md5"}).json()[
+            "video_md5"]["size"] == 1
+        write_hex_list(tmp_path / "p.txt", pdqs[1:])
+        wait_for(lambda: sizes(client) == {"pdq": 3, "video_md5": 1}, 20,
+                 "the removal counted")

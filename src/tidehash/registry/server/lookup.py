@@ -303,6 +303,19 @@ class LookupState:
         k = self._keys
         return int(np.count_nonzero(k.alive[:k.n]))
 
+    def signal_counts(self) -> dict[str, int]:
+        """Active entries holding each signal (``pdq``, ``md5``, ``sha256``): what a status
+        route reports as an index's size. Reads a published snapshot of the keys, as a
+        search does (keys a writer has not published yet are not counted)."""
+        k = self._keys
+        alive = k.alive[:k.n]
+        out = {"pdq": int(np.count_nonzero(alive & (k.quality[:k.n] != NO_PDQ)))}
+        for signal, table in self._digests.items():
+            added = [key for keys in list(table.delta.values()) for key in keys]
+            keys = np.concatenate([table.keys, np.array(added, np.int64)])
+            out[signal] = int(np.count_nonzero(alive[keys[keys < k.n]]))  # one digest a key
+        return out
+
     @property
     def pdq_rows(self) -> int:
         """Rows in the PDQ Index, dead ones included (until the next compaction)."""

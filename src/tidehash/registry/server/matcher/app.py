@@ -218,11 +218,15 @@ def create_matcher_app(config, db_url: str, *, matcher=None, fast_path: bool | N
             if wanted not in names:
                 raise HMAError(400, f"No such signal type '{wanted}'")
             names = (wanted,)
+        ready = m.bankset.ready
+        built = max((int(b.last_sync or 0) for b in m.bankset.banks), default=0)
+        counts = await run_in_threadpool(lambda: [
+            b.state.signal_counts() for b in m.bankset.banks
+            if b.config.enabled and b.state is not None])
         out = {}
         for name in names:
-            size = sum(len(b) for b in m.bankset.banks)
-            ready = m.bankset.ready
-            built = max((int(b.last_sync or 0) for b in m.bankset.banks), default=0)
+            # HMA's size: the signals of that type in its index (its ContentSignal rows)
+            size = sum(c[hma.SIGNAL_TYPES[name]] for c in counts)
             out[name] = {"present": ready, "built_to": built if ready else -1,
                          "size": size if ready else 0}
         return _json(out)
