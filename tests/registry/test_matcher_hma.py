@@ -508,3 +508,25 @@ def test_index_status_sizes_are_per_signal_type(tmp_path, db_url):
         write_hex_list(tmp_path / "p.txt", pdqs[1:])
         wait_for(lambda: sizes(client) == {"pdq": 3, "video_md5": 1}, 20,
                  "the removal counted")
+
+
+def test_a_pdq_at_distance_31_matches_and_32_does_not(tmp_path, db_url):
+    """HMA's PDQ index matches up to its threshold 31 inclusive
+    (python-threatexchange/threatexchange/signal_type/pdq/pdq_index.py:31-32
+    ``get_match_threshold``), and ``/m/compare`` calls 31 a match (signal.py:67-76,
+    signal_base.py ``from_simple_dist``: ``dist <= threshold``). Measured on HMA's Flask
+    app: flips of 30 and 31 bits found, 32 and 33 not. A bank's default ``pdq_radius``."""
+    write_hex_list(tmp_path / "a.txt", [SPECIMEN1])
+    config = write_config(tmp_path / "m.toml", {"A": {"source": "list:a.txt"}})
+    cid = entry_id_of(f"list:pdq:{SPECIMEN1}")
+    rng = random.Random(4)
+    with matcher_client(config, db_url) as (client, m):
+        assert m.wait_ready(30)
+        for bits in (30, 31, 32, 33):
+            near = flip(SPECIMEN1, bits, rng)
+            r = client.get("/m/raw_lookup", params={"signal": near, "signal_type": "pdq",
+                                                    "include_distance": "true"})
+            expected = [{"bank_content_id": cid, "distance": str(bits)}] if bits <= 31 else []
+            assert r.json() == {"matches": expected}, bits
+            r = client.post("/m/compare", json={"pdq": [SPECIMEN1, near]})
+            assert r.json() == {"pdq": [bits <= 31, {"distance": bits}]}
