@@ -212,7 +212,7 @@ class Bank:
         head, _n = self.store.load_active(self.bank_id, lambda rows: state.load(wires(rows)))
         if keep:
             self._listed = _sorted_pairs(ids, digests)
-        del ids, digests
+        ids = digests = None  # the arrays go now, not when the bank is next loaded
         self.state, self.seq = state, head
         trim_heap()  # the load's transient rows and strings: back to the OS
         self.loaded.set()
