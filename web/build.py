@@ -48,7 +48,7 @@ COMMON = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-strict-aliasing",
 FEATURES = ["-mbulk-memory", "-msign-ext", "-mnontrapping-fptoint", "-mmutable-globals",
             "-mno-relaxed-simd"]
 VARIANTS = {"scalar": ["-mno-simd128"], "simd128": ["-msimd128"]}
-EXPORTS = ["th_alloc", "th_free", "th_pdq", "th_pdq_dct", "th_ycbcr_to_rgbx"]
+EXPORTS = ["th_alloc", "th_free", "th_pdq", "th_pdq_dct", "th_ycbcr_to_rgbx", "th_pdq_ycbcr"]
 # 16 MB to start; malloc grows it (memory.grow) up to the wasm32 limit of 4 GB
 INITIAL_MEMORY = 16 << 20
 # the page's other files, copied as they are: served name -> source in the tree

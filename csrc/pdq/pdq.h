@@ -44,6 +44,15 @@ void pdq_downscale_avx2(const th_pixels *px, float *scratch, float *out64x64);
 void pdq_downscale_avx512(const th_pixels *px, float *scratch, float *out64x64);
 void pdq_downscale_wasm128(const th_pixels *px, float *scratch, float *out64x64);
 
+#if defined(__wasm__)
+/* The page's WebAssembly only (web/wasm/jpeg_yuv.c): when set, the downscale kernels
+ * read line r of the image from pdq_wasm_line_source(r) instead of px->data (lines
+ * made on demand, in order). A module is one thread, so one global suffices. */
+extern const uint8_t *(*pdq_wasm_line_source)(int64_t r);
+#define PDQ_IMAGE_LINE(px, r) \
+    (pdq_wasm_line_source ? pdq_wasm_line_source(r) : (px)->data + (r) * (px)->row_stride)
+#endif
+
 /* Internal: DCT table, filled once at import (th_cpu_init time). */
 void pdq_init(void);
 

@@ -26,6 +26,13 @@
 
 #include "pdq_layout.h"
 
+/* Line r of the image, the bytes luma_row reads. An including file may define it to
+ * make lines on demand (the page's WebAssembly: a JPEG's Y'CbCr planes converted to RGB
+ * one line at a time, never the whole RGB image); each line is read once, in order. */
+#ifndef PDQ_IMAGE_LINE
+#define PDQ_IMAGE_LINE(px, r) ((px)->data + (r) * (px)->row_stride)
+#endif
+
 /* One 1-D box filter along `n` samples for LANES independent lines at once
  * (sample s of lane k at in[s * LANES + k]). The phases and the order of adds
  * and subtracts follow the reference's box1DFloat exactly. With `need` given,
@@ -175,7 +182,7 @@ void KERNEL_NAME(const th_pixels *px, float *scratch, float *out64x64) {
     for (int64_t r0 = 0; r0 < rows; r0 += LANES) {
         const int64_t nb = rows - r0 < LANES ? rows - r0 : LANES;
         for (int64_t k = 0; k < nb; k++) {
-            luma_row(px->data + (r0 + k) * px->row_stride, lay.cols, px->channels, block + k * pc);
+            luma_row(PDQ_IMAGE_LINE(px, r0 + k), lay.cols, px->channels, block + k * pc);
         }
         transpose_in(block, pc, pc, cin);
         box_lanes(cin, cout, lay.cols, lay.win_rows, NULL);

@@ -17,7 +17,7 @@ import tidehash
 from tidehash import _native
 from tidehash.image import decode, pil_to_array
 
-from .conftest import Page
+from .conftest import CHROMIUM, Page
 from .formats import EXACT, make_files
 
 WASM = ("scalar", "simd128")
@@ -181,3 +181,25 @@ def test_hashing_keeps_working_offline_after_ready(browser, registry_server, fil
             assert got.get("record") == engine_record(folder / name), (name, got)
     finally:
         context.close()
+
+
+def test_records_equal_the_engine_without_webcrypto(browser, registry_server, files):
+    """Where the page is not a secure context (plain HTTP on a name other than localhost)
+    there is no WebCrypto: SHA-256 then comes from hash-wasm, MD5 from hash-wasm in both
+    cases. The same records either way."""
+    folder, _ = files
+    port = registry_server.base_url.rsplit(":", 1)[1]
+    b = browser.browser_type.launch(executable_path=CHROMIUM,
+                                    args=["--host-resolver-rules=MAP tidehash.test 127.0.0.1"])
+    try:
+        tab = Page(b.new_page(), f"http://tidehash.test:{port}")
+        assert tab.page.evaluate("() => [isSecureContext, typeof crypto.subtle]") == [
+            False, "undefined"]
+        for name in ("jpeg-4000x3000-420.jpg", "jpeg-420.jpg", "png-rgba-translucent.png",
+                     "video.mp4"):
+            got = tab.hash_bytes((folder / name).read_bytes())
+            assert got.get("record") == engine_record(folder / name), (name, got)
+        # (Chromium says once that it ignores the policy's COOP header on such an origin)
+        assert [e for e in tab.console_errors if "Cross-Origin-Opener-Policy" not in e] == []
+    finally:
+        b.close()

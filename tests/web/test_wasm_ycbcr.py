@@ -3,8 +3,9 @@ oracle written from libjpeg's definitions: the h2v1 / h2v2 "fancy" upsampling (r
 biases alternating, the context row above the first and below the last chroma row
 being that row) and jdcolor.c's fixed-point YCbCr -> RGB tables with the clamp to 0..255,
 on random planes (every value, odd sizes), in both wasm builds (the SIMD128 one computes
-the tables' values in vector lanes). The browser tests check the same code against Pillow
-on real JPEGs."""
+the tables' values and the upsampling in vector lanes); and th_pdq_ycbcr, the same
+conversion a line at a time as the PDQ kernel reads it, against the native PDQ of the
+oracle's RGB. The browser tests check the same code against Pillow on real JPEGs."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from isas import NATIVE_ISAS
+
+from tidehash import _native
 
 from .wasm_runner import VARIANTS, runner
+
+NOT_HERE = -101  # th_pdq_ycbcr: the caller converts the whole image instead
 
 
 def fix(x: float) -> int:
@@ -134,3 +140,72 @@ def test_layouts_libjpeg_would_not_upsample_so_are_refused(variant):
     assert run(variant, y, c, c, 2, 2)[0] == -1    # chroma 2 wide: libjpeg replicates
     assert run(variant, y, y, y, 1, 2)[0] == -1    # 4:4:0: not taken
     assert run(variant, y, y, y, 3, 1)[0] == -1
+
+
+def planes_of(rng, h, w, hsub, vsub):
+    cw, ch = -(-w // hsub), -(-h // vsub)
+    # smooth planes plus noise, so that the hash has structure to get wrong
+    yy, xx = np.mgrid[0:h, 0:w]
+    y = np.clip(xx * 255 // w + rng.integers(-40, 40, (h, w)), 0, 255).astype(np.uint8)
+    cb = rng.integers(0, 256, (ch, cw)).astype(np.uint8)
+    cr = np.clip(np.mgrid[0:ch, 0:cw][0] * 255 // ch + rng.integers(-60, 60, (ch, cw)),
+                 0, 255).astype(np.uint8)
+    return y, cb, cr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(5, 300), w=st.integers(5, 300), layout=st.sampled_from(LAYOUTS),
+       seed=st.integers(0, 2**16), dihedral=st.booleans())
+def test_pdq_of_the_planes_equals_native_pdq_of_the_oracle(variant, h, w, layout, seed, dihedral):
+    hsub, vsub = layout
+    if hsub == 2 and -(-w // 2) <= 2:
+        w = 6
+    y, cb, cr = planes_of(np.random.default_rng(seed), h, w, hsub, vsub)
+    rgb = np.ascontiguousarray(oracle(y, cb, cr, hsub, vsub)[:, :, :3])
+    raw, quality, rc = runner(variant).pdq_ycbcr([y, cb, cr], hsub, vsub, dihedral)
+    if (h, w) == (64, 64) and not dihedral:
+        assert rc == NOT_HERE
+        return
+    assert rc == 0
+    for isa in NATIVE_ISAS:
+        want = _native.pdq_hash_lines(rgb.reshape(h, w * 3), 3, isa, dihedral)
+        assert (raw.hex(), quality) == (want[0].hex(), want[1]), (h, w, layout, isa)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pdq_of_the_planes_at_12_mp_and_around_64(variant):
+    """A photo's size (4000 x 3000, 4:2:0) and the sizes next to the 64x64 single-hash case."""
+    rng = np.random.default_rng(7)
+    for (h, w), layout in [((3000, 4000), (2, 2)), ((64, 64), (2, 2)), ((64, 65), (2, 1)),
+                           ((63, 64), (1, 1)), ((65, 64), (2, 2))]:
+        y, cb, cr = planes_of(rng, h, w, *layout)
+        r = runner(variant)
+        raw, quality, rc = r.pdq_ycbcr([y, cb, cr], *layout, False)
+        if (h, w) == (64, 64):
+            assert rc == NOT_HERE
+            assert r.pdq_ycbcr([y, cb, cr], *layout, True)[2] == 0
+            continue
+        assert rc == 0
+        if h * w > 10**6:
+            rgb = planes_rgb_via_wasm(r, y, cb, cr, *layout)
+        else:
+            rgb = np.ascontiguousarray(oracle(y, cb, cr, *layout)[:, :, :3])
+        want = _native.pdq_hash_lines(rgb.reshape(h, w * 3), 3, NATIVE_ISAS[0], False)
+        assert (raw.hex(), quality) == (want[0].hex(), want[1]), (h, w, layout)
+
+
+def planes_rgb_via_wasm(r, y, cb, cr, hsub, vsub) -> np.ndarray:
+    """th_ycbcr_to_rgbx's RGB (the oracle, a Python loop per line, is too slow at 12 MP;
+    the tests above hold th_ycbcr_to_rgbx to it)."""
+    rc, got = run(r.variant, y, cb, cr, hsub, vsub)
+    assert rc == 0
+    return np.ascontiguousarray(got[:, :, :3])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pdq_of_planes_libjpeg_would_not_upsample_is_not_here(variant):
+    y = np.zeros((8, 4), np.uint8)
+    c = np.zeros((4, 2), np.uint8)
+    assert runner(variant).pdq_ycbcr([y, c, c], 2, 2, False)[2] == NOT_HERE
+    assert runner(variant).pdq_ycbcr([y, y, y], 1, 2, False)[2] == NOT_HERE

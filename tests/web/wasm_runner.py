@@ -25,6 +25,7 @@ class WasmPDQ:
         self._alloc, self._free = ex["th_alloc"], ex["th_free"]
         self._pdq, self._dct = ex["th_pdq"], ex["th_pdq_dct"]
         self._ycbcr = ex["th_ycbcr_to_rgbx"]
+        self._pdq_ycbcr = ex["th_pdq_ycbcr"]
 
     def _write(self, data: bytes) -> int:
         ptr = self._alloc(self.store, len(data))
@@ -54,6 +55,25 @@ class WasmPDQ:
 
     def ycbcr_to_rgbx(self, *args: int) -> int:
         return self._ycbcr(self.store, *args)
+
+    def pdq_ycbcr(self, planes: list[np.ndarray], hsub: int, vsub: int,
+                  dihedral: bool) -> tuple[bytes, int, int]:
+        """th_pdq_ycbcr of Y, Cb, Cr planes (each line adjacent): (hash bytes, quality,
+        status), as pdq()."""
+        h, w = planes[0].shape
+        ptrs = [self._write(np.ascontiguousarray(p, dtype=np.uint8).tobytes()) for p in planes]
+        nout = 256 if dihedral else 32
+        out = self._alloc(self.store, nout + 4)
+        try:
+            rc = self._pdq_ycbcr(self.store, ptrs[0], w, ptrs[1], planes[1].shape[1], ptrs[2],
+                                 planes[2].shape[1], w, h, hsub, vsub, int(dihedral), out,
+                                 out + nout)
+            raw = self._read(out, nout)
+            quality = int.from_bytes(self._read(out + nout, 4), "little", signed=True)
+        finally:
+            for p in (*ptrs, out):
+                self._free(self.store, p)
+        return raw, quality, rc
 
     def dct(self) -> np.ndarray:
         ptr = self._alloc(self.store, 16 * 64 * 4)

@@ -89,8 +89,10 @@ function checkOptions(options) {
  *          build (default: SIMD128 where the browser has it); decoder "webgl": read every
  *          image through createImageBitmap + WebGL, the way browsers without WebCodecs'
  *          ImageDecoder do (default "auto": ImageDecoder for opaque images where it exists);
- *          timings: add {read_and_digest, decode_after_digest, pdq, total} (ms) and
- *          decoded_by to an image's record; pixels: add pixels_sha256, the SHA-256 of
+ *          timings: add to an image's record when each step ended, in ms from the
+ *          worker's start on the file (read, decoding = the decode started, md5, sha256,
+ *          decoded, planes_in_wasm or pixels_in_wasm, hashed, total; a step not taken is
+ *          absent) and decoded_by; pixels: add pixels_sha256, the SHA-256 of
  *          the pixels hashed (R, G, B bytes, or the grey bytes), for exactness tests
  * @returns {Promise<{kind: "image"|"video", pdq: string|null, quality: number|null,
  *                    md5: string, sha256: string}>}

@@ -13,6 +13,8 @@
  * are refused here (the page decodes them another way). */
 #include <stdint.h>
 #include <stdlib.h>
+
+#include "pdq/pdq.h"
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
 #endif
@@ -113,11 +115,70 @@ static void convert_row(const uint8_t *yr, const uint8_t *cbr, const uint8_t *cr
 }
 #endif
 
+/* The fancy filters below in closed form: with s[-1] = s[0] and s[cw] = s[cw - 1] (the
+ * reference's edge cases are exactly these), output 2j = (3 s[j] + s[j-1] + b0) >> k and
+ * output 2j+1 = (3 s[j] + s[j+1] + b1) >> k; h2v1: s = the chroma row, k 2, biases 1, 2;
+ * h2v2: s = 3 near + far, k 4, biases 8, 7. The SIMD128 loops compute that for 8 chroma
+ * samples at a time in 16-bit lanes (at most 4 * 1020 + 8: no overflow) from j = 1 while
+ * j + 8 < cw, so every neighbour they read is inside the row; the scalar loop does the
+ * rest, from wherever they stopped. */
+#ifdef __wasm_simd128__
+static inline v128_t load8_u16(const uint8_t *p) {
+    return wasm_u16x8_extend_low_u8x16(wasm_v128_load64_zero(p));
+}
+
+/* even and odd outputs (16-bit lanes, each <= 255) interleaved into 16 bytes at `out` */
+static inline void store_pairs(uint8_t *out, v128_t even, v128_t odd) {
+    const v128_t eo = wasm_u8x16_narrow_i16x8(even, odd);
+    wasm_v128_store(out, wasm_i8x16_shuffle(eo, eo, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+}
+
+static int up_h2v1_simd(const uint8_t *in, int cw, uint8_t *out) {
+    int j = 1;
+    for (; j + 8 < cw; j += 8) {
+        const v128_t a = load8_u16(in + j), prev = load8_u16(in + j - 1), next = load8_u16(in + j + 1);
+        const v128_t a3 = wasm_i16x8_add(wasm_i16x8_add(a, a), a);
+        store_pairs(out + 2 * j,
+                    wasm_u16x8_shr(wasm_i16x8_add(wasm_i16x8_add(a3, prev), wasm_i16x8_splat(1)), 2),
+                    wasm_u16x8_shr(wasm_i16x8_add(wasm_i16x8_add(a3, next), wasm_i16x8_splat(2)), 2));
+    }
+    return j;
+}
+
+static inline v128_t col_sum(const uint8_t *near, const uint8_t *far) {
+    const v128_t n = load8_u16(near);
+    return wasm_i16x8_add(wasm_i16x8_add(wasm_i16x8_add(n, n), n), load8_u16(far));
+}
+
+static int up_h2v2_simd(const uint8_t *near, const uint8_t *far, int cw, uint8_t *out) {
+    int j = 1;
+    for (; j + 8 < cw; j += 8) {
+        const v128_t s = col_sum(near + j, far + j), prev = col_sum(near + j - 1, far + j - 1),
+                     next = col_sum(near + j + 1, far + j + 1);
+        const v128_t s3 = wasm_i16x8_add(wasm_i16x8_add(s, s), s);
+        store_pairs(out + 2 * j,
+                    wasm_u16x8_shr(wasm_i16x8_add(wasm_i16x8_add(s3, prev), wasm_i16x8_splat(8)), 4),
+                    wasm_u16x8_shr(wasm_i16x8_add(wasm_i16x8_add(s3, next), wasm_i16x8_splat(7)), 4));
+    }
+    return j;
+}
+#else
+static int up_h2v1_simd(const uint8_t *in, int cw, uint8_t *out) {
+    (void)in, (void)cw, (void)out;
+    return 1;
+}
+
+static int up_h2v2_simd(const uint8_t *near, const uint8_t *far, int cw, uint8_t *out) {
+    (void)near, (void)far, (void)cw, (void)out;
+    return 1;
+}
+#endif
+
 /* One output row of a chroma plane, horizontally 2x (h2v1 fancy: weights 3/4, 1/4). */
 static void up_h2v1(const uint8_t *in, int cw, uint8_t *out) {
     out[0] = in[0];
     out[1] = (uint8_t)((in[0] * 3 + in[1] + 2) >> 2);
-    for (int j = 1; j < cw - 1; j++) {
+    for (int j = up_h2v1_simd(in, cw, out); j < cw - 1; j++) {
         const int v = in[j] * 3;
         out[2 * j] = (uint8_t)((v + in[j - 1] + 1) >> 2);
         out[2 * j + 1] = (uint8_t)((v + in[j + 1] + 2) >> 2);
@@ -130,20 +191,17 @@ static void up_h2v1(const uint8_t *in, int cw, uint8_t *out) {
 /* One output row, 2x both ways (h2v2 fancy: 9/16, 3/16, 3/16, 1/16): `near` the chroma
  * row the output row lies in, `far` the one above (even output rows) or below (odd). */
 static void up_h2v2(const uint8_t *near, const uint8_t *far, int cw, uint8_t *out) {
-    int this_sum = near[0] * 3 + far[0];
-    int next_sum = near[1] * 3 + far[1];
-    out[0] = (uint8_t)((this_sum * 4 + 8) >> 4);
-    out[1] = (uint8_t)((this_sum * 3 + next_sum + 7) >> 4);
-    int last_sum = this_sum;
-    this_sum = next_sum;
-    for (int j = 1; j < cw - 1; j++) {
-        next_sum = near[j + 1] * 3 + far[j + 1];
+    const int first = near[0] * 3 + far[0];
+    out[0] = (uint8_t)((first * 4 + 8) >> 4);
+    out[1] = (uint8_t)((first * 3 + near[1] * 3 + far[1] + 7) >> 4);
+    for (int j = up_h2v2_simd(near, far, cw, out); j < cw - 1; j++) {
+        const int last_sum = near[j - 1] * 3 + far[j - 1], this_sum = near[j] * 3 + far[j],
+                  next_sum = near[j + 1] * 3 + far[j + 1];
         out[2 * j] = (uint8_t)((this_sum * 3 + last_sum + 8) >> 4);
         out[2 * j + 1] = (uint8_t)((this_sum * 3 + next_sum + 7) >> 4);
-        last_sum = this_sum;
-        this_sum = next_sum;
     }
     const int j = cw - 1;
+    const int this_sum = near[j] * 3 + far[j], last_sum = near[j - 1] * 3 + far[j - 1];
     out[2 * j] = (uint8_t)((this_sum * 3 + last_sum + 8) >> 4);
     out[2 * j + 1] = (uint8_t)((this_sum * 4 + 7) >> 4);
 }
@@ -165,6 +223,41 @@ static const uint8_t *chroma_row(const uint8_t *plane, int stride, int cw, int c
     return out;
 }
 
+/* A JPEG's planes and the scratch to make its RGBX lines one at a time. */
+typedef struct {
+    const uint8_t *y, *cb, *cr;
+    int32_t y_stride, cb_stride, cr_stride;
+    int width, height, hsub, vsub, cw, ch;
+    uint8_t *chroma; /* 2 upsampled chroma rows (4 * cw bytes), when hsub is 2 */
+} ycbcr_planes;
+
+/* Checks the layout (0, or -1 for one libjpeg would not upsample with the fancy filter,
+ * or not at all) and allocates the chroma rows (-100 when out of memory). */
+static int planes_open(ycbcr_planes *p, const uint8_t *y, int32_t y_stride, const uint8_t *cb,
+                       int32_t cb_stride, const uint8_t *cr, int32_t cr_stride, int32_t width,
+                       int32_t height, int32_t hsub, int32_t vsub) {
+    if (width <= 0 || height <= 0 || (hsub != 1 && hsub != 2) || (vsub != 1 && vsub != 2) ||
+        (vsub == 2 && hsub != 2)) {
+        return -1;
+    }
+    *p = (ycbcr_planes){y, cb, cr, y_stride, cb_stride, cr_stride, width, height, hsub, vsub,
+                        (width + hsub - 1) / hsub, (height + vsub - 1) / vsub, NULL};
+    if (hsub == 2 && p->cw <= 2) return -1;
+    tables();
+    if (hsub == 2) {
+        p->chroma = malloc((size_t)4 * p->cw);
+        if (p->chroma == NULL) return -100;
+    }
+    return 0;
+}
+
+static void planes_line(const ycbcr_planes *p, int r, uint8_t *out) {
+    const uint8_t *cbr = chroma_row(p->cb, p->cb_stride, p->cw, p->ch, p->hsub, p->vsub, r, p->chroma);
+    const uint8_t *crr = chroma_row(p->cr, p->cr_stride, p->cw, p->ch, p->hsub, p->vsub, r,
+                                    p->chroma ? p->chroma + 2 * p->cw : NULL);
+    convert_row(p->y + (int64_t)r * p->y_stride, cbr, crr, p->width, out);
+}
+
 /* Y, Cb, Cr planes (`width` x `height` luma; chroma subsampled by hsub x vsub, each 1
  * or 2, with vsub 2 only where hsub is 2: 4:4:4, 4:2:2, 4:2:0) to RGBX in `rgbx`
  * (width * height * 4 bytes, X = 255: the PDQ kernels' 4-channel layout). Returns 0, or -1 for a layout libjpeg would not upsample
@@ -173,25 +266,54 @@ EXPORT("th_ycbcr_to_rgbx")
 int th_ycbcr_to_rgbx(const uint8_t *y, int32_t y_stride, const uint8_t *cb, int32_t cb_stride,
                     const uint8_t *cr, int32_t cr_stride, int32_t width, int32_t height,
                     int32_t hsub, int32_t vsub, uint8_t *rgbx) {
-    if (width <= 0 || height <= 0 || (hsub != 1 && hsub != 2) || (vsub != 1 && vsub != 2) ||
-        (vsub == 2 && hsub != 2)) {
-        return -1;
-    }
-    const int cw = (width + hsub - 1) / hsub, ch = (height + vsub - 1) / vsub;
-    if (hsub == 2 && cw <= 2) return -1;
-    tables();
-    uint8_t *bufs = NULL;
-    if (hsub == 2) {
-        bufs = malloc((size_t)4 * cw);
-        if (bufs == NULL) return -100;
-    }
-    for (int r = 0; r < height; r++) {
-        const uint8_t *yr = y + (int64_t)r * y_stride;
-        const uint8_t *cbr = chroma_row(cb, cb_stride, cw, ch, hsub, vsub, r, bufs);
-        const uint8_t *crr = chroma_row(cr, cr_stride, cw, ch, hsub, vsub, r,
-                                        bufs ? bufs + 2 * cw : NULL);
-        convert_row(yr, cbr, crr, width, rgbx + (int64_t)r * width * 4);
-    }
-    free(bufs);
+    ycbcr_planes p;
+    const int rc = planes_open(&p, y, y_stride, cb, cb_stride, cr, cr_stride, width, height, hsub, vsub);
+    if (rc != 0) return rc;
+    for (int r = 0; r < height; r++) planes_line(&p, r, rgbx + (int64_t)r * width * 4);
+    free(p.chroma);
     return 0;
+}
+
+/* th_pdq of th_ycbcr_to_rgbx's image, without the image: the PDQ kernel asks for its lines
+ * in order (pdq_wasm_line_source) and each is converted into one line of scratch as it
+ * is asked for, so the 4 bytes a pixel of RGBX are never all in memory at once (48 MB
+ * written and read back at 12 MP). The same conversion, the same kernel: the same hash. */
+const uint8_t *(*pdq_wasm_line_source)(int64_t r);
+static ycbcr_planes line_planes;
+static uint8_t *line_rgbx;
+
+static const uint8_t *next_line(int64_t r) {
+    planes_line(&line_planes, (int)r, line_rgbx);
+    return line_rgbx;
+}
+
+int th_pdq(const uint8_t *data, int32_t rows, int32_t cols, int32_t channels, int32_t dihedral,
+           uint8_t *hashes, int32_t *quality);
+
+/* Returned by th_pdq_ycbcr where it does not apply: a layout th_ycbcr_to_rgbx refuses,
+ * or a 64x64 image, whose single hash reads the pixels without the filter (the caller
+ * then hashes th_ycbcr_to_rgbx's image with th_pdq). */
+#define TH_WEB_NOT_HERE (-101)
+
+/* One hash (dihedral 0) or the 8 (dihedral != 0) and the quality, as th_pdq; returns
+ * th_pdq's status, -100 when out of memory, or TH_WEB_NOT_HERE. */
+EXPORT("th_pdq_ycbcr")
+int th_pdq_ycbcr(const uint8_t *y, int32_t y_stride, const uint8_t *cb, int32_t cb_stride,
+                 const uint8_t *cr, int32_t cr_stride, int32_t width, int32_t height,
+                 int32_t hsub, int32_t vsub, int32_t dihedral, uint8_t *hashes, int32_t *quality) {
+    if (width == 64 && height == 64 && !dihedral) return TH_WEB_NOT_HERE;
+    int rc = planes_open(&line_planes, y, y_stride, cb, cb_stride, cr, cr_stride, width, height,
+                         hsub, vsub);
+    if (rc != 0) return rc == -1 ? TH_WEB_NOT_HERE : rc;
+    line_rgbx = malloc((size_t)width * 4);
+    if (line_rgbx == NULL) {
+        free(line_planes.chroma);
+        return -100;
+    }
+    pdq_wasm_line_source = next_line;
+    rc = th_pdq(line_rgbx, height, width, 4, dihedral, hashes, quality);
+    pdq_wasm_line_source = NULL;
+    free(line_rgbx);
+    free(line_planes.chroma);
+    return rc;
 }

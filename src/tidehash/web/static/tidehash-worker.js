@@ -74,6 +74,9 @@ async function pixelsDigest(view, channels) {
 }
 
 let wantPixelsDigest = false;
+// options.timings: when each step ended, in ms from the worker's start on the file
+let marks = null;
+const mark = (name) => { if (marks) marks[name] = performance.now() - marks.start; };
 
 // PDQ of pixels already written into the module's memory by `fill(view)`.
 async function pdqOf(variant, width, height, channels, fill) {
@@ -88,7 +91,9 @@ async function pdqOf(variant, width, height, channels, fill) {
   }
   try {
     await fill(new Uint8Array(k.memory.buffer, px, n));
+    mark("pixels_in_wasm");
     const rc = k.th_pdq(px, height, width, channels, 0, out, out + 32);
+    mark("hashed");
     if (rc === -100) throw new Error("not enough memory in the page to hash an image this large");
     if (rc !== 0) throw new Error(`the hashing code refused the pixels (status ${rc})`);
     const mem = new Uint8Array(k.memory.buffer);
@@ -379,6 +384,7 @@ async function decodeWithWebGL(blob, width, height, write, meanwhile) {
   const bitmap = await decoding.catch(() => {
     throw new Refusal("this browser cannot decode the image");
   });
+  mark("decoded");
   try {
     if (bitmap.width !== width || bitmap.height !== height) {
       throw new Refusal("this browser changed the image's size while decoding it");
@@ -419,7 +425,6 @@ async function decodeWithWebGL(blob, width, height, write, meanwhile) {
 // Decodes `bytes` and hands its pixels to `write(pixels)`: {rgba: fill(view)} or, for a
 // JPEG the browser decoded to planes, {yuv: frame, hsub, vsub}. Returns how it decoded.
 async function decodeRGBA(bytes, info, write, how, meanwhile) {
-  const blob = new Blob([bytes], { type: info.mime });
   // `meanwhile` (the digests) runs once, while the browser decodes on its own threads
   let pending = meanwhile;
   const once = async () => { const f = pending; pending = async () => {}; await f(); };
@@ -432,6 +437,7 @@ async function decodeRGBA(bytes, info, write, how, meanwhile) {
       decoding.catch(() => {}); // awaited below, after `meanwhile`
       await once();
       frame = (await decoding).image;
+      mark("decoded");
     } catch (err) {
       if (err instanceof Refusal || !(err instanceof DOMException || err instanceof TypeError)) {
         if (decoder) decoder.close();
@@ -462,7 +468,7 @@ async function decodeRGBA(bytes, info, write, how, meanwhile) {
       decoder.close();
     }
   }
-  await decodeWithWebGL(blob, info.width, info.height, (fill) => write({ rgba: fill }), once);
+  await decodeWithWebGL(new Blob([bytes], { type: info.mime }), info.width, info.height, (fill) => write({ rgba: fill }), once);
   return "WebGL";
 }
 
@@ -479,33 +485,47 @@ function jpegSubsampling(info) {
   return null;
 }
 
-// PDQ of a planar Y'CbCr frame: the planes copied into the module's memory, converted to
-// RGBX there (th_ycbcr_to_rgbx: libjpeg's fancy upsampling and tables), then hashed.
+// PDQ of a planar Y'CbCr frame, its planes copied into the module's memory: a grey
+// JPEG's Y plane hashed as it is; a colour one by th_pdq_ycbcr, which converts each line to
+// RGB (libjpeg's fancy upsampling and tables) as the kernel reads it, so the RGB image is
+// never made. It is made (th_ycbcr_to_rgbx, the same conversion) only for a 64x64 image,
+// whose single hash skips the filter, and for options.pixels' digest.
+const NOT_HERE = -101; // th_pdq_ycbcr: does not apply (web/wasm/jpeg_yuv.c)
+
 async function pdqOfYuv(variant, frame, width, height, hsub, vsub, grey) {
   const k = await kernel(variant);
   const size = frame.allocationSize();
   const planes = k.th_alloc(size);
-  const rgb = grey ? 0 : k.th_alloc(width * height * 4);
   const out = k.th_alloc(32 + 4);
   const oom = "not enough memory in the page to hash an image this large";
+  let rgb = 0;
   try {
-    if (!planes || !out || (!grey && !rgb)) throw new Error(oom);
+    if (!planes || !out) throw new Error(oom);
     const layout = await frame.copyTo(new Uint8Array(k.memory.buffer, planes, size));
+    mark("planes_in_wasm");
     const [py, pu, pv] = layout.map((p) => planes + p.offset);
-    let px = rgb, channels = 4;
+    const yuv = [py, layout[0].stride, pu, layout[1].stride, pv, layout[2].stride,
+      width, height, hsub, vsub];
+    let rc, px = py, channels = 1;
     if (grey) {
       // a grey JPEG's one component is the Y plane; Pillow hashes it as it is
       if (layout[0].stride !== width) {
         throw new Refusal("this browser laid out the image's pixels in an unexpected way");
       }
-      px = py; channels = 1;
+      rc = k.th_pdq(py, height, width, 1, 0, out, out + 32);
     } else {
-      const rc = k.th_ycbcr_to_rgbx(py, layout[0].stride, pu, layout[1].stride, pv, layout[2].stride,
-        width, height, hsub, vsub, rgb);
-      if (rc === -100) throw new Error(oom);
-      if (rc !== 0) return null;
+      rc = k.th_pdq_ycbcr(...yuv, 0, out, out + 32);
+      if (rc === NOT_HERE || wantPixelsDigest) {
+        rgb = k.th_alloc(width * height * 4);
+        if (!rgb) throw new Error(oom);
+        const converted = k.th_ycbcr_to_rgbx(...yuv, rgb);
+        if (converted === -100) throw new Error(oom);
+        if (converted !== 0) return null;
+        px = rgb; channels = 4;
+        if (rc === NOT_HERE) rc = k.th_pdq(rgb, height, width, 4, 0, out, out + 32);
+      }
     }
-    const rc = k.th_pdq(px, height, width, channels, 0, out, out + 32);
+    mark("hashed");
     if (rc === -100) throw new Error(oom);
     if (rc !== 0) throw new Error(`the hashing code refused the pixels (status ${rc})`);
     const mem = new Uint8Array(k.memory.buffer);
@@ -523,15 +543,34 @@ async function pdqOfYuv(variant, frame, width, height, hsub, vsub, grey) {
 }
 
 // ------------------------------------------------------------------ one file
+// The digests of bytes already in memory. SHA-256 by the browser's own WebCrypto where
+// there is one (a secure context): native code on the browser's own thread, so it runs
+// alongside MD5 here and the decode, several times faster than hash-wasm (measured:
+// benchmarks/RESULTS.md, the page). WebCrypto takes no slices and copies its input, so
+// only for up to WHOLE bytes; hash-wasm otherwise, in slices.
 async function digestBytes(bytes, progress) {
-  const md5 = await createMD5(), sha256 = await createSHA256();
-  md5.init(); sha256.init();
+  const subtle = bytes.length <= WHOLE && self.crypto && self.crypto.subtle;
+  const sha256Native = subtle ? subtle.digest("SHA-256", bytes).then((d) => hex(new Uint8Array(d)), () => null) : null;
+  const md5 = await createMD5(), sha256 = sha256Native ? null : await createSHA256();
+  md5.init();
+  if (sha256) sha256.init();
   for (let at = 0; at < bytes.length; at += SLICE) {
     const part = bytes.subarray(at, Math.min(bytes.length, at + SLICE));
-    md5.update(part); sha256.update(part);
+    md5.update(part);
+    if (sha256) sha256.update(part);
     progress("digest", at + part.length, bytes.length);
   }
-  return { md5: md5.digest("hex"), sha256: sha256.digest("hex") };
+  const md5Hex = md5.digest("hex");
+  mark("md5");
+  let sha256Hex = sha256 ? sha256.digest("hex") : await sha256Native;
+  if (sha256Hex === null) {
+    const again = await createSHA256(); // WebCrypto refused (it may, in some contexts)
+    again.init();
+    for (let at = 0; at < bytes.length; at += SLICE) again.update(bytes.subarray(at, at + SLICE));
+    sha256Hex = again.digest("hex");
+  }
+  mark("sha256");
+  return { md5: md5Hex, sha256: sha256Hex };
 }
 
 // A video's digests: its bytes streamed through in slices, never whole in memory.
@@ -549,9 +588,9 @@ async function streamDigests(file, progress) {
 async function hashFile(file, options, progress) {
   if (!(file instanceof Blob)) throw new TypeError("hashFile takes a File or a Blob");
   if (file.size === 0) throw new Refusal("empty file");
-  const start = performance.now();
   // a file of up to WHOLE bytes is read once, whole; a larger one first by its head
   const whole = file.size <= WHOLE ? new Uint8Array(await file.arrayBuffer()) : null;
+  mark("read");
   if (whole && whole.length !== file.size) throw new Refusal("the file changed while it was read");
   const head = whole ? whole.subarray(0, HEAD) : new Uint8Array(await file.slice(0, HEAD).arrayBuffer());
   const kind = sniff(head);
@@ -568,13 +607,12 @@ async function hashFile(file, options, progress) {
   if (file.size > MAX_IMAGE_BYTES) {
     throw new Refusal(`an image file over ${MAX_IMAGE_BYTES >> 20} MB is too large to hash in the page`);
   }
-  const t0 = start;
   const bytes = whole || new Uint8Array(await file.arrayBuffer());
   if (bytes.length !== file.size) throw new Refusal("the file changed while it was read");
-  let md5, sha256, t1;
+  let md5, sha256;
   const digests = async () => {
+    mark("decoding");
     ({ md5, sha256 } = await digestBytes(bytes, progress));
-    t1 = performance.now();
   };
   // the whole file now: the headers may lie past the first slice
   const full = PROBES[kind.format](bytes);
@@ -582,9 +620,8 @@ async function hashFile(file, options, progress) {
   const variant = options.wasm || defaultVariant();
   const { width, height } = full;
   progress("decode", 0, 1);
-  let result, t2;
+  let result;
   const decodedBy = await decodeRGBA(decodable, full, async (pixels) => {
-    t2 = performance.now();
     progress("hash", 0, 1);
     if (pixels.yuv) {
       result = await pdqOfYuv(variant, pixels.yuv, width, height, pixels.hsub, pixels.vsub, full.grey);
@@ -618,8 +655,9 @@ async function hashFile(file, options, progress) {
   const record = { kind: "image", pdq: result.pdq, quality: result.quality, md5, sha256 };
   if (result.pixels) record.pixels_sha256 = result.pixels;
   if (options.timings) {
-    record.timings = { read_and_digest: t1 - t0, decode_after_digest: t2 - t1,
-      pdq: performance.now() - t2, total: performance.now() - t0, decoded_by: decodedBy };
+    mark("total");
+    record.timings = { ...marks, decoded_by: decodedBy };
+    delete record.timings.start;
   }
   return record;
 }
@@ -778,10 +816,12 @@ self.onmessage = (event) => {
         record = await solvePow(msg, progress);
       } else {
         wantPixelsDigest = Boolean(options.pixels);
+        marks = options.timings ? { start: performance.now() } : null;
         try {
           record = await hashFile(msg.file, options, progress);
         } finally {
           wantPixelsDigest = false;
+          marks = null;
         }
       }
       self.postMessage({ id: msg.id, type: "result", record });
