@@ -11,7 +11,8 @@ on a free loopback port and stops it at the end. With --baseline REF, the page's
 as they were at git commit REF (src/tidehash/web/static) are served from a second
 loopback origin and timed in a second tab of the same browser, the rounds alternating
 between the two, so that both columns see the same load: the ratio hashFile /
-createImageBitmap of each is comparable.
+createImageBitmap of each is comparable (printed as the ratio of the medians and as the
+median of the rounds' own ratios).
 """
 
 from __future__ import annotations
@@ -140,10 +141,11 @@ def run_browser(args, data: bytes, base: str, baseline_url: str | None):
             for page in pages.values():
                 page.evaluate(SETUP, b64)
             rounds: dict[str, list[dict]] = {name: [] for name in pages}
-            for _ in range(args.repeat):
-                for name, page in pages.items():
-                    page.bring_to_front()
-                    rounds[name].append(page.evaluate(ROUND))
+            for i in range(args.repeat):
+                # which tab goes first alternates, so that neither always follows the other
+                for name in list(pages)[:: 1 if i % 2 == 0 else -1]:
+                    pages[name].bring_to_front()
+                    rounds[name].append(pages[name].evaluate(ROUND))
             pages["this"].bring_to_front()
             extra = pages["this"].evaluate(EXTRA, [args.repeat, args.width, args.height])
         finally:
