@@ -194,14 +194,15 @@ static void up_h2v2(const uint8_t *near, const uint8_t *far, int cw, uint8_t *ou
     const int first = near[0] * 3 + far[0];
     out[0] = (uint8_t)((first * 4 + 8) >> 4);
     out[1] = (uint8_t)((first * 3 + near[1] * 3 + far[1] + 7) >> 4);
-    for (int j = up_h2v2_simd(near, far, cw, out); j < cw - 1; j++) {
-        const int last_sum = near[j - 1] * 3 + far[j - 1], this_sum = near[j] * 3 + far[j],
-                  next_sum = near[j + 1] * 3 + far[j + 1];
+    int j = up_h2v2_simd(near, far, cw, out);
+    int last_sum = near[j - 1] * 3 + far[j - 1], this_sum = near[j] * 3 + far[j];
+    for (; j < cw - 1; j++) {
+        const int next_sum = near[j + 1] * 3 + far[j + 1];
         out[2 * j] = (uint8_t)((this_sum * 3 + last_sum + 8) >> 4);
         out[2 * j + 1] = (uint8_t)((this_sum * 3 + next_sum + 7) >> 4);
+        last_sum = this_sum;
+        this_sum = next_sum;
     }
-    const int j = cw - 1;
-    const int this_sum = near[j] * 3 + far[j], last_sum = near[j - 1] * 3 + far[j - 1];
     out[2 * j] = (uint8_t)((this_sum * 3 + last_sum + 8) >> 4);
     out[2 * j + 1] = (uint8_t)((this_sum * 4 + 7) >> 4);
 }
