@@ -12,7 +12,8 @@
 // premultiplication, grey as grey). A file this browser cannot decode exactly as the engine
 // does is refused: the promise rejects with an Error whose message says why (and what to do).
 // Hashing runs in a Web Worker; nothing leaves the device. Served by the registry with its
-// worker, the wasm modules and hash-wasm (MD5, SHA-256) from the same origin.
+// worker, the wasm modules and hash-wasm (MD5, SHA-256) from the same origin; SHA-256 of
+// a file read whole comes from the browser's WebCrypto where the page is a secure context.
 
 const WORKER_URL = new URL("./tidehash-worker.js", import.meta.url);
 
