@@ -87,6 +87,21 @@ def _problem(status: int, title: str, detail: str = "") -> dict:
     return {"type": "about:blank", "title": title, "status": status, "detail": detail}
 
 
+def _not_json(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(raw):
+    """``json.loads`` of what a registry sent, every way it can fail a ValueError:
+    nesting deeper than the interpreter recurses (the decoder's RecursionError) and
+    ``NaN`` / ``Infinity`` (not JSON) too, so that a hostile or broken answer is a
+    clear error, never a traceback."""
+    try:
+        return json.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Redirects are not followed: a POST carrying a secret must not be replayed to
     another address, and the registry has no reason to redirect an API call."""
@@ -167,7 +182,7 @@ class Client:
             exc.close()
         problem = None
         try:
-            parsed = json.loads(raw)
+            parsed = loads(raw)
             if isinstance(parsed, dict):
                 problem = parsed
         except ValueError:
@@ -190,7 +205,7 @@ class Client:
                 raise RegistryError(0, _problem(0, "the answer was cut off", str(exc))) \
                     from None
         try:
-            out = json.loads(raw)
+            out = loads(raw)
         except ValueError:
             out = None
         if not isinstance(out, dict):
@@ -486,13 +501,13 @@ def parse_entry_lines(block: bytes) -> list:
     if not block:
         return []
     try:
-        return json.loads(b"[" + block.rstrip(b"\n").replace(b"\n", b",") + b"]")
+        return loads(b"[" + block.rstrip(b"\n").replace(b"\n", b",") + b"]")
     except ValueError:
         pass
     out = []
     for number, line in enumerate(block.splitlines(), 1):
         try:
-            out.append(json.loads(line))
+            out.append(loads(line))
         except ValueError:
             raise SnapshotError("malformed snapshot",
                                 f"line {number} of a block is not JSON: {line[:80]!r}") \
@@ -518,7 +533,7 @@ def _finish_trailer(resp, rest: bytes, etag, digest, count: int) -> dict:
         pass  # the trailer came whole; a cut after it changes nothing
     line, _, after = rest.partition(b"\n")
     try:
-        trailer = json.loads(line)["trailer"]
+        trailer = loads(line)["trailer"]
         seq, n, sha = trailer["seq"], trailer["count"], trailer["sha256"]
     except (ValueError, KeyError, TypeError):
         raise SnapshotError("malformed snapshot", f"bad trailer line {line[:200]!r}") \

@@ -21,7 +21,6 @@ import binascii
 import contextlib
 import datetime
 import glob
-import json
 import os
 
 import numpy as np
@@ -355,10 +354,12 @@ def parse_image_lines(block: bytes) -> tuple[dict, list]:
 
 
 def _json_lines(lines: list) -> list:
+    from .client import loads
+
     out = []
     for line in lines:
         try:
-            out.append(json.loads(line))
+            out.append(loads(line))
         except ValueError:
             raise SyncError(f"a snapshot line that is not JSON: {bytes(line[:80])!r}") \
                 from None
