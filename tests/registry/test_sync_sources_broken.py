@@ -282,6 +282,30 @@ def test_the_checkpoint_never_moves_backwards(tmp_path):
         assert result["checkpoint"]["time"] >= 50
 
 
+
+def test_the_ncmec_checkpoint_never_moves_backwards(tmp_path):
+    """NCMEC's window ends at the clock (less the lag): a clock set back reads no
+    window and leaves the checkpoint where it was; the next window starts there."""
+    from tidehash.registry.sources.ncmec import format_time
+
+    now = [2_000_000_000]
+    with scripted(FakeNCMEC([[good(1)]])) as server:
+        listed = tmp_path / "l.thl"
+        listsync.sync_source(listed, ncmec(server, clock=lambda: now[0]))
+        assert load_list(listed).extra["registry"]["checkpoint"] == {"time": 2_000_000_000}
+        before, asked = listed.read_bytes(), len(server.requests)
+        now[0] -= 3600  # the machine's clock set back an hour
+        result = listsync.sync_source(listed, ncmec(server, clock=lambda: now[0]))
+        assert result["checkpoint"] == {"time": 2_000_000_000} and result["pages"] == 0
+        assert len(server.requests) == asked and listed.read_bytes() == before
+        now[0] += 7200
+        result = listsync.sync_source(listed, ncmec(server, clock=lambda: now[0]))
+        window = server.requests[-1].query
+        assert (window["from"], window["to"]) == (format_time(2_000_000_000),
+                                                  format_time(now[0]))
+        assert result["checkpoint"] == {"time": now[0]}
+    assert ids_of(listed) == {entry_id_of("ncmec:7:e1")}
+
 # ---------------------------------------------------------------------------- hostile
 LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE q [<!ENTITY a "aaaaaaaaaa">'
           + b"".join(b'<!ENTITY %c "&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;">'
