@@ -134,8 +134,9 @@ class Live:
 
 
 @contextlib.contextmanager
-def live_registry(db_url: str, tmp_path):
-    with uvicorn_server(db_url, tmp_path) as server:
+def live_registry(db_url: str, tmp_path, **settings):
+    """``settings``: the server's Settings that differ from the tests' (thresholds)."""
+    with uvicorn_server(db_url, tmp_path, **settings) as server:
         live = Live(server, db_url)
         try:
             yield live

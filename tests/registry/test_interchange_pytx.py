@@ -450,3 +450,105 @@ def test_stopncii_record_of_a_hash_a_case_added_and_withdrew_inside_one_window(l
     from_start = stopncii_statuses(client)
     for v, r in later.items():
         assert from_start[("ImagePDQ", v)].caseNumbers == r.caseNumbers
+
+
+# ---------------------------------------------------------------------------- tiers, abuse
+
+def test_pytx_ncmec_partner_entries_and_their_tombstones_are_member_2(live):
+    """A partner's entries are NCMEC member 2 through pytx's fetch loop, and so are
+    their tombstones: pytx keys what it holds by member and id, so a tombstone under
+    another member would leave the entry in its state."""
+    from .api_helpers import bearer
+
+    hotline = live.platform("hotline", ["submit:partner"])["token"]
+    r = live.http.post("/v1/cases", json={"items": [image(11), image(12)]},
+                       headers=bearer(hotline))
+    assert r.status_code == 201 and r.json()["tier"] == "partner", r.text
+    partner = {**r.json(), "items": [image(11), image(12)]}
+    live.submit(image(13))
+    live.settle(NCMEC_LAG)
+    exchange = live.ncmec_exchange()
+    state: dict = {}
+    checkpoint = pull(exchange, state, None)
+    active = live.active()
+    member = {i: 2 if e.get("tier") == "partner" else 1 for i, e in active.items()}
+    assert sorted(member.values()) == [1, 2, 2]
+    assert {k: u.member_id for k, u in state.items()} == {f"{m}-{i}": m
+                                                         for i, m in member.items()}
+    # one partner item withdrawn with the case's secret, the other removed by the operator
+    by_pdq = {e["pdq"]: i for i, e in active.items()}
+    live.withdraw(partner, [0])
+    live.remove(by_pdq[image(12)["pdq"]])
+    live.settle(NCMEC_LAG)
+    tombstones = [u for r in live.ncmec_client().get_entries_iter(
+        start_timestamp=checkpoint.get_progress_timestamp(), end_timestamp=2_000_000_000)
+        for u in r.updates]
+    assert sorted((u.id, u.member_id, u.deleted) for u in tombstones) == sorted(
+        (by_pdq[image(n)["pdq"]], 2, True) for n in (11, 12))
+    pull(exchange, state, checkpoint)
+    assert set(state) == {f"1-{by_pdq[image(13)['pdq']]}"} == {f"1-{i}" for i in live.active()}
+
+
+def test_feedback_through_pytx_drives_dispute_and_flood_review(db_url, tmp_path):
+    """Feedback sent with pytx's own clients is a platform's feedback like any other:
+    "Not NCII" / "Disputed" downvotes of two distinct platforms put an entry in the
+    review queue (one platform, however often, cannot), StopNCII "Blocked" from two
+    platforms quarantines one (gone from both views and from pytx's NCMEC state), and
+    a reviewer's release brings it back under a new id."""
+    with live_registry(db_url, tmp_path, dispute_platforms=2, flood_platforms=2) as live:
+        other = live.platform("platform-b")["token"]
+        for n in (21, 22, 23):
+            live.submit(image(n))
+        live.settle(NCMEC_LAG)
+        exchange = live.ncmec_exchange()
+        state: dict = {}
+        checkpoint = pull(exchange, state, None)
+        by_pdq = {e["pdq"]: i for i, e in live.active().items()}
+        disputed, flooded = by_pdq[image(21)["pdq"]], by_pdq[image(22)["pdq"]]
+
+        def queue() -> dict:
+            r = live.http.get("/v1/admin/review", headers=live.operator)
+            assert r.status_code == 200, r.text
+            return {e["id"]: e for e in r.json()["entries"]}
+
+        pdq_type = hash_api.FingerprintType.pdq
+        reasons = {name: guid for guid, name in
+                   live.ncmec_client().feedback_reasons(pdq_type).items()}
+        for _ in range(3):  # one platform alone, three times: nothing
+            live.ncmec_client().submit_feedback(1, disputed, pdq_type,
+                                                hash_api.FeedbackType.downvote,
+                                                reasons["Not NCII"])
+        assert queue() == {}
+        live.ncmec_client(other).submit_feedback(1, disputed, pdq_type,
+                                                 hash_api.FeedbackType.downvote,
+                                                 reasons["Disputed"])
+        flagged = queue()
+        assert list(flagged) == [disputed]
+        assert [(f["rule"], f["platforms"], f["disputes"]) for f in flagged[disputed][
+            "flags"]] == [("dispute", 2, 4)]
+        assert disputed in live.active()  # a dispute is reviewed, not withdrawn
+
+        blocked = stopncii_api.StopNCIICSPFeedbackValue.Blocked
+        signal = stopncii_api.StopNCIISignalType.ImagePDQ
+        live.stopncii_client().submit_feedback(signal, image(22)["pdq"], blocked, {"Nude"})
+        assert flooded in live.active() and set(queue()) == {disputed}
+        live.stopncii_client(other).submit_feedback(signal, image(22)["pdq"], blocked)
+        assert flooded not in live.active()
+        assert [f["rule"] for f in queue()[flooded]["flags"]] == ["flood"]
+        live.settle(NCMEC_LAG)
+        checkpoint = pull(exchange, state, checkpoint)
+        assert {k.partition("-")[2] for k in state} == set(live.active())
+        assert flooded not in {k.partition("-")[2] for k in state}
+        record = stopncii_statuses(live.stopncii_client())[("ImagePDQ", image(22)["pdq"])]
+        assert record.hashStatus.value == "Deleted"
+
+        r = live.http.post(f"/v1/admin/review/{flooded}/release", headers=live.operator)
+        assert r.status_code == 200, r.text
+        new = r.json()["republished_as"]
+        assert new != flooded and new in live.active()
+        live.settle(NCMEC_LAG)
+        pull(exchange, state, checkpoint)
+        assert {k.partition("-")[2] for k in state} == set(live.active())
+        assert new in {k.partition("-")[2] for k in state}
+        record = stopncii_statuses(live.stopncii_client())[("ImagePDQ", image(22)["pdq"])]
+        assert record.hashStatus.value == "Active"
