@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from .. import __version__
 from ..files import hash_file
 from . import pow as proof_of_work
+from .wire import loads
 
 PROBLEM_BASE = "https://tidehash.org/problems/"
 #: how often a snapshot download is resumed after a dropped connection before giving up
@@ -85,21 +86,6 @@ class SnapshotError(RegistryError):
 
 def _problem(status: int, title: str, detail: str = "") -> dict:
     return {"type": "about:blank", "title": title, "status": status, "detail": detail}
-
-
-def _not_json(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def loads(raw):
-    """``json.loads`` of what a registry sent, every way it can fail a ValueError:
-    nesting deeper than the interpreter recurses (the decoder's RecursionError) and
-    ``NaN`` / ``Infinity`` (not JSON) too, so that a hostile or broken answer is a
-    clear error, never a traceback."""
-    try:
-        return json.loads(raw, parse_constant=_not_json)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

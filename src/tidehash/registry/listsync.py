@@ -37,6 +37,7 @@ from ..formats.model import (
     StringColumn,
 )
 from ..hashes import VPDQFeature
+from .wire import loads
 
 LIST_FORMAT = "registry"
 #: changes fetched before they are applied and the file written (each write is
@@ -354,8 +355,6 @@ def parse_image_lines(block: bytes) -> tuple[dict, list]:
 
 
 def _json_lines(lines: list) -> list:
-    from .client import loads
-
     out = []
     for line in lines:
         try:
