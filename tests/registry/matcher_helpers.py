@@ -148,18 +148,33 @@ class MatcherProcess:
         self.http.close()
 
 
+SERVE_MATCHER_SCRIPT = """
+import json, sys
+from tidehash.registry.server.matcher.config import load_config
+from tidehash.registry.server.matcher.run import serve_matcher
+serve_matcher(load_config(sys.argv[1]), sys.argv[2], "127.0.0.1", int(sys.argv[3]),
+              io=json.loads(sys.argv[4]))
+"""
+
+
 @contextlib.contextmanager
-def matcher_process(config_path, db_url: str, log_dir, *, ready: bool = True):
-    """``tidehash serve --role matcher`` on a free loopback port; waits for
-    /status/live (and /status 200 with ``ready``); always stopped."""
+def matcher_process(config_path, db_url: str, log_dir, *, ready: bool = True,
+                    io: dict | None = None):
+    """``tidehash serve --role matcher`` on a free loopback port (with ``io``, uvicorn's
+    ``{"http": ..., "loop": ...}``: ``run.serve_matcher`` called with them instead); waits
+    for /status/live (and /status 200 with ``ready``); always stopped."""
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     port = free_port()
     log_path = log_dir / f"matcher-{port}.log"
+    if io is None:
+        argv = [sys.executable, "-m", "tidehash.cli", "serve", "--role", "matcher", "--config",
+                str(config_path), "--db", db_url, "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        argv = [sys.executable, "-c", SERVE_MATCHER_SCRIPT, str(config_path), db_url,
+                str(port), json.dumps(io)]
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tidehash.cli", "serve", "--role", "matcher", "--config",
-             str(config_path), "--db", db_url, "--host", "127.0.0.1", "--port", str(port)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   env=env)
     m = MatcherProcess(process, f"http://127.0.0.1:{port}", log_path)
     try:
         path = "/status" if ready else "/status/live"

@@ -54,17 +54,37 @@ LOG_CONFIG = {
 }
 
 
-def config(settings: Settings, host: str = "127.0.0.1", port: int = 8080, *, app=None):
-    """The uvicorn Config of ``serve`` (``app``: an app made already, for tests)."""
+def fast_io() -> dict:
+    """uvicorn's HTTP parser and event loop: httptools (a C parser) and uvloop (libuv)
+    where installed, as the registry extra installs them, else its pure-Python h11 and
+    asyncio. On the matcher's lookups the h11 parser and asyncio's own loop were most of
+    the CPU of a request (benchmarks/RESULTS.md); the privacy settings of
+    ``uvicorn_config`` hold for either pair."""
+    from importlib.util import find_spec
+
+    return {"http": "httptools" if find_spec("httptools") else "h11",
+            "loop": "uvloop" if find_spec("uvloop") else "asyncio"}
+
+
+def uvicorn_config(app, host: str, port: int, *, log_config: dict = LOG_CONFIG,
+                   io: dict | None = None):
+    """A uvicorn Config that keeps what a request says about its sender out of the
+    logs and headers: no access log, proxy headers not read, no Server or Date header,
+    log level warning. ``io``: ``{"http": ..., "loop": ...}`` (default ``fast_io()``)."""
     import uvicorn
 
+    return uvicorn.Config(
+        app, host=host, port=port, **(fast_io() if io is None else io),
+        access_log=False, proxy_headers=False,
+        server_header=False, date_header=False, log_level="warning", log_config=log_config,
+        lifespan="on", ws="none", timeout_graceful_shutdown=10)
+
+
+def config(settings: Settings, host: str = "127.0.0.1", port: int = 8080, *, app=None):
+    """The uvicorn Config of ``serve`` (``app``: an app made already, for tests)."""
     from .app import create_app
 
-    return uvicorn.Config(
-        app if app is not None else create_app(settings), host=host, port=port,
-        access_log=False, proxy_headers=False,
-        server_header=False, date_header=False, log_level="warning", log_config=LOG_CONFIG,
-        lifespan="on", ws="none", timeout_graceful_shutdown=10)
+    return uvicorn_config(app if app is not None else create_app(settings), host, port)
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:

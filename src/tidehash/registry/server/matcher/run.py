@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 
-from ..run import LOG_CONFIG
+from ..run import LOG_CONFIG, uvicorn_config
 
 
 def log_config() -> dict:
@@ -16,15 +16,16 @@ def log_config() -> dict:
     return cfg
 
 
-def serve_matcher(config, db_url: str, host: str = "127.0.0.1", port: int = 8080) -> None:
+def serve_matcher(config, db_url: str, host: str = "127.0.0.1", port: int = 8080, *,
+                  io: dict | None = None) -> None:
+    """``io``: uvicorn's ``http`` and ``loop`` (default ``run.fast_io()``; the benchmark
+    sets them to compare)."""
     import uvicorn
 
     from .app import create_matcher_app
 
-    server = uvicorn.Server(uvicorn.Config(
-        create_matcher_app(config, db_url), host=host, port=port, access_log=False,
-        proxy_headers=False, server_header=False, date_header=False, log_level="warning",
-        log_config=log_config(), lifespan="on", ws="none", timeout_graceful_shutdown=10))
+    server = uvicorn.Server(uvicorn_config(create_matcher_app(config, db_url), host, port,
+                                           log_config=log_config(), io=io))
     server.run()
     if not server.started:
         raise SystemExit(3)
