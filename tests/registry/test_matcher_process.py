@@ -97,7 +97,8 @@ def test_the_same_bytes_from_either_http_stack(tmp_path):
                f"signal_type=pdq&signal={listed[3]}&extra=1"]
     requests = [b"GET /m/raw_lookup?" + q.encode() + b" HTTP/1.1\r\nHost: m\r\n" + identifying
                 + b"\r\n" for q in queries]
-    requests += [b"GET /status HTTP/1.1\r\nHost: m\r\n\r\n", b"GET /nope HTTP/1.1\r\nHost: m\r\n\r\n"]
+    requests += [b"GET /status HTTP/1.1\r\nHost: m\r\n\r\n",
+                 b"GET /nope HTTP/1.1\r\nHost: m\r\n\r\n"]
     answers, logs = [], []
     for name, io in (("h11", {"http": "h11", "loop": "asyncio"}),
                      ("httptools", {"http": "httptools", "loop": "uvloop"})):
