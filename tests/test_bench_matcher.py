@@ -13,6 +13,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 import tidehash
 from tidehash.bench.matcher import bank_paths, free_port, load_samples, make_queries
@@ -110,6 +111,9 @@ def test_bench_matcher_drives_any_lookup_url(tmp_path):
                   "--body", 'bare={"pdq": "{hex}"}', "--pid", f"bare={server.pid}",
                   "--ready-timeout", 60, "--json", out, cwd=tmp_path)
         assert r.returncode == 0, r.stderr[-3000:]
+        with open(f"/proc/{server.pid}/stat") as f:  # the server's own CPU so far
+            fields = f.read().rsplit(")", 1)[1].split()
+        server_cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     finally:
         server.terminate()
         server.wait(20)
@@ -121,6 +125,12 @@ def test_bench_matcher_drives_any_lookup_url(tmp_path):
     for level in res["levels"]:
         assert level["target"] == "bare"
         check_level(level, hits)
+    # the CPU the server used over each measured level: its share of the server's total
+    measured = [level["server_cpu_s"] for level in res["levels"]]
+    assert all(cpu >= 0 for cpu in measured) and 0 < sum(measured) <= server_cpu_s
+    for level in res["levels"]:
+        assert level["server_cpu_ms_per_lookup"] == \
+            pytest.approx(1e3 * level["server_cpu_s"] / level["requests"])
     assert [c["concurrency"] for c in res["ceiling"]] == [1, 8]
     for c in res["ceiling"]:
         assert c["errors"] == 0 and c["hits"] == 0 and c["lookups_per_s"] > 0

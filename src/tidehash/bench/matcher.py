@@ -328,6 +328,27 @@ def process_memory(pids: Sequence[int]) -> dict:
     return out
 
 
+def process_cpu_s(pids: Sequence[int]) -> float | None:
+    """CPU seconds (user + system, every thread) used so far by the given processes and
+    their descendants, from /proc/PID/stat; None without any."""
+    seen, todo, total, found = set(), list(pids), 0.0, False
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        found = True
+        todo.extend(_children(pid))
+    return total if found else None
+
+
 def largest_process(mem: dict) -> dict | None:
     """The figure per process quoted: the process with the largest PSS (a server's
     worker; a launcher or gunicorn's arbiter is small)."""
@@ -395,12 +416,22 @@ def append_line(path: str):
 
 def run_load(gen: Generator, target: Target, hexes: list[str], expect: list[int],
              concurrency: int, requests: int, duration: float, warmup: float) -> dict:
+    """One level; with the target's ``--pid``, also the CPU its processes used over the
+    measured part (the warm-up excluded): a shared machine's load changes the rates
+    more than the CPU a lookup costs."""
     raws = [target.request(h) for h in hexes]
     if warmup > 0:
         gen.run_level(target.host, target.port, raws[-500:], expect[-500:],
                       min(concurrency, 8), 500, warmup)
-    return gen.run_level(target.host, target.port, raws, expect, concurrency, requests,
-                         duration)
+    cpu0 = process_cpu_s(target.pids) if target.pids else None
+    r = gen.run_level(target.host, target.port, raws, expect, concurrency, requests,
+                      duration)
+    cpu1 = process_cpu_s(target.pids) if cpu0 is not None else None
+    if cpu0 is not None and cpu1 is not None:
+        r["server_cpu_s"] = cpu1 - cpu0
+        r["server_cpu_ms_per_lookup"] = 1e3 * (cpu1 - cpu0) / r["requests"] \
+            if r["requests"] else None
+    return r
 
 
 # ----------------------------------------------------------------------------- main
@@ -638,11 +669,13 @@ def print_report(res: dict) -> None:
         print("  generator ceiling (trivial server): " + ", ".join(
             f"{r['concurrency']}: {r['lookups_per_s']:,.0f}/s" for r in res["ceiling"]))
     print(f"  {'target':<12}{'conc':>5}{'lookups/s':>12}{'p50 ms':>9}{'p90 ms':>9}"
-          f"{'p99 ms':>9}{'errors':>8}{'hits':>8}{'wrong':>7}")
+          f"{'p99 ms':>9}{'errors':>8}{'hits':>8}{'wrong':>7}{'cpu ms/lookup':>15}")
     for r in res["levels"]:
+        cpu = r.get("server_cpu_ms_per_lookup")
         print(f"  {r['target']:<12}{r['concurrency']:>5}{r['lookups_per_s']:>12,.0f}"
               f"{r['p50_ms'] or 0:>9.2f}{r['p90_ms'] or 0:>9.2f}{r['p99_ms'] or 0:>9.2f}"
-              f"{r['errors']:>8}{r['hits']:>8}{r['wrong']:>7}")
+              f"{r['errors']:>8}{r['hits']:>8}{r['wrong']:>7}"
+              f"{'' if cpu is None else f'{cpu:.3f}':>15}")
     for name, t in res["targets"].items():
         mem = t.get("memory_per_process")
         if mem:
