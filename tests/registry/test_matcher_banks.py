@@ -209,3 +209,31 @@ def test_two_matcher_processes_share_one_database(tmp_path, db_url):
         for client in (c1, c2):
             wait_for(lambda c=client: _lookup(c, b) and not _lookup(c, a), 10, "the change")
         assert m1.bank("L").source().reads + m2.bank("L").source().reads == 2
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_appended_lines_merge_as_a_full_sort_would(seed):
+    """The pairs kept after lines are appended to a list bank (merged into the sorted
+    pairs) equal the full re-sort of old then new, the later line winning a repeated
+    id; the oracle is np.unique over the concatenation."""
+    import numpy as np
+
+    from tidehash.registry.server.matcher.banks import _merged_pairs, _sorted_pairs
+    rng = np.random.default_rng(seed)
+    span = int(rng.choice([5, 50, 10_000, 2**62]))
+    old_ids = np.unique(rng.integers(-span, span, int(rng.integers(0, 300))))
+    old_dig = rng.integers(-2**62, 2**62, old_ids.size)
+    n_new = int(rng.integers(0, 40))
+    new_raw = rng.integers(-span - 3, span + 3, n_new)
+    if old_ids.size and n_new:  # some appended lines repeat listed ids
+        take = rng.random(n_new) < 0.3
+        new_raw[take] = rng.choice(old_ids, int(take.sum()))
+    new_dig_raw = rng.integers(-2**62, 2**62, n_new)
+    got = _merged_pairs((old_ids, old_dig), _sorted_pairs(new_raw.tolist(),
+                                                          new_dig_raw.tolist()))
+    ids = np.concatenate([old_ids, new_raw])
+    dig = np.concatenate([old_dig, new_dig_raw])
+    uniq, first = np.unique(ids[::-1], return_index=True)
+    assert got[0].dtype == np.int64 and got[1].dtype == np.int64
+    assert got[0].tolist() == uniq.tolist()
+    assert got[1].tolist() == dig[::-1][first].tolist()

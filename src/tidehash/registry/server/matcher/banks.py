@@ -284,12 +284,10 @@ class Bank:
                     written = self.store.write_page(self.bank_id, rows, removed,
                                                     page.checkpoint, refused)
                     if self._listed is not None and rows:  # lines appended to a list
-                        self._listed = _sorted_pairs(
-                            np.concatenate([self._listed[0],
-                                            np.array([r["id"] for r in rows], np.int64)]),
-                            np.concatenate([self._listed[1], np.array([_digest(
-                                r["kind"], r["pdq"], r["quality"], r["md5"], r["sha256"],
-                                r["label"]) for r in rows], np.int64)]))
+                        self._listed = _merged_pairs(self._listed, _sorted_pairs(
+                            [r["id"] for r in rows],
+                            [_digest(r["kind"], r["pdq"], r["quality"], r["md5"],
+                                     r["sha256"], r["label"]) for r in rows]))
                 self.refused += refused
                 refused = 0
                 self.changes_written += written
@@ -347,6 +345,24 @@ def _sorted_pairs(ids: list, digests: list) -> tuple:
     # np.unique keeps the first occurrence: reverse so that the last one wins
     uniq, first = np.unique(ids_a[::-1], return_index=True)
     return uniq, dig_a[::-1][first]
+
+
+def _merged_pairs(listed: tuple, new: tuple) -> tuple:
+    """``_sorted_pairs`` of ``listed``'s pairs followed by ``new``'s (both sorted and
+    unique, as it returns them), without sorting ``listed`` again: a line appended to a
+    list of 10M entries costs a copy of the arrays (tens of ms), not a sort (0.4 s)."""
+    old_ids, old_dig = listed
+    new_ids, new_dig = new
+    if not new_ids.size:
+        return old_ids, old_dig
+    pos = np.searchsorted(old_ids, new_ids)
+    pos_c = np.minimum(pos, max(old_ids.size - 1, 0))
+    known = (old_ids[pos_c] == new_ids) if old_ids.size else np.zeros(new_ids.size, bool)
+    dig = old_dig.copy()
+    dig[pos_c[known]] = new_dig[known]  # a repeated id: the later line wins
+    fresh = ~known
+    return (np.insert(old_ids, pos[fresh], new_ids[fresh]),
+            np.insert(dig, pos[fresh], new_dig[fresh]))
 
 
 def _difference(listed: tuple, entries) -> tuple:
