@@ -237,3 +237,87 @@ def test_appended_lines_merge_as_a_full_sort_would(seed):
     assert got[0].dtype == np.int64 and got[1].dtype == np.int64
     assert got[0].tolist() == uniq.tolist()
     assert got[1].tolist() == dig[::-1][first].tolist()
+
+
+def _pdqs(page) -> list[str]:
+    return [e.pdq for e in page.added]
+
+
+def _first_pull(path):
+    from tidehash.registry.server.matcher.listbank import ListSource
+    pages = list(ListSource(str(path)).fetch(None))
+    assert len(pages) == 1 and pages[0].reset and pages[0].checkpoint["lines"]
+    return pages[0].checkpoint
+
+
+def test_appended_lines_are_taken_before_the_file_is_hashed(tmp_path):
+    """A hex list's appended lines come in a page before the whole file is hashed (the
+    hash of a 10M-line list reads 650 MB); when the hash then shows the old part changed,
+    the whole list is read again in the same pull."""
+    from tidehash.registry.server.matcher.listbank import ListSource
+    rng = random.Random(11)
+    a, b, c, d = (random_pdq(rng) for _ in range(4))
+    path = tmp_path / "bank.txt"
+    write_hex_list(path, [a, b])
+    ck = _first_pull(path)
+    with open(path, "a") as f:
+        f.write(c + "\n")
+    source = ListSource(str(path))
+    pull = source.fetch(ck)
+    first = next(pull)
+    assert _pdqs(first) == [c] and not first.reset
+    assert first.checkpoint["sha256"] is None  # not hashed yet
+    # the old part changes (same size) before the pull goes on to hash the file
+    with open(path, "r+") as f:
+        f.write(d)
+    rest = list(pull)
+    assert len(rest) == 1 and rest[0].reset and sorted(_pdqs(rest[0])) == sorted([d, b, c])
+    assert rest[0].checkpoint["sha256"] is not None
+    assert source.appends == 1 and source.reads == 1
+    # an append whose old part is intact: the lines, then the checked hash, nothing read
+    ck = rest[0].checkpoint
+    with open(path, "a") as f:
+        f.write(a + "\n")
+    source = ListSource(str(path))
+    pages = list(source.fetch(ck))
+    assert [_pdqs(p) for p in pages] == [[a], []] and not any(p.reset for p in pages)
+    import hashlib
+    assert pages[-1].checkpoint["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert pages[-1].checkpoint["size"] == path.stat().st_size
+    assert source.appends == 1 and source.reads == 0
+    assert list(ListSource(str(path)).fetch(pages[-1].checkpoint)) == []
+
+
+def test_a_pull_stopped_between_the_lines_and_the_hash_resumes(tmp_path):
+    """The checkpoint of the appended lines' page (a restart before the hash): the next
+    pull checks the old part, then takes only lines appended after it, or reads the whole
+    list when the old part changed."""
+    import hashlib
+
+    from tidehash.registry.server.matcher.listbank import ListSource
+    rng = random.Random(12)
+    a, b, c, d = (random_pdq(rng) for _ in range(4))
+    path = tmp_path / "bank.txt"
+    write_hex_list(path, [a])
+    base = _first_pull(path)
+    with open(path, "a") as f:
+        f.write(b + "\n")
+    unverified = next(ListSource(str(path)).fetch(base)).checkpoint
+    assert unverified["sha256"] is None
+    # nothing more: only the hash
+    pages = list(ListSource(str(path)).fetch(unverified))
+    assert [_pdqs(p) for p in pages] == [[]]
+    assert pages[0].checkpoint["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    # a line appended after the stop: just it
+    with open(path, "a") as f:
+        f.write(c + "\n")
+    source = ListSource(str(path))
+    pages = list(source.fetch(unverified))
+    assert [_pdqs(p) for p in pages] == [[c]] and not pages[0].reset
+    assert pages[0].checkpoint["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    # the old part rewritten since: the whole list
+    write_hex_list(path, [d, b, c])
+    source = ListSource(str(path))
+    pages = list(source.fetch(unverified))
+    assert len(pages) == 1 and pages[0].reset and sorted(_pdqs(pages[0])) == sorted([d, b, c])
+    assert source.reads == 1

@@ -42,20 +42,45 @@ class ListSource(Source):
         except OSError as exc:
             raise SourceError(f"list {self.path}: {exc.strerror}") from None
         mark = {"mtime_ns": info.st_mtime_ns, "size": info.st_size}
-        if isinstance(checkpoint, dict) and all(checkpoint.get(k) == v for k, v in mark.items()):
+        ck = checkpoint if isinstance(checkpoint, dict) else {}
+        verified = ck.get("sha256") is not None
+        if verified and all(ck.get(k) == v for k, v in mark.items()):
             return
-        old_size = checkpoint.get("size") if isinstance(checkpoint, dict) else None
-        prefix, digest = _sha256(self.path, old_size if isinstance(old_size, int) else None)
-        if isinstance(checkpoint, dict) and checkpoint.get("sha256") == digest:
-            yield Page(checkpoint={**mark, "sha256": digest}, number=1)
-            return
-        if prefix is not None and prefix == checkpoint.get("sha256") \
-                and info.st_size > old_size and checkpoint.get("lines"):
-            # lines appended to a hex list: only they are read (the common way to add)
-            tail = _tail(self.path, old_size)
+        # the file as it was when last hashed: the checkpoint's, or, when lines appended
+        # were taken before the file was hashed again, the one before them
+        known_size, known_sha = (ck.get("size"), ck.get("sha256")) if verified else \
+            (ck.get("hashed_size"), ck.get("hashed_sha256"))
+        if not isinstance(known_size, int) or not isinstance(known_sha, str) \
+                or not ck.get("lines"):
+            known_size = known_sha = None
+        taken = ck.get("size") if not verified else known_size  # bytes already stored
+        if verified and known_size is not None and info.st_size > known_size:
+            # lines appended to a hex list are taken at once, before the file is hashed
+            # (10M lines are 650 MB to hash); a prefix that then proves changed makes
+            # the whole list be read again below
+            tail = _tail(self.path, known_size)
             if tail is not None:
                 self.appends += 1
                 entries, errors = _read(tail)
+                taken = known_size + len(tail)
+                yield Page(added=entries, errors=errors, number=1,
+                           checkpoint={"mtime_ns": info.st_mtime_ns, "size": taken,
+                                       "sha256": None, "lines": True,
+                                       "hashed_size": known_size,
+                                       "hashed_sha256": known_sha})
+        prefix, digest = _sha256(self.path, known_size)
+        if verified and ck.get("sha256") == digest:  # touched, same bytes
+            yield Page(checkpoint={**mark, "sha256": digest, "lines": ck.get("lines")},
+                       number=1)
+            return
+        if known_size is not None and prefix == known_sha and isinstance(taken, int) \
+                and known_size <= taken <= info.st_size:
+            # only lines appended since the hashed state: those not taken yet are read
+            tail = _tail(self.path, taken) if taken < info.st_size else b""
+            if tail is not None:
+                entries, errors = _read(tail) if tail else ((), [])
+                if tail:
+                    self.appends += 1
                 yield Page(added=entries, errors=errors, number=1,
                            checkpoint={**mark, "sha256": digest, "lines": True})
                 return
