@@ -321,3 +321,36 @@ def test_a_pull_stopped_between_the_lines_and_the_hash_resumes(tmp_path):
     pages = list(source.fetch(unverified))
     assert len(pages) == 1 and pages[0].reset and sorted(_pdqs(pages[0])) == sorted([d, b, c])
     assert source.reads == 1
+
+
+def test_lines_appended_during_a_pull_are_the_next_pulls(tmp_path):
+    """A line appended while a pull hashes the file (after the appended lines' page) is
+    left to the next pull, and the checkpoint's hash is of exactly the bytes it names,
+    so the next pull takes that line alone instead of reading the list again."""
+    import hashlib
+
+    from tidehash.registry.server.matcher.listbank import ListSource
+    rng = random.Random(13)
+    a, b, c = (random_pdq(rng) for _ in range(3))
+    path = tmp_path / "bank.txt"
+    write_hex_list(path, [a])
+    ck = _first_pull(path)
+    with open(path, "a") as f:
+        f.write(b + "\n")
+    source = ListSource(str(path))
+    pull = source.fetch(ck)
+    assert _pdqs(next(pull)) == [b]
+    size_b = path.stat().st_size
+    with open(path, "a") as f:  # while the pull goes on to hash the file
+        f.write(c + "\n")
+    rest = list(pull)
+    got = [_pdqs(p) for p in rest]  # (each page's entries can be read once)
+    assert got in ([[c]], [[]])
+    ck = rest[-1].checkpoint
+    data = path.read_bytes()
+    assert ck["sha256"] == hashlib.sha256(data[:ck["size"]]).hexdigest()
+    assert ck["size"] in (size_b, len(data))
+    later = ListSource(str(path))
+    pages = list(later.fetch(ck))
+    taken = got + [_pdqs(p) for p in pages]
+    assert sorted(sum(taken, [])) == [c] and later.reads == 0 and source.reads == 0

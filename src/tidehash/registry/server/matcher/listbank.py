@@ -5,7 +5,10 @@ CSV, JSON lines, NCMEC / StopNCII exports).
 The checkpoint is ``{"mtime_ns", "size", "sha256"}``. A pull reads nothing while the
 file's modification time and size are those of the checkpoint; when either moved, the
 file is hashed, and only a new SHA-256 makes a page: the whole list, with ``reset`` set
-(the matcher keeps what is unchanged and writes only the difference). Entry ids: a
+(the matcher keeps what is unchanged and writes only the difference). Lines appended to
+a hex list are taken first, in a page whose checkpoint has no SHA-256 yet (the size and
+digest hashed before them instead), and the file is hashed after: a changed old part
+then makes the whole list be read again. Entry ids: a
 tidehash list file's own (the registry's ids); a text list's are derived from the hash
 (``list:<signal>:<hex>``), so moving lines around changes nothing."""
 
@@ -68,15 +71,28 @@ class ListSource(Source):
                                        "sha256": None, "lines": True,
                                        "hashed_size": known_size,
                                        "hashed_sha256": known_sha})
-        prefix, digest = _sha256(self.path, known_size)
-        if verified and ck.get("sha256") == digest:  # touched, same bytes
+        end = None
+        if known_size is not None and isinstance(taken, int):
+            # hash exactly the bytes the checkpoint will say (lines appended meanwhile
+            # are the next pull's), so the next pull's check of this part holds
+            try:
+                now = os.stat(self.path)
+                end = max(now.st_size, taken)
+                mark = {"mtime_ns": now.st_mtime_ns, "size": end}
+            except OSError as exc:
+                raise SourceError(f"list {self.path}: {exc.strerror}") from None
+        prefix, digest = _sha256(self.path, known_size, end)
+        if verified and ck.get("sha256") == digest and end is None:  # touched, same bytes
             yield Page(checkpoint={**mark, "sha256": digest, "lines": ck.get("lines")},
                        number=1)
             return
-        if known_size is not None and prefix == known_sha and isinstance(taken, int) \
-                and known_size <= taken <= info.st_size:
+        if end is not None and prefix == known_sha and digest is not None \
+                and known_size <= taken <= end:
+            if ck.get("sha256") == digest:  # touched, same bytes
+                yield Page(checkpoint={**mark, "sha256": digest, "lines": True}, number=1)
+                return
             # only lines appended since the hashed state: those not taken yet are read
-            tail = _tail(self.path, taken) if taken < info.st_size else b""
+            tail = _tail(self.path, taken, end) if taken < end else b""
             if tail is not None:
                 entries, errors = _read(tail) if tail else ((), [])
                 if tail:
@@ -84,6 +100,13 @@ class ListSource(Source):
                 yield Page(added=entries, errors=errors, number=1,
                            checkpoint={**mark, "sha256": digest, "lines": True})
                 return
+        if end is not None:  # the whole file is read: its mark and hash, not a part's
+            try:
+                info = os.stat(self.path)
+            except OSError as exc:
+                raise SourceError(f"list {self.path}: {exc.strerror}") from None
+            mark = {"mtime_ns": info.st_mtime_ns, "size": info.st_size}
+            _, digest = _sha256(self.path, None)
         self.reads += 1
         lines = _is_hex_lines(self.path)
         entries, errors = _read(self.path)
@@ -92,15 +115,16 @@ class ListSource(Source):
                    checkpoint={**mark, "sha256": digest, "lines": lines})
 
 
-def _sha256(path: str, prefix_size: int | None) -> tuple:
-    """(SHA-256 of the first ``prefix_size`` bytes or None, SHA-256 of the whole file),
-    in one read."""
+def _sha256(path: str, prefix_size: int | None, end: int | None = None) -> tuple:
+    """(SHA-256 of the first ``prefix_size`` bytes or None, SHA-256 of the whole file, or
+    of its first ``end`` bytes: None when it is shorter), in one read."""
     h = hashlib.sha256()
     prefix = None
     done = 0
     try:
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
+            for block in iter(lambda: f.read(1 << 20 if end is None
+                                             else min(1 << 20, end - done)), b""):
                 if prefix_size is not None and prefix is None and done + len(block) >= prefix_size:
                     cut = prefix_size - done
                     h.update(block[:cut])
@@ -111,6 +135,8 @@ def _sha256(path: str, prefix_size: int | None) -> tuple:
                 done += len(block)
     except OSError as exc:
         raise SourceError(f"list {path}: {exc.strerror}") from None
+    if end is not None and done < end:
+        return prefix, None
     return prefix, h.hexdigest()
 
 
@@ -126,15 +152,15 @@ def _is_hex_lines(path: str) -> bool:
         return False
 
 
-def _tail(path: str, start: int) -> bytes | None:
-    """The bytes from ``start`` when the part before ends a line, else None."""
+def _tail(path: str, start: int, end: int | None = None) -> bytes | None:
+    """The bytes from ``start`` (to ``end``) when the part before ends a line, else None."""
     try:
         with open(path, "rb") as f:
             if start:
                 f.seek(start - 1)
                 if f.read(1) != b"\n":
                     return None
-            return f.read()
+            return f.read() if end is None else f.read(end - start)
     except OSError as exc:
         raise SourceError(f"list {path}: {exc.strerror}") from None
 
