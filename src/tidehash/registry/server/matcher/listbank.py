@@ -123,8 +123,10 @@ def _sha256(path: str, prefix_size: int | None, end: int | None = None) -> tuple
     done = 0
     try:
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20 if end is None
-                                             else min(1 << 20, end - done)), b""):
+            while True:
+                block = f.read(1 << 20 if end is None else min(1 << 20, end - done))
+                if not block:
+                    break
                 if prefix_size is not None and prefix is None and done + len(block) >= prefix_size:
                     cut = prefix_size - done
                     h.update(block[:cut])
