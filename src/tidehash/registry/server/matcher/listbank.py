@@ -40,11 +40,7 @@ class ListSource(Source):
         self.appends = 0  # reads of lines appended only
 
     def fetch(self, checkpoint):
-        try:
-            info = os.stat(self.path)
-        except OSError as exc:
-            raise SourceError(f"list {self.path}: {exc.strerror}") from None
-        mark = {"mtime_ns": info.st_mtime_ns, "size": info.st_size}
+        mark = _mark(self.path)
         ck = checkpoint if isinstance(checkpoint, dict) else {}
         verified = ck.get("sha256") is not None
         if verified and all(ck.get(k) == v for k, v in mark.items()):
@@ -57,7 +53,7 @@ class ListSource(Source):
                 or not ck.get("lines"):
             known_size = known_sha = None
         taken = ck.get("size") if not verified else known_size  # bytes already stored
-        if verified and known_size is not None and info.st_size > known_size:
+        if verified and known_size is not None and mark["size"] > known_size:
             # lines appended to a hex list are taken at once, before the file is hashed
             # (10M lines are 650 MB to hash); a prefix that then proves changed makes
             # the whole list be read again below
@@ -67,7 +63,7 @@ class ListSource(Source):
                 entries, errors = _read(tail)
                 taken = known_size + len(tail)
                 yield Page(added=entries, errors=errors, number=1,
-                           checkpoint={"mtime_ns": info.st_mtime_ns, "size": taken,
+                           checkpoint={"mtime_ns": mark["mtime_ns"], "size": taken,
                                        "sha256": None, "lines": True,
                                        "hashed_size": known_size,
                                        "hashed_sha256": known_sha})
@@ -75,22 +71,15 @@ class ListSource(Source):
         if known_size is not None and isinstance(taken, int):
             # hash exactly the bytes the checkpoint will say (lines appended meanwhile
             # are the next pull's), so the next pull's check of this part holds
-            try:
-                now = os.stat(self.path)
-                end = max(now.st_size, taken)
-                mark = {"mtime_ns": now.st_mtime_ns, "size": end}
-            except OSError as exc:
-                raise SourceError(f"list {self.path}: {exc.strerror}") from None
+            mark = _mark(self.path)
+            end = mark["size"] = max(mark["size"], taken)
         prefix, digest = _sha256(self.path, known_size, end)
-        if verified and ck.get("sha256") == digest and end is None:  # touched, same bytes
+        if verified and ck.get("sha256") == digest:  # touched, same bytes
             yield Page(checkpoint={**mark, "sha256": digest, "lines": ck.get("lines")},
                        number=1)
             return
         if end is not None and prefix == known_sha and digest is not None \
                 and known_size <= taken <= end:
-            if ck.get("sha256") == digest:  # touched, same bytes
-                yield Page(checkpoint={**mark, "sha256": digest, "lines": True}, number=1)
-                return
             # only lines appended since the hashed state: those not taken yet are read
             tail = _tail(self.path, taken, end) if taken < end else b""
             if tail is not None:
@@ -101,11 +90,7 @@ class ListSource(Source):
                            checkpoint={**mark, "sha256": digest, "lines": True})
                 return
         if end is not None:  # the whole file is read: its mark and hash, not a part's
-            try:
-                info = os.stat(self.path)
-            except OSError as exc:
-                raise SourceError(f"list {self.path}: {exc.strerror}") from None
-            mark = {"mtime_ns": info.st_mtime_ns, "size": info.st_size}
+            mark = _mark(self.path)
             _, digest = _sha256(self.path, None)
         self.reads += 1
         lines = _is_hex_lines(self.path)
@@ -113,6 +98,15 @@ class ListSource(Source):
         # ``added`` is an iterator (a list of a million entries is not held at once)
         yield Page(added=entries, errors=errors, number=1, reset=True,
                    checkpoint={**mark, "sha256": digest, "lines": lines})
+
+
+def _mark(path: str) -> dict:
+    """The file's ``{"mtime_ns", "size"}`` (what a checkpoint compares first)."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise SourceError(f"list {path}: {exc.strerror}") from None
+    return {"mtime_ns": info.st_mtime_ns, "size": info.st_size}
 
 
 def _sha256(path: str, prefix_size: int | None, end: int | None = None) -> tuple:
