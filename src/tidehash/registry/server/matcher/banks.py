@@ -358,8 +358,10 @@ def _merged_pairs(listed: tuple, new: tuple) -> tuple:
     pos = np.searchsorted(old_ids, new_ids)
     pos_c = np.minimum(pos, max(old_ids.size - 1, 0))
     known = (old_ids[pos_c] == new_ids) if old_ids.size else np.zeros(new_ids.size, bool)
-    dig = old_dig.copy()
-    dig[pos_c[known]] = new_dig[known]  # a repeated id: the later line wins
+    dig = old_dig
+    if known.any():  # a repeated id: the later line wins (a copy only then)
+        dig = old_dig.copy()
+        dig[pos_c[known]] = new_dig[known]
     fresh = ~known
     return (np.insert(old_ids, pos[fresh], new_ids[fresh]),
             np.insert(dig, pos[fresh], new_dig[fresh]))
